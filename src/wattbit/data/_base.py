@@ -44,7 +44,8 @@ class Gap:
     missing_periods: int
 
     def __str__(self) -> str:
-        return f"{self.first_missing_utc:%Y-%m-%d %H:%M}..{self.last_missing_utc:%Y-%m-%d %H:%M} UTC ({self.missing_periods} missing)"
+        first, last = self.first_missing_utc, self.last_missing_utc
+        return f"{first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M} UTC ({self.missing_periods} missing)"
 
 
 @dataclass
@@ -141,9 +142,7 @@ class SourceMeta:
                 lines.append("gaps: none")
         lines.append(f"duplicate rows dropped: {self.duplicates_dropped}")
         missing = {k: v for k, v in self.missing_values.items() if v}
-        lines.append(
-            "missing values: " + (", ".join(f"{k}={v}" for k, v in missing.items()) if missing else "none")
-        )
+        lines.append("missing values: " + (", ".join(f"{k}={v}" for k, v in missing.items()) if missing else "none"))
         lines.append("units: " + ", ".join(f"{k} [{v}]" for k, v in self.units.items()))
         lines.extend(f"conversion: {c}" for c in self.conversions)
         lines.extend(f"note: {n}" for n in self.notes)
@@ -235,9 +234,7 @@ def to_float(values: pd.Series, *, path: str | Path, column: str, line_of: np.nd
     return numbers.to_numpy(dtype=float)
 
 
-def check_time_order(
-    times_utc: pd.DatetimeIndex, *, path: str | Path, line_of: np.ndarray
-) -> None:
+def check_time_order(times_utc: pd.DatetimeIndex, *, path: str | Path, line_of: np.ndarray) -> None:
     """Raise a :class:`DataFormatError` at the first row whose time is earlier than the row before it."""
     t = times_utc.asi8
     back = np.flatnonzero(t[1:] < t[:-1])
