@@ -296,7 +296,7 @@ def finish(frame: pd.DataFrame, meta: SourceMeta) -> tuple[pd.DataFrame, SourceM
         meta.start_utc = frame.index[0]
         meta.end_utc = frame.index[-1]
     if meta.resolution is not None:
-        meta.gaps = find_gaps(frame.index, meta.resolution)
+        meta.gaps = find_gaps(pd.DatetimeIndex(frame.index), meta.resolution)
     meta.missing_values = {str(c): int(frame[c].isna().sum()) for c in frame.columns}
     return frame, meta
 
