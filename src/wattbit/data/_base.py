@@ -273,7 +273,7 @@ def find_gaps(index: pd.DatetimeIndex, step: pd.Timedelta) -> list[Gap]:
     """List the runs of periods missing from ``index``, expected to be regular with spacing ``step``."""
     if len(index) < 2:
         return []
-    t = index.asi8
+    t = index.as_unit("ns").asi8
     step_ns = step.value
     diffs = np.diff(t)
     where = np.flatnonzero(diffs > step_ns)

@@ -1,0 +1,45 @@
+# wattbit — two commands that work on a fresh machine:
+#   make demo   sets up .venv and runs the main job on the embedded japan-2022 demo (writes out/demo/report.html)
+#   make test   sets up .venv with the dev extras (and any Debian packages the tests need) and runs all tests
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck check bench demo-data clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $@
+
+demo: $(STAMP)
+	$(BIN)/wattbit demo --out out/demo
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+# Regenerate the embedded demo extract from ../shared/data (needs the shared data folder beside the project).
+demo-data: $(STAMP)
+	$(BIN)/python scripts/build_demo_data.py
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""Regenerate the embedded japan-2022 demo extract from the real public data in ../shared/data.
+
+Usage::
+
+    .venv/bin/python scripts/build_demo_data.py [--shared ../shared/data]
+
+Reads ``scripts/japan-2022-sources.toml`` with wattbit's own readers, aligns every site's signals on the hourly
+calendar-2022 (JST) index and writes, under ``src/wattbit/demo/japan-2022/``:
+
+* ``signals/<site>.csv.gz`` — hourly derived series (weather, carbon intensity, area price, area curtailment);
+* ``workload/`` — the Alibaba GPU v2023 pod list and the Azure LLM inference 2023 traces (CC BY 4.0), gzip;
+* ``provenance.json`` — for every site and signal: reader, original files, conversions, notes and gap fills, plus
+  the annual totals computed here (the tests compare them with the source files).
+
+The NOTICE and scenario.toml beside them are written by hand and kept in git.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+from wattbit.data.signals import SIGNAL_UNITS, load_site_signals
+from wattbit.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "src" / "wattbit" / "demo" / "japan-2022"
+SOURCES = REPO / "scripts" / "japan-2022-sources.toml"
+TRACES = {
+    "alibaba_gpu_pods.csv.gz": "workloads/alibaba-gpu-v2023-openb/openb_pod_list_default.csv",
+    "azure_llm_code_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_code.csv",
+    "azure_llm_conv_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv",
+}
+COLUMNS = [c for c in SIGNAL_UNITS if c != "temp_wetbulb_c"]
+
+
+def _gzip_copy(src: Path, dst: Path) -> None:
+    with src.open("rb") as fin, gzip.GzipFile(dst, "wb", mtime=0) as fout:
+        shutil.copyfileobj(fin, fout)
+
+
+def build(shared: Path) -> dict[str, object]:
+    """Write the extract; return the provenance record."""
+    scenario = load_scenario(SOURCES)
+    (OUT / "signals").mkdir(parents=True, exist_ok=True)
+    (OUT / "workload").mkdir(parents=True, exist_ok=True)
+    sites: dict[str, object] = {}
+    for site in scenario.sites:
+        signals, prov = load_site_signals(site, scenario.period)
+        table = signals[COLUMNS]
+        with gzip.GzipFile(OUT / "signals" / f"{site.name}.csv.gz", "wb", mtime=0) as fh:
+            fh.write(table.to_csv(float_format="%.6g", date_format="%Y-%m-%dT%H:%M:%SZ").encode())
+        record = prov.to_dict()
+        for source in record["sources"].values():
+            source["paths"] = [str(Path(p).resolve().relative_to(shared.resolve())) for p in source.get("paths", [])]
+        record["annual"] = {
+            "curtailed_mwh": float(table["curtailed_mwh"].sum()),
+            "carbon_g_per_kwh_mean": float(table["carbon_g_per_kwh"].mean()),
+            "price_jpy_per_mwh_mean": float(table["price_jpy_per_mwh"].mean()),
+            "temp_air_c_mean": float(table["temp_air_c"].mean()),
+        }
+        sites[site.name] = record
+    for name, rel in TRACES.items():
+        _gzip_copy(shared / rel, OUT / "workload" / name)
+    provenance = {
+        "scenario": scenario.name,
+        "period": {"start": scenario.period.start.isoformat(), "end": scenario.period.end.isoformat(), "step": "1h"},
+        "units": {c: SIGNAL_UNITS[c] for c in COLUMNS},
+        "sites": sites,
+        "workload": {name: rel for name, rel in TRACES.items()},
+    }
+    (OUT / "provenance.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return provenance
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    args = parser.parse_args()
+    prov = build(args.shared)
+    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
+    print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
+    for name, rec in prov["sites"].items():  # type: ignore[attr-defined]
+        print(name, rec["annual"], rec["fills"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Which reader fits a file, and reading by reader name.
+
+Every reader module exposes ``SNIFFERS`` (reader name -> predicate on the first characters of the decoded text) and
+``READERS`` (reader name -> function taking a path). :func:`detect_reader` tries the sniffers in turn;
+:func:`inspect_file` reads a file with the reader that fits and returns its metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from wattbit.data import area_supply_demand, electricitymaps, epw, jepx, jma, signals, workload_traces
+from wattbit.data._base import SourceMeta, decode_text, read_bytes
+from wattbit.errors import DataFormatError
+
+_MODULES = (jma, jepx, area_supply_demand, electricitymaps, epw, workload_traces)
+
+SNIFFERS: dict[str, Callable[[str], bool]] = {}
+READERS: dict[str, Callable[..., tuple[pd.DataFrame, SourceMeta]]] = {}
+for _module in _MODULES:
+    SNIFFERS.update(_module.SNIFFERS)
+    READERS.update(_module.READERS)
+SNIFFERS["wattbit_signals"] = lambda head: head.lstrip("#").startswith("time_utc") or "\ntime_utc," in head
+READERS["wattbit_signals"] = signals.read_wattbit_signals
+
+HEAD_CHARS = 4000
+
+
+def head_text(path: Path) -> str:
+    """The first characters of a file, decoded as UTF-8 or Shift-JIS (cp932), gzip undone."""
+    raw = read_bytes(path)[: HEAD_CHARS * 2]
+    for enc in ("utf-8", "cp932"):
+        try:
+            return raw.decode(enc)[:HEAD_CHARS].removeprefix("\ufeff")
+        except UnicodeDecodeError as exc:
+            # a multi-byte character may be cut at the end of the sample
+            if exc.start >= len(raw) - 4:
+                return raw[: exc.start].decode(enc)[:HEAD_CHARS].removeprefix("\ufeff")
+    text, _ = decode_text(raw, path, ("utf-8", "cp932"))
+    return text
+
+
+def detect_reader(path: str | Path) -> str:
+    """Name of the reader whose format ``path`` has.
+
+    Raises
+    ------
+    DataFormatError
+        If no reader recognises the file; the message lists the formats wattbit reads.
+    """
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        if not files:
+            raise DataFormatError("folder is empty", path=p)
+        return detect_reader(files[0])
+    head = head_text(p)
+    for name, sniff in SNIFFERS.items():
+        if sniff(head):
+            return name
+    raise DataFormatError(
+        "no wattbit reader recognises this file; formats read: " + ", ".join(sorted(READERS)),
+        path=p,
+    )
+
+
+def read_with(reader: str, path: Any, **kwargs: Any) -> tuple[pd.DataFrame, SourceMeta]:
+    """Read ``path`` with the reader called ``reader``."""
+    if reader not in READERS:
+        raise DataFormatError(f"unknown reader {reader!r}; expected one of {sorted(READERS)}")
+    return READERS[reader](path, **kwargs)
+
+
+def inspect_file(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
+    """Detect the format of ``path`` and read it; returns the frame and its metadata."""
+    return read_with(detect_reader(path), path)

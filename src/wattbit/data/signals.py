@@ -1,0 +1,369 @@
+"""Site signals on the scenario's common time index.
+
+:func:`load_site_signals` reads a site's four data sources (weather, carbon, price, curtailment) with the readers of
+:mod:`wattbit.data`, converts them to the canonical signals below and aligns them on the period-beginning UTC index
+of the scenario period at its step:
+
+============================  ==========================================  ==============
+column                        meaning                                     aggregation
+============================  ==========================================  ==============
+``temp_air_c``                outdoor dry-bulb temperature [°C]           mean
+``rel_humidity_pct``          relative humidity [%]                       mean
+``pressure_pa``               station pressure [Pa]                       mean
+``temp_wetbulb_c``            psychrometric wet-bulb temperature [°C]     derived
+``ghi_w_m2``                  global horizontal irradiance [W/m²]         mean
+``wind_speed_m_s``            wind speed at the station [m/s]             mean
+``carbon_g_per_kwh``          grid average carbon intensity [g/kWh]       mean
+``price_jpy_per_mwh``         day-ahead price [JPY/MWh]                   mean
+``curtailed_mwh``             renewable energy curtailed in the grid      sum
+                              area during the step [MWh]
+============================  ==========================================  ==============
+
+Intensive quantities ("mean") are held over finer steps and averaged over coarser ones; energies ("sum") are split
+evenly over finer steps and summed over coarser ones, so totals are conserved. A missing period inside the scenario
+period is an error unless the data source asks for ``gap_fill`` (``linear`` or ``hold``, at most
+``max_gap_periods`` in a row); every fill is recorded in the returned provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wattbit.data._base import SourceMeta, check_time_order, finish, read_csv_text, read_text, to_float
+from wattbit.errors import DataFormatError, WattbitInputError
+from wattbit.physics.carbon import carbon_intensity_from_mix, default_emission_factors
+from wattbit.physics.psychrometrics import wetbulb_psychrometric_c
+from wattbit.scenario import DataSource, Period, Scenario, Site
+
+WEATHER_COLUMNS = ("temp_air_c", "rel_humidity_pct", "pressure_pa", "ghi_w_m2", "wind_speed_m_s")
+EXTENSIVE_COLUMNS = frozenset({"curtailed_mwh", "solar_curtailed_mwh", "wind_curtailed_mwh"})
+SIGNAL_UNITS = {
+    "temp_air_c": "degC",
+    "rel_humidity_pct": "%",
+    "pressure_pa": "Pa",
+    "temp_wetbulb_c": "degC",
+    "ghi_w_m2": "W/m2",
+    "wind_speed_m_s": "m/s",
+    "carbon_g_per_kwh": "gCO2eq/kWh",
+    "price_jpy_per_mwh": "JPY/MWh",
+    "curtailed_mwh": "MWh per step",
+}
+
+
+@dataclass
+class SignalProvenance:
+    """Where each signal of a site came from and what was done to it."""
+
+    site: str
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fills: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {"site": self.site, "sources": self.sources, "fills": self.fills}
+
+
+# ---------------------------------------------------------------------------------------------- canonical CSV reader
+
+
+def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
+    """Read a wattbit signals CSV: a ``time_utc`` column (ISO 8601 with offset) and canonical signal columns.
+
+    This is the format of the embedded demo extract, and a convenient one for users who prepare their own series.
+    The resolution is inferred from the first two rows.
+    """
+    p = Path(path)
+    text, _ = read_text(p, ("utf-8",))
+    df = read_csv_text(text, p, dtype=str, keep_default_na=False, comment="#")
+    if "time_utc" not in df.columns:
+        raise DataFormatError(f"missing column 'time_utc' (found {list(df.columns)})", path=p)
+    unknown = [c for c in df.columns if c != "time_utc" and c not in SIGNAL_UNITS and c not in EXTENSIVE_COLUMNS]
+    if unknown:
+        raise DataFormatError(f"unknown signal column(s) {unknown}; expected some of {sorted(SIGNAL_UNITS)}", path=p)
+    line_of = np.arange(len(df)) + 2 + sum(1 for line in text.splitlines()[:50] if line.startswith("#"))
+    times = pd.to_datetime(df["time_utc"], utc=True, errors="coerce", format="ISO8601")
+    if times.isna().any():
+        i = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise DataFormatError(
+            f"time {df['time_utc'].iloc[i]!r} is not an ISO 8601 timestamp with offset",
+            path=p,
+            row=int(line_of[i]),
+            field="time_utc",
+        )
+    index = pd.DatetimeIndex(times)
+    check_time_order(index, path=p, line_of=line_of)
+    cols = {c: to_float(df[c], path=p, column=c, line_of=line_of) for c in df.columns if c != "time_utc"}
+    frame = pd.DataFrame(cols, index=index)
+    resolution = index[1] - index[0] if len(index) > 1 else pd.Timedelta("1h")
+    meta = SourceMeta(
+        reader="wattbit_signals",
+        paths=[str(p)],
+        description="wattbit canonical site signals",
+        resolution=resolution,
+        source_time_convention="period-beginning UTC",
+        units={c: SIGNAL_UNITS.get(c, "MWh per period") for c in frame.columns},
+    )
+    return finish(frame, meta)
+
+
+# ------------------------------------------------------------------------------------------------------ alignment
+
+
+def align(
+    frame: pd.DataFrame,
+    resolution: pd.Timedelta,
+    period: Period,
+    *,
+    what: str,
+    gap_fill: str = "none",
+    max_gap_periods: int = 3,
+    fills: list[str] | None = None,
+) -> pd.DataFrame:
+    """Put ``frame`` (regular, at ``resolution``) on the period's index, conserving energies.
+
+    Raises
+    ------
+    WattbitInputError
+        If the data do not cover the period, or have missing periods and ``gap_fill`` is ``"none"`` (or the gap
+        is longer than ``max_gap_periods``).
+    """
+    step = pd.Timedelta(period.step)
+    start = pd.Timestamp(period.start).tz_convert("UTC")
+    end = pd.Timestamp(period.end).tz_convert("UTC")
+    grid_start = start.floor(resolution) if resolution > step else start
+    grid = pd.date_range(grid_start, end, freq=resolution, inclusive="left")
+    src = frame.reindex(grid)
+    missing = src.isna().any(axis=1).to_numpy()
+    if missing.any():
+        src = _fill_gaps(src, missing, what=what, gap_fill=gap_fill, max_gap=max_gap_periods, fills=fills)
+    target = period.index_utc()
+    if resolution == step:
+        out = src
+    elif resolution > step:
+        pos = ((target - grid_start) // resolution).astype(int)
+        out = pd.DataFrame(src.to_numpy()[pos], index=target, columns=src.columns)
+        ratio = step / resolution
+        for c in out.columns:
+            if c in EXTENSIVE_COLUMNS:
+                out[c] = out[c] * ratio
+    else:
+        if step % resolution != pd.Timedelta(0):
+            raise WattbitInputError(f"{what}: data step {resolution} does not divide the scenario step {step}")
+        groups = (pd.DatetimeIndex(src.index) - start) // step
+        agg = {c: ("sum" if c in EXTENSIVE_COLUMNS else "mean") for c in src.columns}
+        out = src.groupby(groups).agg(agg)
+        out.index = target
+    out.index.name = "time_utc"
+    return out
+
+
+def _fill_gaps(
+    src: pd.DataFrame, missing: np.ndarray, *, what: str, gap_fill: str, max_gap: int, fills: list[str] | None
+) -> pd.DataFrame:
+    runs = _runs(missing)
+    first_missing = [src.index[a] for a, _ in runs[:5]]
+    shown = ", ".join(f"{t:%Y-%m-%d %H:%M}" for t in first_missing)
+    longest = max(b - a for a, b in runs)
+    if gap_fill == "none" or longest > max_gap:
+        hint = (
+            "set gap_fill = 'linear' or 'hold' on this data source to fill short gaps"
+            if gap_fill == "none"
+            else f"the longest gap ({longest} periods) exceeds max_gap_periods = {max_gap}"
+        )
+        raise WattbitInputError(
+            f"{what}: {int(missing.sum())} periods of the scenario period have no data "
+            f"(first missing, UTC: {shown}); {hint}, or extend the data to cover the period"
+        )
+    edge = missing[0] or missing[-1]
+    if edge and gap_fill == "linear":
+        raise WattbitInputError(f"{what}: data missing at the start or end of the period ({shown}); cannot interpolate")
+    filled = src.interpolate(method="linear", limit_area="inside") if gap_fill == "linear" else src.ffill().bfill()
+    if fills is not None:
+        fills.append(f"{what}: {int(missing.sum())} periods filled by {gap_fill} ({len(runs)} gaps; first: {shown})")
+    return filled
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    padded = np.concatenate([[False], mask, [False]]).astype(int)
+    edges = np.flatnonzero(np.diff(padded))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
+# ------------------------------------------------------------------------------------------------------- sources
+
+
+def builtin_signals_path(ref: str) -> Path:
+    """File of a built-in signal set, ``"japan-2022:fukushima"``."""
+    name, site = ref.split(":", 1)
+    path = Path(str(resources.files("wattbit").joinpath(f"demo/{name}/signals/{site}.csv.gz")))
+    if not path.is_file():
+        raise WattbitInputError(f"no built-in signals {ref!r} (expected e.g. 'japan-2022:fukushima')", field="builtin")
+    return path
+
+
+def builtin_provenance(ref: str) -> dict[str, Any]:
+    """The recorded provenance of a built-in signal set."""
+    name, site = ref.split(":", 1)
+    path = Path(str(resources.files("wattbit").joinpath(f"demo/{name}/provenance.json")))
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return dict(data["sites"].get(site, {}))
+
+
+def _read_source(source: DataSource) -> tuple[pd.DataFrame, SourceMeta]:
+    from wattbit.data.registry import read_with
+
+    if source.builtin:
+        return read_wattbit_signals(builtin_signals_path(source.builtin))
+    assert source.path is not None and source.reader is not None  # guaranteed by DataSource validation
+    paths: Any = source.path if len(source.path) > 1 else source.path[0]
+    kwargs: dict[str, Any] = {}
+    if source.reader in ("jepx_spot", "area_supply_demand") and source.area:
+        kwargs["area"] = source.area
+    if source.reader == "electricitymaps_hourly" and source.zone:
+        kwargs["zone"] = source.zone
+    if source.reader == "jma_hourly" and source.station:
+        kwargs["station"] = source.station
+    return read_with(source.reader, paths, **kwargs)
+
+
+def _weather(frame: pd.DataFrame, site: Site) -> pd.DataFrame:
+    missing = [c for c in ("temp_air_c", "rel_humidity_pct", "ghi_w_m2", "wind_speed_m_s") if c not in frame.columns]
+    if missing:
+        raise WattbitInputError(f"site {site.name}: weather data lack {missing}")
+    out = frame[[c for c in WEATHER_COLUMNS if c in frame.columns]].copy()
+    if "pressure_pa" not in out.columns:
+        # ISO 2533 standard atmosphere at the site's altitude
+        out["pressure_pa"] = 101_325.0 * (1.0 - 2.25577e-5 * site.altitude_m) ** 5.25588
+    return out
+
+
+def _carbon(frame: pd.DataFrame, source: DataSource, site: Site) -> pd.DataFrame:
+    if "carbon_g_per_kwh" in frame.columns:
+        return frame[["carbon_g_per_kwh"]]
+    col = f"carbon_{source.basis}_g_per_kwh"
+    if col in frame.columns:
+        return frame[[col]].rename(columns={col: "carbon_g_per_kwh"})
+    if "thermal_mwh" in frame.columns:
+        factors = default_emission_factors(
+            source.area or site.grid_area,
+            source.basis,
+            overrides=source.emission_factors_g_per_kwh,
+            thermal_shares=source.thermal_shares,
+        )
+        return carbon_intensity_from_mix(frame, factors).to_frame()
+    raise WattbitInputError(f"site {site.name}: carbon source has neither an intensity nor a generation mix")
+
+
+def _price(frame: pd.DataFrame, source: DataSource, site: Site) -> pd.DataFrame:
+    if "price_jpy_per_mwh" in frame.columns:
+        return frame[["price_jpy_per_mwh"]]
+    col = f"price_{source.area or site.grid_area}_jpy_per_mwh"
+    if col not in frame.columns:
+        raise WattbitInputError(f"site {site.name}: price data have no column {col}")
+    return frame[[col]].rename(columns={col: "price_jpy_per_mwh"})
+
+
+def _curtailment(frame: pd.DataFrame, source: DataSource, site: Site) -> pd.DataFrame:
+    if "curtailed_mwh" in frame.columns:
+        return frame[["curtailed_mwh"]]
+    parts = [c for c in ("solar_curtailed_mwh", "wind_curtailed_mwh") if c in frame.columns]
+    if not parts:
+        raise WattbitInputError(f"site {site.name}: curtailment data have no solar/wind curtailment columns")
+    return frame[parts].sum(axis=1, min_count=len(parts)).to_frame("curtailed_mwh")
+
+
+_CONVERT: dict[str, Callable[[pd.DataFrame, DataSource, Site], pd.DataFrame]] = {
+    "weather": lambda f, s, site: _weather(f, site),
+    "carbon": _carbon,
+    "price": _price,
+    "curtailment": _curtailment,
+}
+
+
+def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalProvenance]:
+    """Read, convert and align all signals of ``site`` over ``period``.
+
+    Returns
+    -------
+    signals : pandas.DataFrame
+        One row per step (period-beginning UTC), the columns of the module table.
+    provenance : SignalProvenance
+        For each kind, the reader, files, conversions and notes; and every gap fill.
+    """
+    prov = SignalProvenance(site=site.name)
+    parts = []
+    for kind in ("weather", "carbon", "price", "curtailment"):
+        source: DataSource = getattr(site.data, kind)
+        what = f"site {site.name}, {kind}"
+        if source.assume_zero:
+            if kind != "curtailment":
+                raise WattbitInputError(f"{what}: assume_zero is only allowed for curtailment", field="assume_zero")
+            parts.append(pd.DataFrame({"curtailed_mwh": 0.0}, index=period.index_utc()))
+            prov.sources[kind] = {"assume_zero": source.assume_zero}
+            continue
+        frame, meta = _read_source(source)
+        converted = _CONVERT[kind](frame, source, site)
+        if meta.resolution is None:
+            raise WattbitInputError(f"{what}: {meta.reader} data are not a regular time series")
+        aligned = align(
+            converted,
+            meta.resolution,
+            period,
+            what=what,
+            gap_fill=source.gap_fill,
+            max_gap_periods=source.max_gap_periods,
+            fills=prov.fills,
+        )
+        parts.append(aligned)
+        record = {"reader": meta.reader, "paths": meta.paths, "conversions": meta.conversions, "notes": meta.notes}
+        if kind == "carbon":
+            record["signal"] = "average"
+            record["basis"] = source.basis
+        if source.builtin:
+            record["builtin"] = source.builtin
+            record["recorded"] = builtin_provenance(source.builtin).get(kind, {})
+        prov.sources[kind] = record
+    signals = pd.concat(parts, axis=1)
+    signals["temp_wetbulb_c"] = wetbulb_psychrometric_c(
+        signals["temp_air_c"].to_numpy(), signals["rel_humidity_pct"].to_numpy(), signals["pressure_pa"].to_numpy()
+    )
+    return signals, prov
+
+
+def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], dict[str, SignalProvenance]]:
+    """Signals and provenance of every site of ``scenario``, keyed by site name."""
+    signals: dict[str, pd.DataFrame] = {}
+    provenance: dict[str, SignalProvenance] = {}
+    for site in scenario.sites:
+        signals[site.name], provenance[site.name] = load_site_signals(site, scenario.period)
+    return signals, provenance
+
+
+def annual_summary(signals: pd.DataFrame) -> dict[str, float]:
+    """Headline figures of one site's signals over the whole period.
+
+    Returns
+    -------
+    dict
+        ``carbon_g_per_kwh_mean`` (time mean), ``price_jpy_per_mwh_mean`` (time mean), ``curtailed_mwh``
+        (area total), ``curtailment_hours`` (hours with any curtailment), ``temp_air_c_mean``,
+        ``temp_wetbulb_c_max``, ``ghi_kwh_m2`` (irradiation over the period).
+    """
+    step_h = (signals.index[1] - signals.index[0]) / pd.Timedelta("1h") if len(signals) > 1 else 1.0
+    return {
+        "carbon_g_per_kwh_mean": float(signals["carbon_g_per_kwh"].mean()),
+        "price_jpy_per_mwh_mean": float(signals["price_jpy_per_mwh"].mean()),
+        "curtailed_mwh": float(signals["curtailed_mwh"].sum()),
+        "curtailment_hours": float((signals["curtailed_mwh"] > 0).sum() * step_h),
+        "temp_air_c_mean": float(signals["temp_air_c"].mean()),
+        "temp_wetbulb_c_max": float(signals["temp_wetbulb_c"].max()),
+        "ghi_kwh_m2": float(signals["ghi_w_m2"].sum() * step_h / 1000.0),
+    }

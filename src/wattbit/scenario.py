@@ -1,0 +1,352 @@
+"""The scenario: one schema that every wattbit command reads.
+
+A scenario is a TOML file (see ``examples/`` and the built-in ``japan-2022``) with these tables:
+
+``[scenario]`` name and description · ``[period]`` start, end (time-zone aware) and ``step`` · ``[[sites]]`` one per
+site, each with its IT, cooling, power architecture, on-site generation, grid connection and ``[sites.data]`` sources ·
+``[workload]`` trace files or built-in traces · ``[policy]`` · ``[finance]``.
+
+Relative paths in data sources are resolved against the folder of the scenario file. Wherever a command takes
+SCENARIO, the name of a built-in scenario (``wattbit.scenario.BUILTIN_SCENARIOS``) may be given instead of a path.
+Validation errors name the file, the field path (``sites[1].it.gpu_count``), the bad value and what was expected.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from wattbit.errors import ScenarioError
+
+#: Japanese grid areas (general transmission and distribution utilities' service areas).
+GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
+
+BUILTIN_SCENARIOS = {"japan-2022": "demo/japan-2022/scenario.toml"}
+
+SignalReader = Literal[
+    "jma_hourly",
+    "epw",
+    "jepx_spot",
+    "electricitymaps_hourly",
+    "area_supply_demand",
+    "tohoku_hourly",
+    "wattbit_signals",
+]
+TraceReader = Literal["alibaba_gpu_pods", "azure_llm_2023", "servegen_client_rates"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataSource(_Model):
+    """Where one kind of site signal comes from.
+
+    Exactly one of ``path`` (a file or folder read by ``reader``), ``builtin`` (``"japan-2022:<site>"``, the
+    packaged demo extract) or ``assume_zero`` (a stated reason why the signal is zero, e.g. an area with no
+    curtailment in the period) is given.
+    """
+
+    reader: SignalReader | None = None
+    path: list[Path] | None = None
+    builtin: str | None = Field(default=None, pattern=r"^[a-z0-9-]+:[a-z0-9_-]+$")
+    assume_zero: str | None = None
+    area: str | None = None
+    zone: str | None = None
+    station: str | None = None
+    basis: Literal["lifecycle", "direct"] = "lifecycle"
+    emission_factors_g_per_kwh: dict[str, float] = Field(default_factory=dict)
+    thermal_shares: dict[str, float] | None = None
+    gap_fill: Literal["none", "linear", "hold"] = "none"
+    max_gap_periods: int = Field(default=3, ge=1, le=48)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
+
+    @model_validator(mode="after")
+    def _exactly_one_origin(self) -> DataSource:
+        given = [k for k in ("path", "builtin", "assume_zero") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of path, builtin or assume_zero (got {given or 'none'})")
+        if self.path and self.reader is None:
+            raise ValueError("a path needs a reader (for example reader = 'jma_hourly'); `wattbit data inspect` tells")
+        if self.area is not None and self.area not in GRID_AREAS:
+            raise ValueError(f"unknown grid area {self.area!r}; expected one of {', '.join(GRID_AREAS)}")
+        return self
+
+
+class SiteData(_Model):
+    """The data sources of a site's signals."""
+
+    weather: DataSource
+    carbon: DataSource
+    price: DataSource
+    curtailment: DataSource
+
+
+class ITSpec(_Model):
+    """IT equipment of a site."""
+
+    gpu_model: str = "H100-SXM"
+    gpu_count: int = Field(gt=0)
+    rack_kw: float = Field(default=40.0, gt=0, le=300)
+
+
+class Site(_Model):
+    """One datacenter site."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    description: str = ""
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float = Field(default=0.0, ge=-500, le=6000)
+    grid_area: str
+    it: ITSpec
+    cooling: Literal["air_chiller", "liquid_dry_cooler", "liquid_tower", "immersion"] = "liquid_dry_cooler"
+    power_architecture: Literal["ac415", "dc800"] = "ac415"
+    pv_mw: float = Field(default=0.0, ge=0)
+    wind_mw: float = Field(default=0.0, ge=0)
+    battery_mwh: float = Field(default=0.0, ge=0)
+    battery_mw: float = Field(default=0.0, ge=0)
+    grid_connection_mw: float = Field(gt=0)
+    data: SiteData
+
+    @field_validator("grid_area")
+    @classmethod
+    def _known_area(cls, value: str) -> str:
+        if value not in GRID_AREAS:
+            raise ValueError(f"unknown grid area {value!r}; expected one of {', '.join(GRID_AREAS)}")
+        return value
+
+
+class Period(_Model):
+    """The simulated span, ``[start, end)``, and its time step."""
+
+    start: datetime
+    end: datetime
+    step: str = "15min"
+    timezone: str = "Asia/Tokyo"
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2022-01-01T00:00:00+09:00")
+        return value
+
+    @field_validator("step")
+    @classmethod
+    def _step(cls, value: str) -> str:
+        try:
+            td = pd.Timedelta(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a duration such as '15min' or '1h'") from exc
+        if td <= pd.Timedelta(0) or pd.Timedelta("1D") % td != pd.Timedelta(0):
+            raise ValueError(f"{value!r} must be positive and divide a day evenly (e.g. 5min, 15min, 30min, 1h)")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Period:
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} is not after start {self.start}")
+        if (self.end - self.start) % self.step_timedelta != timedelta(0):
+            raise ValueError(f"the period {self.start}..{self.end} is not a whole number of steps of {self.step}")
+        return self
+
+    @property
+    def step_timedelta(self) -> timedelta:
+        """The step as a :class:`datetime.timedelta`."""
+        return pd.Timedelta(self.step).to_pytimedelta()
+
+    def index_utc(self) -> pd.DatetimeIndex:
+        """Period-beginning UTC timestamps of every step."""
+        return pd.date_range(
+            pd.Timestamp(self.start).tz_convert("UTC"),
+            pd.Timestamp(self.end).tz_convert("UTC"),
+            freq=pd.Timedelta(self.step),
+            inclusive="left",
+            name="time_utc",
+        )
+
+
+class TraceSource(_Model):
+    """A workload trace file (or the built-in slice of one)."""
+
+    reader: TraceReader
+    path: Path | None = None
+    builtin: str | None = None
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> TraceSource:
+        if (self.path is None) == (self.builtin is None):
+            raise ValueError("give exactly one of path or builtin")
+        return self
+
+
+class WorkloadSpec(_Model):
+    """The AI workload: traces, and how to scale them to the fleet."""
+
+    traces: list[TraceSource] = Field(default_factory=list)
+    scale: float = Field(default=1.0, gt=0)
+    seed: int = 0
+
+
+class PolicySpec(_Model):
+    """The control policy and its parameters."""
+
+    name: str = "baseline"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class FinanceSpec(_Model):
+    """Currency and financial assumptions."""
+
+    currency: Literal["JPY", "USD"] = "JPY"
+    discount_rate: float = Field(default=0.07, ge=0, le=0.5)
+    project_years: int = Field(default=15, ge=1, le=50)
+    jpy_per_usd: float = Field(default=131.5, gt=0)
+
+
+class ScenarioInfo(_Model):
+    """Name and description."""
+
+    name: str
+    description: str = ""
+
+
+class Scenario(_Model):
+    """A complete scenario, as read from TOML."""
+
+    scenario: ScenarioInfo
+    period: Period
+    sites: list[Site] = Field(min_length=1)
+    workload: WorkloadSpec = WorkloadSpec()
+    policy: PolicySpec = PolicySpec()
+    finance: FinanceSpec = FinanceSpec()
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> Scenario:
+        names = [s.name for s in self.sites]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"site names must be unique; repeated: {dup}")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The scenario's name."""
+        return self.scenario.name
+
+    def site(self, name: str) -> Site:
+        """The site called ``name``."""
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def format_validation_error(exc: ValidationError, path: Path | str) -> ScenarioError:
+    """Turn a pydantic error into a :class:`ScenarioError` listing every bad field, its value and the expectation."""
+    lines = []
+    for err in exc.errors():
+        loc = _field_path(tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)))
+        value = err.get("input")
+        shown = "(missing)" if err["type"] == "missing" else repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  - {loc or '(top level)'} = {shown}: {msg}")
+    n = len(lines)
+    return ScenarioError(f"{n} problem{'s' if n > 1 else ''} in the scenario:\n" + "\n".join(lines), path=path)
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative data paths absolute, relative to the scenario file's folder (in place)."""
+
+    def fix(value: Any) -> Any:
+        if isinstance(value, str):
+            return str((base / value).resolve()) if not Path(value).is_absolute() else value
+        if isinstance(value, list):
+            return [fix(v) for v in value]
+        return value
+
+    for site in raw.get("sites", []) if isinstance(raw.get("sites"), list) else []:
+        data = site.get("data") if isinstance(site, dict) else None
+        if isinstance(data, dict):
+            for source in data.values():
+                if isinstance(source, dict) and "path" in source:
+                    source["path"] = fix(source["path"])
+    workload = raw.get("workload")
+    if isinstance(workload, dict):
+        for trace in workload.get("traces", []):
+            if isinstance(trace, dict) and "path" in trace:
+                trace["path"] = fix(trace["path"])
+
+
+def builtin_scenario_path(name: str) -> Path:
+    """Path of a packaged scenario file."""
+    rel = BUILTIN_SCENARIOS[name]
+    return Path(str(resources.files("wattbit").joinpath(rel)))
+
+
+def parse_scenario(text: str, path: Path | str = "<string>") -> Scenario:
+    """Parse and validate scenario TOML ``text``; ``path`` is used in messages and to resolve relative paths."""
+    p = Path(path)
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", path=p) from exc
+    _resolve_paths(raw, p.parent.resolve())
+    raw["source_path"] = str(p)
+    try:
+        return Scenario.model_validate(raw)
+    except ValidationError as exc:
+        raise format_validation_error(exc, p) from exc
+
+
+def load_scenario(ref: str | Path) -> Scenario:
+    """Load a scenario from a TOML file, or a built-in one by name (``"japan-2022"``).
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, is not TOML, or fails validation; the message names the file and every bad field.
+    """
+    if isinstance(ref, str) and ref in BUILTIN_SCENARIOS:
+        path = builtin_scenario_path(ref)
+    else:
+        path = Path(ref)
+        if not path.is_file():
+            known = ", ".join(BUILTIN_SCENARIOS)
+            raise ScenarioError(f"no such scenario file (and not a built-in scenario: {known})", path=path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError("scenario file is not UTF-8 text", path=path) from exc
+    return parse_scenario(text, path)

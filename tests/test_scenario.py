@@ -1,0 +1,115 @@
+"""The scenario schema: loading, built-ins and the error messages users see."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from wattbit.errors import ScenarioError
+from wattbit.scenario import load_scenario, parse_scenario
+
+MINIMAL = """
+[scenario]
+name = "t"
+
+[period]
+start = 2022-01-01T00:00:00+09:00
+end = 2022-01-02T00:00:00+09:00
+step = "15min"
+
+[[sites]]
+name = "a"
+latitude_deg = 38.0
+longitude_deg = 140.0
+grid_area = "tohoku"
+it = { gpu_count = 64 }
+grid_connection_mw = 1
+[sites.data]
+weather = { reader = "jma_hourly", path = "weather/sendai.csv" }
+carbon = { builtin = "japan-2022:fukushima" }
+price = { builtin = "japan-2022:fukushima" }
+curtailment = { assume_zero = "none in this area" }
+"""
+
+
+def test_builtin_japan_2022() -> None:
+    sc = load_scenario("japan-2022")
+    assert [s.name for s in sc.sites] == ["fukushima", "ishikari", "inzai"]
+    assert [s.grid_area for s in sc.sites] == ["tohoku", "hokkaido", "tokyo"]
+    index = sc.period.index_utc()
+    assert len(index) == 365 * 96
+    assert index[0] == pd.Timestamp("2021-12-31T15:00", tz="UTC")
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    f = tmp_path / "sub" / "s.toml"
+    f.parent.mkdir()
+    f.write_text(MINIMAL, encoding="utf-8")
+    sc = load_scenario(f)
+    assert sc.sites[0].data.weather.path == [(tmp_path / "sub" / "weather" / "sendai.csv").resolve()]
+    assert sc.sites[0].it.gpu_model == "H100-SXM"  # default
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("gpu_count = 64", "gpu_count = -3", r"sites\[0\]\.it\.gpu_count = -3: Input should be greater than 0"),
+        ('grid_area = "tohoku"', 'grid_area = "mars"', r"sites\[0\]\.grid_area = 'mars': unknown grid area"),
+        ('step = "15min"', 'step = "7min"', r"period\.step = '7min': .* must be positive and divide a day"),
+        ("latitude_deg = 38.0", "latitude_deg = 138.0", r"sites\[0\]\.latitude_deg = 138\.0: Input should be less"),
+        (
+            "start = 2022-01-01T00:00:00+09:00",
+            "start = 2022-01-01T00:00:00",
+            r"period\.start = .*needs a UTC offset",
+        ),
+        ('curtailment = { assume_zero = "none in this area" }', "curtailment = {}", r"give exactly one of path"),
+        ("it = { gpu_count = 64 }", "it = { gpu_count = 64, gpus = 3 }", r"sites\[0\]\.it\.gpus = 3: Extra inputs"),
+        ('[scenario]\nname = "t"', "[scenario]", r"scenario\.name = \(missing\): Field required"),
+    ],
+)
+def test_validation_errors_name_file_field_value_and_expectation(
+    tmp_path: Path, old: str, new: str, expected: str
+) -> None:
+    assert old in MINIMAL
+    f = tmp_path / "bad.toml"
+    f.write_text(MINIMAL.replace(old, new), encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(f)
+    text = str(info.value)
+    assert text.startswith(str(f))
+    assert re.search(expected, text), text
+
+
+def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
+    text = MINIMAL.replace("gpu_count = 64", "gpu_count = 0").replace(
+        "grid_connection_mw = 1", "grid_connection_mw = 0"
+    )
+    with pytest.raises(ScenarioError, match=r"2 problems in the scenario"):
+        parse_scenario(text, tmp_path / "x.toml")
+
+
+def test_duplicate_site_names(tmp_path: Path) -> None:
+    site = MINIMAL[MINIMAL.index("[[sites]]") :]
+    with pytest.raises(ScenarioError, match=r"site names must be unique; repeated: \['a'\]"):
+        parse_scenario(MINIMAL + site, tmp_path / "x.toml")
+
+
+def test_toml_syntax_error_names_line(tmp_path: Path) -> None:
+    f = tmp_path / "broken.toml"
+    f.write_text("[scenario\nname = 1\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"broken.toml: not valid TOML: .*line 1"):
+        load_scenario(f)
+
+
+def test_missing_file_mentions_builtins(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError, match=r"no such scenario file \(and not a built-in scenario: japan-2022\)"):
+        load_scenario(tmp_path / "nope.toml")
+
+
+def test_period_must_be_whole_steps(tmp_path: Path) -> None:
+    text = MINIMAL.replace("end = 2022-01-02T00:00:00+09:00", "end = 2022-01-02T00:10:00+09:00")
+    with pytest.raises(ScenarioError, match=r"not a whole number of steps of 15min"):
+        parse_scenario(text, tmp_path / "x.toml")
