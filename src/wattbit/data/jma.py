@@ -163,8 +163,7 @@ def read_jma_hourly(
     if lat is None or lon is None:
         known = ", ".join(STATIONS)
         raise DataFormatError(
-            f"unknown JMA station {key!r}: give station= one of {known}, "
-            "or latitude_deg= and longitude_deg=",
+            f"unknown JMA station {key!r}: give station= one of {known}, or latitude_deg= and longitude_deg=",
             path=p,
         )
 

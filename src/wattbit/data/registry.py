@@ -78,3 +78,21 @@ def read_with(reader: str, path: Any, **kwargs: Any) -> tuple[pd.DataFrame, Sour
 def inspect_file(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     """Detect the format of ``path`` and read it; returns the frame and its metadata."""
     return read_with(detect_reader(path), path)
+
+
+def builtin_trace_path(ref: str) -> Path:
+    """File of a built-in workload trace, ``"japan-2022:alibaba_gpu_pods.csv.gz"``."""
+    from importlib import resources
+
+    name, _, file = ref.partition(":")
+    path = Path(str(resources.files("wattbit").joinpath(f"demo/{name}/workload/{file}")))
+    if not file or not path.is_file():
+        raise DataFormatError(f"no built-in trace {ref!r} (expected e.g. 'japan-2022:alibaba_gpu_pods.csv.gz')")
+    return path
+
+
+def read_trace(reader: str, path: Path | None = None, builtin: str | None = None) -> tuple[pd.DataFrame, SourceMeta]:
+    """Read a workload trace named in a scenario, from a file or from the built-in demo extract."""
+    if (path is None) == (builtin is None):
+        raise DataFormatError("give exactly one of path or builtin for a workload trace")
+    return read_with(reader, path if path is not None else builtin_trace_path(str(builtin)))

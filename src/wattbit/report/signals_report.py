@@ -121,10 +121,32 @@ def build_data_report(scenario: Scenario, out_dir: Path) -> dict[str, dict[str, 
     (out_dir / "summary.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     prov = {name: p.to_dict() for name, p in provenance.items()}
     (out_dir / "provenance.json").write_text(json.dumps(prov, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    write_signals_report(scenario, signals, summary, out_dir / "report.html")
+    extra = [s for s in (workload_section(scenario),) if s is not None]
+    write_signals_report(scenario, signals, summary, out_dir / "report.html", extra)
     return summary
 
 
 def _period_dict(scenario: Scenario) -> dict[str, str]:
     p = scenario.period
     return {"start": p.start.isoformat(), "end": p.end.isoformat(), "step": p.step, "timezone": p.timezone}
+
+
+def workload_section(scenario: Scenario) -> Section | None:
+    """A table of the scenario's workload traces: what each is, how many records, over what span."""
+    from wattbit.data.registry import read_trace
+
+    rows = []
+    for trace in scenario.workload.traces:
+        frame, meta = read_trace(trace.reader, trace.path, trace.builtin)
+        gpu_hours = float(frame["gpu_hours"].sum()) if "gpu_hours" in frame.columns else float("nan")
+        start, end = meta.start_utc, meta.end_utc
+        span_h = (end - start) / pd.Timedelta("1h") if start is not None and end is not None else float("nan")
+        rows.append([meta.reader, meta.description, meta.rows, span_h, gpu_hours])
+    if not rows:
+        return None
+    table = table_html(["reader", "trace", "records", "span [h]", "GPU-hours"], rows, 1)
+    note = (
+        '<p class="note">Workload traces of the scenario as read (times anchored as documented by each reader). '
+        "The simulation that replays them on the fleet comes with the digital-twin engine.</p>"
+    )
+    return Section("Workload traces", table + note)
