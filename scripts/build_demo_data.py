@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python scripts/build_demo_data.py [--shared ../shared/data]
 
-Reads ``scripts/japan-2022-sources.toml`` with wattbit's own readers, aligns every site's signals on the hourly
+Reads ``examples/japan-2022-from-files.toml`` with wattbit's own readers, aligns every site's signals on the hourly
 calendar-2022 (JST) index and writes, under ``src/wattbit/demo/japan-2022/``:
 
 * ``signals/<site>.csv.gz`` — hourly derived series (weather, carbon intensity, area price, area curtailment);
@@ -24,11 +24,11 @@ import shutil
 from pathlib import Path
 
 from wattbit.data.signals import SIGNAL_UNITS, load_site_signals
-from wattbit.scenario import load_scenario
+from wattbit.scenario import parse_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "src" / "wattbit" / "demo" / "japan-2022"
-SOURCES = REPO / "scripts" / "japan-2022-sources.toml"
+SOURCES = REPO / "examples" / "japan-2022-from-files.toml"
 TRACES = {
     "alibaba_gpu_pods.csv.gz": "workloads/alibaba-gpu-v2023-openb/openb_pod_list_default.csv",
     "azure_llm_code_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_code.csv",
@@ -42,16 +42,17 @@ def _gzip_copy(src: Path, dst: Path) -> None:
         shutil.copyfileobj(fin, fout)
 
 
-def build(shared: Path) -> dict[str, object]:
-    """Write the extract; return the provenance record."""
-    scenario = load_scenario(SOURCES)
-    (OUT / "signals").mkdir(parents=True, exist_ok=True)
-    (OUT / "workload").mkdir(parents=True, exist_ok=True)
+def build(shared: Path, out: Path = OUT) -> dict[str, object]:
+    """Write the extract to ``out``; return the provenance record."""
+    text = SOURCES.read_text(encoding="utf-8").replace("../../shared/data", shared.resolve().as_posix())
+    scenario = parse_scenario(text, SOURCES)
+    (out / "signals").mkdir(parents=True, exist_ok=True)
+    (out / "workload").mkdir(parents=True, exist_ok=True)
     sites: dict[str, object] = {}
     for site in scenario.sites:
         signals, prov = load_site_signals(site, scenario.period)
         table = signals[COLUMNS]
-        with gzip.GzipFile(OUT / "signals" / f"{site.name}.csv.gz", "wb", mtime=0) as fh:
+        with gzip.GzipFile(out / "signals" / f"{site.name}.csv.gz", "wb", mtime=0) as fh:
             fh.write(table.to_csv(float_format="%.6g", date_format="%Y-%m-%dT%H:%M:%SZ").encode())
         record = prov.to_dict()
         for source in record["sources"].values():
@@ -64,7 +65,7 @@ def build(shared: Path) -> dict[str, object]:
         }
         sites[site.name] = record
     for name, rel in TRACES.items():
-        _gzip_copy(shared / rel, OUT / "workload" / name)
+        _gzip_copy(shared / rel, out / "workload" / name)
     provenance = {
         "scenario": scenario.name,
         "period": {"start": scenario.period.start.isoformat(), "end": scenario.period.end.isoformat(), "step": "1h"},
@@ -72,17 +73,18 @@ def build(shared: Path) -> dict[str, object]:
         "sites": sites,
         "workload": {name: rel for name, rel in TRACES.items()},
     }
-    (OUT / "provenance.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "provenance.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return provenance
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    prov = build(args.shared)
-    total = sum(f.stat().st_size for f in OUT.rglob("*") if f.is_file())
-    print(f"wrote {OUT} ({total / 1e6:.2f} MB)")
+    prov = build(args.shared, args.out)
+    total = sum(f.stat().st_size for f in args.out.rglob("*") if f.is_file())
+    print(f"wrote {args.out} ({total / 1e6:.2f} MB)")
     for name, rec in prov["sites"].items():  # type: ignore[attr-defined]
         print(name, rec["annual"], rec["fills"])
 

@@ -113,3 +113,12 @@ def test_period_must_be_whole_steps(tmp_path: Path) -> None:
     text = MINIMAL.replace("end = 2022-01-02T00:00:00+09:00", "end = 2022-01-02T00:10:00+09:00")
     with pytest.raises(ScenarioError, match=r"not a whole number of steps of 15min"):
         parse_scenario(text, tmp_path / "x.toml")
+
+
+def test_example_from_files_validates(shared_data: Path) -> None:
+    sc = load_scenario(Path(__file__).resolve().parents[1] / "examples" / "japan-2022-from-files.toml")
+    assert sc.name == "japan-2022-from-files"
+    for site in sc.sites:
+        for kind in ("weather", "carbon", "price"):
+            source = getattr(site.data, kind)
+            assert source.path and all(p.exists() for p in source.path), (site.name, kind)

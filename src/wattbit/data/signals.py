@@ -329,7 +329,9 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
             record["basis"] = source.basis
         if source.builtin:
             record["builtin"] = source.builtin
-            record["recorded"] = builtin_provenance(source.builtin).get(kind, {})
+            recorded = builtin_provenance(source.builtin)
+            record["recorded"] = recorded.get("sources", {}).get(kind, {})
+            record["recorded_fills"] = [f for f in recorded.get("fills", []) if f", {kind}:" in f]
         prov.sources[kind] = record
     signals = pd.concat(parts, axis=1)
     signals["temp_wetbulb_c"] = wetbulb_psychrometric_c(

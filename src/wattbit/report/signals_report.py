@@ -38,7 +38,7 @@ def _per_site_figure(signals: dict[str, pd.DataFrame], column: str, title: str, 
             fig.add_bar(x=daily.index, y=daily.to_numpy(), name=name)
         else:
             fig.add_scatter(x=daily.index, y=daily.to_numpy(), name=name, mode="lines")
-    fig.update_layout(title=title, yaxis_title=unit, height=360, margin={"t": 50, "b": 30}, barmode="group")
+    fig.update_layout(title=title, yaxis_title=unit, height=360, margin={"t": 50, "b": 30}, barmode="stack", bargap=0)
     return fig
 
 

@@ -1,0 +1,82 @@
+"""The command line: user mistakes give a clear message and exit status 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from wattbit.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("rel", "reader"),
+    [
+        ("japan/weather-jma/sendai_hourly.csv.gz", "jma_hourly"),
+        ("japan/jepx-spot/spot_summary_2022.csv", "jepx_spot"),
+        ("japan/area-supply-demand/tohoku_hourly.csv", "tohoku_hourly"),
+        ("japan/area-supply-demand/raw/kyushu/area_jyukyu_jisseki_2022_1Q.csv", "area_supply_demand"),
+        ("japan/area-supply-demand/raw/hokkaido/sup_dem_results_2022_1q.csv", "area_supply_demand"),
+        ("world/electricitymaps-carbon/JP-TK/JP-TK_2022_hourly.csv.gz", "electricitymaps_hourly"),
+        ("world/weather-epw-us/USA_AZ_Phoenix-Sky.Harbor.epw.gz", "epw"),
+        ("workloads/alibaba-gpu-v2023-openb/openb_pod_list_default.csv", "alibaba_gpu_pods"),
+        ("workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv", "azure_llm_2023"),
+        ("workloads/alibaba-servegen-client-rates/language_m-small_client_rates.csv.gz", "servegen_client_rates"),
+    ],
+)
+def test_inspect_names_the_reader_span_and_units(shared_data: Path, rel: str, reader: str) -> None:
+    result = runner.invoke(app, ["data", "inspect", str(shared_data / rel)])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"reader: {reader}\n")
+    assert "units:" in result.output
+    assert ("span (UTC" in result.output) or ("rows:" in result.output)
+
+
+def test_inspect_reports_gaps(tmp_path: Path, fixtures_dir: Path) -> None:
+    lines = (fixtures_dir / "jma" / "sendai_2022-06-20_22.csv").read_text(encoding="utf-8").splitlines()
+    f = tmp_path / "sendai_gappy.csv"
+    f.write_text("\n".join(lines[:10] + lines[13:]) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["data", "inspect", str(f)])
+    assert result.exit_code == 0
+    assert "gaps: 1 (3 periods missing)" in result.output
+
+
+def test_inspect_json(fixtures_dir: Path) -> None:
+    result = runner.invoke(app, ["data", "inspect", "--json", str(fixtures_dir / "jepx" / "spot_2022-12-30_31.csv")])
+    assert result.exit_code == 0
+    assert '"reader": "jepx_spot"' in result.output
+
+
+def test_inspect_unknown_file_is_exit_2(tmp_path: Path) -> None:
+    f = tmp_path / "notes.csv"
+    f.write_text("a,b\n1,2\n")
+    result = runner.invoke(app, ["data", "inspect", str(f)])
+    assert result.exit_code == 2
+    assert "notes.csv: no wattbit reader recognises this file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_builtin_and_bad_file(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["scenario", "validate", "japan-2022"])
+    assert ok.exit_code == 0 and "site inzai: tokyo, 4096 x H100-SXM" in ok.output
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        '[scenario]\nname = "x"\n[period]\nstart = 2022-01-01T00:00:00+09:00\nend = 2021-01-01T00:00:00+09:00\n'
+    )
+    result = runner.invoke(app, ["scenario", "validate", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.toml: 2 problems in the scenario" in result.output
+    assert "sites = (missing): Field required" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_report_on_a_scenario_with_missing_data_file(tmp_path: Path) -> None:
+    text = (Path(__file__).parent / "fixtures" / "scenarios" / "one_site_files.toml").read_text()
+    f = tmp_path / "s.toml"
+    f.write_text(text.replace("WEATHER", str(tmp_path / "nowhere.csv")))
+    result = runner.invoke(app, ["scenario", "report", str(f), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "nowhere.csv: file not found" in result.output
