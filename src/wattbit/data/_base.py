@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from wattbit.errors import DataFormatError
 
@@ -220,6 +222,14 @@ def to_float(values: pd.Series, *, path: str | Path, column: str, line_of: np.nd
     line_of
         For each row of ``values``, its 1-based line number in the file.
     """
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    text = pc.utf8_trim_whitespace(pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True))
+    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
+    try:
+        return np.asarray(pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False), dtype=float)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass  # some cell is not a number: find the first one for the message
     as_text = values.astype("string").str.strip()
     numbers = pd.to_numeric(as_text, errors="coerce")
     bad = numbers.isna() & as_text.notna() & (as_text != "")

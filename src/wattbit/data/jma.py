@@ -92,9 +92,12 @@ def _station_from_path(path: Path) -> str | None:
 
 def _strip_marks(raw: pd.Series) -> tuple[pd.Series, int, int]:
     """Remove JMA quality marks; return (values as text, how many were flagged, how many were 'not observed')."""
-    text = raw.astype("string").str.strip()
-    flagged = text.str.contains(r"[\)\]#]", regex=True, na=False)
-    cleaned = text.str.replace(r"\s*[\)\]#]$", "", regex=True)
+    cleaned = raw.astype("string").str.strip()
+    flagged = pd.Series(False, index=cleaned.index)
+    for mark in (")", "]", "#"):
+        flagged |= cleaned.str.contains(mark, regex=False).fillna(False)
+    if flagged.any():  # rare: only the marked cells go through the regular expression
+        cleaned[flagged] = cleaned[flagged].str.replace(r"\s*[\)\]#]$", "", regex=True)
     not_observed = cleaned.isin(list(_NOT_OBSERVED - {""}))
     cleaned = cleaned.mask(cleaned.isin(list(_NOT_OBSERVED)), "")
     return cleaned, int(flagged.sum()), int(not_observed.sum())
