@@ -1,0 +1,340 @@
+"""Battery energy storage: state of charge with power and energy limits and charge/discharge losses.
+
+Sign convention: **power > 0 is discharge to the site, power < 0 is charge from the site**, both at the battery's
+AC terminals [MW]. Stored energy (``soc_mwh``) changes per step of ``step_h`` hours by
+``+eta_c |P| dt`` when charging and ``-P dt / eta_d`` when discharging, and stays within
+``[soc_min, soc_max] x energy_mwh``. Requests beyond the power rating or the energy limits are clipped, and the
+clipped part is returned, never hidden.
+
+Defaults follow REopt.jl ``ElectricStorage`` (``src/core/energy_storage/electric_storage.jl``, V): internal
+round-trip efficiency 0.975 split evenly between charge and discharge, rectifier and inverter 0.96, so
+``eta_c = eta_d = 0.96 sqrt(0.975) = 0.9479`` and an AC round trip of 0.8986; ``soc_min_fraction = 0.2``,
+``soc_init_fraction = 0.5``. Equations in ``docs/models/battery.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from wattbit.errors import WattbitInputError
+
+#: REopt.jl defaults (V): rectifier/inverter 0.96 and internal round trip 0.975 split between charge and discharge.
+REOPT_CHARGE_EFFICIENCY = 0.96 * math.sqrt(0.975)
+REOPT_DISCHARGE_EFFICIENCY = 0.96 * math.sqrt(0.975)
+
+
+@dataclass(frozen=True)
+class BatterySpec:
+    """A battery's ratings, efficiencies and operating window.
+
+    Attributes
+    ----------
+    energy_mwh
+        Usable nameplate energy capacity [MWh], >= 0.
+    power_mw
+        Charge and discharge power rating at the AC terminals [MW], >= 0.
+    charge_efficiency
+        AC-to-stored energy efficiency, in (0, 1] (REopt default 0.9479, V).
+    discharge_efficiency
+        Stored-to-AC energy efficiency, in (0, 1] (REopt default 0.9479, V).
+    soc_min
+        Lowest state of charge, fraction of ``energy_mwh`` (REopt default 0.2, V).
+    soc_max
+        Highest state of charge, fraction of ``energy_mwh`` (1.0; REopt has no upper limit).
+    initial_soc
+        State of charge at the start, fraction in ``[soc_min, soc_max]`` (REopt default 0.5, V).
+    degradation_cost_per_mwh
+        Wear cost per MWh discharged at the AC terminals [currency/MWh], >= 0; see
+        :func:`degradation_cost_per_mwh`.
+    """
+
+    energy_mwh: float
+    power_mw: float
+    charge_efficiency: float = REOPT_CHARGE_EFFICIENCY
+    discharge_efficiency: float = REOPT_DISCHARGE_EFFICIENCY
+    soc_min: float = 0.2
+    soc_max: float = 1.0
+    initial_soc: float = 0.5
+    degradation_cost_per_mwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        rules = {
+            "energy_mwh": (0.0, math.inf, "a finite number >= 0"),
+            "power_mw": (0.0, math.inf, "a finite number >= 0"),
+            "charge_efficiency": (0.0, 1.0, "in (0, 1]"),
+            "discharge_efficiency": (0.0, 1.0, "in (0, 1]"),
+            "soc_min": (0.0, 1.0, "in [0, 1]"),
+            "soc_max": (0.0, 1.0, "in [0, 1]"),
+            "initial_soc": (self.soc_min, self.soc_max, "in [soc_min, soc_max]"),
+            "degradation_cost_per_mwh": (0.0, math.inf, "a finite number >= 0"),
+        }
+        for f in fields(self):
+            value = float(getattr(self, f.name))
+            lo, hi, expected = rules[f.name]
+            ok = lo <= value <= hi and math.isfinite(value)
+            if f.name.endswith("efficiency"):
+                ok = ok and value > 0
+            if not ok:
+                raise WattbitInputError(f"battery {f.name}={value} must be {expected}", field=f.name)
+        if not self.soc_min < self.soc_max:
+            raise WattbitInputError(f"soc_min={self.soc_min} must be below soc_max={self.soc_max}", field="soc_min")
+
+    @property
+    def round_trip_efficiency(self) -> float:
+        """AC-to-AC round-trip efficiency ``eta_c eta_d``."""
+        return self.charge_efficiency * self.discharge_efficiency
+
+    @property
+    def soc_min_mwh(self) -> float:
+        """Lowest stored energy [MWh]."""
+        return self.soc_min * self.energy_mwh
+
+    @property
+    def soc_max_mwh(self) -> float:
+        """Highest stored energy [MWh]."""
+        return self.soc_max * self.energy_mwh
+
+    @property
+    def initial_soc_mwh(self) -> float:
+        """Stored energy at the start [MWh]."""
+        return self.initial_soc * self.energy_mwh
+
+
+def degradation_cost_per_mwh(
+    capex_per_kwh: float, cycle_life: float, depth_of_discharge: float, round_trip_efficiency: float
+) -> float:
+    """Wear cost per MWh of throughput: ``c = 1000 C / (N DoD eta_RT)`` (REFERENCE.md §4 form; inputs U).
+
+    The replacement cost of the energy capacity spread over the energy the battery delivers in its life.
+    Using the round-trip efficiency (not the discharge efficiency alone) errs on the high side.
+
+    Parameters
+    ----------
+    capex_per_kwh
+        (Replacement) cost of energy capacity [currency/kWh], >= 0.
+    cycle_life
+        Full cycles to end of life at ``depth_of_discharge`` [-], > 0.
+    depth_of_discharge
+        Depth of each cycle, fraction in (0, 1].
+    round_trip_efficiency
+        AC round-trip efficiency, in (0, 1].
+
+    Returns
+    -------
+    float
+        Cost per MWh discharged [currency/MWh].
+    """
+    checks = [
+        ("capex_per_kwh", capex_per_kwh, 0.0 <= capex_per_kwh < math.inf),
+        ("cycle_life", cycle_life, 0.0 < cycle_life < math.inf),
+        ("depth_of_discharge", depth_of_discharge, 0.0 < depth_of_discharge <= 1.0),
+        ("round_trip_efficiency", round_trip_efficiency, 0.0 < round_trip_efficiency <= 1.0),
+    ]
+    for name, value, ok in checks:
+        if not ok:
+            raise WattbitInputError(f"{name}={value} is NaN or out of range", field=name)
+    return 1000.0 * capex_per_kwh / (cycle_life * depth_of_discharge * round_trip_efficiency)
+
+
+class _Params(NamedTuple):
+    e_min: NDArray[np.float64]
+    e_max: NDArray[np.float64]
+    p_max: NDArray[np.float64]
+    eta_c: NDArray[np.float64]
+    eta_d: NDArray[np.float64]
+    soc0: NDArray[np.float64]
+
+
+def _params(spec: BatterySpec | Sequence[BatterySpec]) -> _Params:
+    specs = [spec] if isinstance(spec, BatterySpec) else list(spec)
+    if not specs or not all(isinstance(s, BatterySpec) for s in specs):
+        raise WattbitInputError("expected a BatterySpec or a non-empty sequence of them", field="spec")
+
+    def arr(attr: str) -> NDArray[np.float64]:
+        values = np.array([getattr(s, attr) for s in specs], dtype=float)
+        return values[0] if isinstance(spec, BatterySpec) else values
+
+    return _Params(
+        arr("soc_min_mwh"),
+        arr("soc_max_mwh"),
+        arr("power_mw"),
+        arr("charge_efficiency"),
+        arr("discharge_efficiency"),
+        arr("initial_soc_mwh"),
+    )
+
+
+def _check_step(step_h: float) -> None:
+    if not (0 < step_h < math.inf):
+        raise WattbitInputError(f"time step {step_h} h must be a finite number > 0", field="step_h")
+
+
+def _check_finite(values: NDArray[np.float64], field: str) -> None:
+    if values.size and not (np.isfinite(np.min(values)) and np.isfinite(np.max(values))):
+        i = int(np.flatnonzero(~np.isfinite(values.ravel()))[0])
+        raise WattbitInputError(f"value {values.ravel()[i]} at position {i} is not finite", field=field)
+
+
+def _signed_scale(
+    power: NDArray[np.float64], positive: NDArray[np.float64], negative: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """``power * positive`` where ``power > 0``, else ``power * negative`` (one output array, no branches)."""
+    out = np.where(power > 0, positive, negative)
+    out *= power
+    return out
+
+
+def _wanted_change_mwh(power_mw: NDArray[np.float64], p: _Params, step_h: float) -> NDArray[np.float64]:
+    """Stored-energy change [MWh] for an AC power within the rating: ``-P dt / eta_d`` or ``-P dt eta_c``."""
+    return _signed_scale(power_mw, -step_h / p.eta_d, -step_h * p.eta_c)
+
+
+def _power_from_change_mw(change_mwh: NDArray[np.float64], p: _Params, step_h: float) -> NDArray[np.float64]:
+    """AC power [MW] that changes the stored energy by ``change_mwh`` (inverse of :func:`_wanted_change_mwh`)."""
+    return _signed_scale(-change_mwh, p.eta_d / step_h, 1.0 / (p.eta_c * step_h))
+
+
+def _settle(
+    power_mw: NDArray[np.float64],
+    soc_after: NDArray[np.float64],
+    change_mwh: NDArray[np.float64],
+    p: _Params,
+    step_h: float,
+) -> NDArray[np.float64]:
+    """Delivered power, in place in ``power_mw``: where a step ends on an energy limit the power is recomputed
+    from the actual energy change (the limit may have cut it); elsewhere the rated-clipped request stands."""
+    at_limit = (soc_after <= p.e_min) | (soc_after >= p.e_max)
+    np.copyto(power_mw, _power_from_change_mw(change_mwh, p, step_h), where=at_limit)
+    return power_mw
+
+
+def battery_step(
+    spec: BatterySpec | Sequence[BatterySpec], soc_mwh: ArrayLike, power_request_mw: ArrayLike, step_h: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One time step for one or many batteries, honouring power, energy and efficiency.
+
+    Parameters
+    ----------
+    spec
+        One spec for all batteries, or one per battery (arrays then have that length).
+    soc_mwh
+        Stored energy at the start of the step [MWh], within ``[soc_min_mwh, soc_max_mwh]``.
+    power_request_mw
+        Requested AC power [MW]: > 0 discharge to the site, < 0 charge.
+    step_h
+        Step length [h].
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(power_mw, soc_mwh)``: the AC power actually delivered (same sign convention; its difference from the
+        request is the clipped part) and the stored energy at the end of the step.
+    """
+    _check_step(step_h)
+    p = _params(spec)
+    soc = np.asarray(soc_mwh, dtype=float)
+    request = np.asarray(power_request_mw, dtype=float)
+    _check_finite(request, "power_request_mw")
+    tol = 1e-9 * np.maximum(p.e_max, 1.0)
+    if not np.all((soc >= p.e_min - tol) & (soc <= p.e_max + tol)):
+        raise WattbitInputError("state of charge is NaN or outside [soc_min, soc_max] x energy_mwh", field="soc_mwh")
+    power = np.asarray(np.clip(request, -p.p_max, p.p_max), dtype=float)
+    new_soc = np.minimum(np.maximum(soc + _wanted_change_mwh(power, p, step_h), p.e_min), p.e_max)
+    return _settle(power, new_soc, new_soc - soc, p, step_h), new_soc
+
+
+def _bounded_cumsum(wanted: NDArray[np.float64], p: _Params) -> NDArray[np.float64]:
+    """Stored energy after each step: ``s_t = min(max(s_{t-1} + w_t, e_min), e_max)``, sequential in time."""
+    if wanted.ndim == 1:  # one battery: a plain float loop is ~20x faster than per-step numpy calls
+        s, lo, hi = float(p.soc0), float(p.e_min), float(p.e_max)
+        out = []
+        for w in wanted.tolist():
+            s = s + w
+            s = lo if s < lo else hi if s > hi else s
+            out.append(s)
+        return np.array(out, dtype=float)
+    result = np.empty_like(wanted)
+    previous = np.array(np.broadcast_to(p.soc0, wanted.shape[1:]), dtype=float)
+    floor = np.ascontiguousarray(np.broadcast_to(p.e_min, previous.shape))
+    ceiling = np.ascontiguousarray(np.broadcast_to(p.e_max, previous.shape))
+    for t in range(wanted.shape[0]):  # three in-place ufunc calls per step, across all batteries at once
+        row = result[t]
+        np.add(previous, wanted[t], out=row)
+        np.maximum(row, floor, out=row)
+        np.minimum(row, ceiling, out=row)
+        previous = row
+    return result
+
+
+class BatteryResult(NamedTuple):
+    """Time series of a battery simulation; arrays of shape ``(n_steps,)`` or ``(n_steps, n_batteries)``."""
+
+    power_mw: NDArray[np.float64]
+    """AC power delivered: > 0 discharge to the site, < 0 charge [MW]."""
+    soc_mwh: NDArray[np.float64]
+    """Stored energy at the end of each step [MWh]."""
+    throughput_mwh: NDArray[np.float64]
+    """Energy discharged at the AC terminals in each step [MWh] (what ``degradation_cost_per_mwh`` prices)."""
+    losses_mwh: NDArray[np.float64]
+    """Conversion losses in each step [MWh] (charging and discharging)."""
+    clipped_mw: NDArray[np.float64]
+    """Request minus delivered power [MW]: the part refused by the power or energy limits."""
+    initial_soc_mwh: NDArray[np.float64]
+    """Stored energy before the first step [MWh]."""
+
+
+def simulate_battery(
+    spec: BatterySpec | Sequence[BatterySpec], power_request_mw: ArrayLike, step_h: float
+) -> BatteryResult:
+    """Run batteries through a series of power requests, step by step.
+
+    Parameters
+    ----------
+    spec
+        One spec, or one per column of ``power_request_mw``.
+    power_request_mw
+        Requested AC power [MW] (> 0 discharge, < 0 charge), shape ``(n_steps,)`` for one battery or
+        ``(n_steps, n_batteries)``.
+    step_h
+        Step length [h].
+
+    Returns
+    -------
+    BatteryResult
+        Delivered power, stored energy, throughput, losses and clipped power per step.
+
+    Raises
+    ------
+    WattbitInputError
+        On non-finite requests, a bad step, or a spec list that does not match the columns.
+    """
+    _check_step(step_h)
+    request = np.asarray(power_request_mw, dtype=float)
+    if request.ndim not in (1, 2):
+        raise WattbitInputError(
+            f"power requests must be 1-D or 2-D, got shape {request.shape}", field="power_request_mw"
+        )
+    _check_finite(request, "power_request_mw")
+    p = _params(spec)
+    if np.ndim(p.soc0) == 1 and (request.ndim != 2 or request.shape[1] != len(p.soc0)):
+        raise WattbitInputError(
+            f"{len(p.soc0)} battery specs but power requests of shape {request.shape}", field="power_request_mw"
+        )
+    power = np.clip(request, -p.p_max, p.p_max)
+    change = _wanted_change_mwh(power, p, step_h)
+    soc = _bounded_cumsum(change, p)
+    soc0 = np.array(np.broadcast_to(p.soc0, request.shape[1:]), dtype=float)
+    if len(soc):  # the actual change per step, reusing the buffer of the wanted change
+        np.subtract(soc[1:], soc[:-1], out=change[1:])
+        change[0] = soc[0] - soc0
+    _settle(power, soc, change, p, step_h)
+    discharge_mwh = np.maximum(power, 0.0)
+    discharge_mwh *= step_h
+    losses = _signed_scale(power, step_h * (1.0 / p.eta_d - 1.0), -step_h * (1.0 - p.eta_c))
+    return BatteryResult(power, soc, discharge_mwh, losses, request - power, soc0)
