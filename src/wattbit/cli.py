@@ -51,6 +51,20 @@ def demo(out: OutOption = Path("out/demo")) -> None:
     typer.echo(f"report: {out / 'report.html'}")
 
 
+@app.command("site-report")
+@user_errors
+def site_report(scenario: ScenarioArg, out: OutOption = Path("out/site-report")) -> None:
+    """Per site at full IT load over the scenario's weather: PUE, WUE, cooling and loss shares, free-cooling
+    hours, PV and wind capacity factors. Writes DIR/sites.json and DIR/site-report.html."""
+    from wattbit.report.site_report import TABLE, build_site_report
+    from wattbit.scenario import load_scenario
+
+    metrics = build_site_report(load_scenario(scenario), out)
+    for name, m in metrics.items():
+        typer.echo(f"{name}: " + ", ".join(f"{key}={m[key]:,.{digits}f}" for key, _, digits in TABLE))
+    typer.echo(f"report: {out / 'site-report.html'}")
+
+
 @scenario_app.command("validate")
 @user_errors
 def scenario_validate(scenario: ScenarioArg) -> None:

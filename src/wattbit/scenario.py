@@ -107,6 +107,25 @@ class ITSpec(_Model):
     rack_kw: float = Field(default=40.0, gt=0, le=300)
 
 
+class DesignSpec(_Model):
+    """Engineering choices of a site that the physics models need (all optional, with documented defaults)."""
+
+    supply_temp_c: float | None = Field(
+        default=None, ge=5, le=50, description="cooling supply temperature; default per cooling type"
+    )
+    ups_mode: Literal["double_conversion", "eco"] = "double_conversion"
+    misc_load_fraction: float = Field(
+        default=0.01, ge=0, le=0.2, description="lighting, security, offices, as a share of rated IT power"
+    )
+    pv_tilt_deg: float | None = Field(default=None, ge=0, le=90)
+    pv_azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
+    pv_dc_ac_ratio: float = Field(default=1.2, ge=0.8, le=2.0)
+    wind_turbine: str = "E-126/4200"
+    wind_hub_height_m: float = Field(default=100.0, gt=10, le=250)
+    anemometer_height_m: float = Field(default=10.0, gt=0, le=300)
+    roughness_length_m: float = Field(default=0.1, gt=0, le=3)
+
+
 class Site(_Model):
     """One datacenter site."""
 
@@ -124,6 +143,7 @@ class Site(_Model):
     battery_mwh: float = Field(default=0.0, ge=0)
     battery_mw: float = Field(default=0.0, ge=0)
     grid_connection_mw: float = Field(gt=0)
+    design: DesignSpec = DesignSpec()
     data: SiteData
 
     @field_validator("grid_area")

@@ -1,0 +1,153 @@
+"""``wattbit site-report``: what a site designer asks first, per site at full IT load over the scenario's weather."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from wattbit.data.signals import load_scenario_signals
+from wattbit.physics.renewables import capacity_factor, pv_power_w, wind_power_w
+from wattbit.physics.site import SitePower, annual_site_metrics, plant_from_site, site_power
+from wattbit.report.html import Section, figure_html, table_html, write_page
+from wattbit.scenario import Scenario, Site
+
+REFERENCE_CAPACITY_W = 1e6  # capacity factors are computed for 1 MW when a site has no PV or wind installed
+
+TABLE = [
+    ("pue", "PUE", 3),
+    ("wue_l_per_kwh", "WUE [L/kWh]", 3),
+    ("cooling_energy_share", "cooling share", 3),
+    ("power_chain_loss_share", "conversion loss share", 3),
+    ("free_cooling_hours", "free-cooling hours", 0),
+    ("pv_capacity_factor", "PV CF", 3),
+    ("wind_capacity_factor", "wind CF", 3),
+    ("it_power_mw", "IT [MW]", 2),
+    ("facility_peak_mw", "facility peak [MW]", 2),
+    ("water_m3", "water [m³]", 0),
+]
+
+
+def _renewables(site: Site, signals: pd.DataFrame) -> dict[str, Any]:
+    index = pd.DatetimeIndex(signals.index)
+    d = site.design
+    pv_cap = site.pv_mw * 1e6 or REFERENCE_CAPACITY_W
+    pv = pv_power_w(
+        index,
+        signals["ghi_w_m2"].to_numpy(),
+        signals["temp_air_c"].to_numpy(),
+        signals["wind_speed_m_s"].to_numpy(),
+        site.latitude_deg,
+        site.longitude_deg,
+        pv_cap,
+        altitude_m=site.altitude_m,
+        tilt_deg=d.pv_tilt_deg,
+        azimuth_deg=d.pv_azimuth_deg,
+        dc_ac_ratio=d.pv_dc_ac_ratio,
+    )
+    wind_cap = site.wind_mw * 1e6 or REFERENCE_CAPACITY_W
+    wind = wind_power_w(
+        signals["wind_speed_m_s"].to_numpy(),
+        wind_cap,
+        measurement_height_m=d.anemometer_height_m,
+        hub_height_m=d.wind_hub_height_m,
+        roughness_length_m=d.roughness_length_m,
+        turbine_type=d.wind_turbine,
+        temp_air_c=signals["temp_air_c"].to_numpy(),
+        pressure_pa=signals["pressure_pa"].to_numpy(),
+    )
+    return {
+        "pv_capacity_factor": capacity_factor(pv, pv_cap),
+        "wind_capacity_factor": capacity_factor(wind, wind_cap),
+        "pv_energy_mwh": float(np.sum(pv)) * _step_h(index) / 1e6 if site.pv_mw else 0.0,
+        "wind_energy_mwh": float(np.sum(wind)) * _step_h(index) / 1e6 if site.wind_mw else 0.0,
+    }
+
+
+def _step_h(index: pd.DatetimeIndex) -> float:
+    return float((index[1] - index[0]) / pd.Timedelta("1h"))
+
+
+def site_full_load(site: Site, signals: pd.DataFrame) -> tuple[SitePower, dict[str, Any]]:
+    """Run the site physics at full IT load over ``signals``; return the per-step power and the metrics."""
+    plant = plant_from_site(site)
+    it_dc = np.full(len(signals), plant.rated_it_dc_w)
+    power = site_power(plant, it_dc, signals["temp_air_c"].to_numpy(), signals["temp_wetbulb_c"].to_numpy())
+    metrics: dict[str, Any] = annual_site_metrics(power, _step_h(pd.DatetimeIndex(signals.index)))
+    metrics.update(_renewables(site, signals))
+    metrics.update(
+        {
+            "it_power_mw": float(np.mean(power.it_w)) / 1e6,
+            "gpu_model": plant.gpu.name,
+            "gpu_count": plant.gpu_count,
+            "cooling": site.cooling,
+            "power_architecture": site.power_architecture,
+            "supply_temp_c": plant.cooling.supply_temp_c,
+            "pv_mw": site.pv_mw,
+            "wind_mw": site.wind_mw,
+        }
+    )
+    return power, metrics
+
+
+def _monthly_pue_figure(powers: dict[str, SitePower], index: pd.DatetimeIndex, tz: str) -> go.Figure:
+    fig = go.Figure()
+    for name, p in powers.items():
+        frame = pd.DataFrame({"f": p.facility_w, "it": p.it_w}, index=index.tz_convert(tz))
+        monthly = frame.resample("MS").sum()
+        fig.add_scatter(x=monthly.index, y=(monthly["f"] / monthly["it"]).to_numpy(), name=name, mode="lines+markers")
+    fig.update_layout(title="Monthly PUE at full IT load", yaxis_title="PUE", height=360, margin={"t": 50, "b": 30})
+    return fig
+
+
+def _breakdown_figure(metrics: dict[str, dict[str, Any]]) -> go.Figure:
+    fig = go.Figure()
+    names = list(metrics)
+    for key, label in (
+        ("energy_it_mwh", "IT"),
+        ("energy_cooling_mwh", "cooling"),
+        ("energy_losses_mwh", "power chain"),
+        ("energy_misc_mwh", "other"),
+    ):
+        fig.add_bar(x=names, y=[metrics[n][key] for n in names], name=label)
+    fig.update_layout(barmode="stack", title="Facility energy by use", yaxis_title="MWh", height=360)
+    return fig
+
+
+def build_site_report(scenario: Scenario, out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Write ``sites.json`` and ``site-report.html`` for every site of ``scenario``; return the metrics."""
+    signals, _ = load_scenario_signals(scenario)
+    powers: dict[str, SitePower] = {}
+    metrics: dict[str, dict[str, Any]] = {}
+    for site in scenario.sites:
+        powers[site.name], metrics[site.name] = site_full_load(site, signals[site.name])
+    out_dir.mkdir(parents=True, exist_ok=True)
+    p = scenario.period
+    doc = {
+        "scenario": scenario.name,
+        "period": {"start": p.start.isoformat(), "end": p.end.isoformat(), "step": p.step},
+        "basis": "every site at full IT load (all GPUs at TDP, no cap) over the scenario's weather",
+        "sites": metrics,
+    }
+    (out_dir / "sites.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    rows = [[name, *(m[key] for key, _, _ in TABLE)] for name, m in metrics.items()]
+    table = "".join(
+        table_html(["site", *(label for _, label, _ in TABLE[i : i + 5])], [[r[0], *r[1 + i : 6 + i]] for r in rows], 3)
+        for i in (0, 5)
+    )
+    index = next(iter(signals.values())).index
+    sections = [
+        Section("Sites at full IT load", table),
+        Section("Monthly PUE", figure_html(_monthly_pue_figure(powers, pd.DatetimeIndex(index), p.timezone))),
+        Section("Energy", figure_html(_breakdown_figure(metrics))),
+    ]
+    subtitle = (
+        f"{scenario.scenario.description} Every site at full IT load over the weather of "
+        f"{p.start:%Y-%m-%d} to {p.end:%Y-%m-%d}, step {p.step}. Models and sources: docs/models.md."
+    )
+    write_page(out_dir / "site-report.html", f"wattbit site report — {scenario.name}", subtitle, sections)
+    return metrics
