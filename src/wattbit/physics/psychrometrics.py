@@ -86,13 +86,13 @@ def wetbulb_psychrometric_c(
     rel_humidity_pct: ArrayLike,
     pressure_pa: ArrayLike = STANDARD_PRESSURE_PA,
     *,
-    tolerance_k: float = 1e-6,
+    tolerance_k: float = 1e-5,
 ) -> NDArray[np.float64]:
     """Thermodynamic (psychrometric) wet-bulb temperature, solving the WMO psychrometer equation.
 
     Finds ``t_w`` with ``e = e_w'(p, t_w) - A p (t - t_w)`` where ``e = RH/100 * e_w'(p, t)`` and
     ``A = 6.53e-4 (1 + 0.000944 t_w)`` K⁻¹ (WMO-No. 8, 2018, Annex 4.B, Assmann-type psychrometer, wet bulb not
-    iced). Solved by bisection between the dew point and the air temperature, to ``tolerance_k``.
+    iced). Solved by Newton's method (3-5 iterations), to ``tolerance_k``.
 
     Parameters
     ----------
@@ -117,18 +117,27 @@ def wetbulb_psychrometric_c(
     """
     t, rh, p = np.broadcast_arrays(_as_array(temp_air_c), _as_array(rel_humidity_pct), _as_array(pressure_pa))
     check_air_state(t, rh, p)
-    e = rh / 100.0 * saturation_vapour_pressure_pa(t, p)
-    lo = np.minimum(dewpoint_c(t, np.maximum(rh, 1e-3)), t) - 1.0
-    hi = t.copy()
-    for _ in range(64):
-        mid = 0.5 * (lo + hi)
-        coeff = 6.53e-4 * (1.0 + 0.000944 * mid)
-        residual = saturation_vapour_pressure_pa(mid, p) - coeff * p * (t - mid) - e
-        lo = np.where(residual < 0.0, mid, lo)
-        hi = np.where(residual < 0.0, hi, mid)
-        if np.max(hi - lo, initial=0.0) < tolerance_k:
+    p_hpa = p / 100.0
+    es0 = 611.2 * (1.0016 + 3.15e-6 * p_hpa - 0.074 / p_hpa)  # Pa, enhancement factor included
+    e = rh / 100.0 * es0 * np.exp(17.62 * t / (243.12 + t))
+    # F(x) = e_w'(x) - A(x) p (t - x) - e is increasing and convex in x, so Newton's method converges from any
+    # start (after one step it approaches the root from above). The "one-third rule" t - (t - t_dew)/3 starts it
+    # within about 1-2 K.
+    ln_ratio = np.log(np.maximum(e, 1e-6) / es0)
+    t_dew = 243.12 * ln_ratio / (17.62 - ln_ratio)
+    x = t - (t - t_dew) / 3.0
+    ap = 6.53e-4 * p
+    bp = 6.53e-4 * 0.000944 * p
+    for _ in range(50):
+        u = 243.12 + x
+        es = es0 * np.exp(17.62 * x / u)
+        d = t - x
+        a = ap + bp * x
+        step = (es - a * d - e) / (es * (17.62 * 243.12) / (u * u) + a - bp * d)
+        x -= step
+        if np.max(np.abs(step), initial=0.0) < tolerance_k:
             break
-    return 0.5 * (lo + hi)
+    return x
 
 
 def wetbulb_stull_c(temp_air_c: ArrayLike, rel_humidity_pct: ArrayLike) -> NDArray[np.float64]:
@@ -149,6 +158,10 @@ def wetbulb_stull_c(temp_air_c: ArrayLike, rel_humidity_pct: ArrayLike) -> NDArr
     t = _as_array(temp_air_c)
     rh = _as_array(rel_humidity_pct)
     check_air_state(t, rh)
+    return _stull(t, rh)
+
+
+def _stull(t: NDArray[np.float64], rh: NDArray[np.float64]) -> NDArray[np.float64]:
     return (
         t * np.arctan(0.151977 * np.sqrt(rh + 8.313659))
         + np.arctan(t + rh)
