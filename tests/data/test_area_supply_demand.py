@@ -331,10 +331,16 @@ def test_other_encodings_and_random_bytes_are_clear_errors(fixtures_dir, tmp_pat
     (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).bytes(5000))
     for name in ("eucjp.txt", "utf16.txt", "random.bin"):
         for area in (None, "tohoku"):
-            with pytest.raises(DataFormatError, match=rf"{name}: (cannot decode|cannot tell|not a tohoku)") as err:
+            with pytest.raises(
+                DataFormatError,
+                match=rf"{name}(, line \d+)?: (cannot decode|NUL bytes|file contains NUL|cannot tell|not a tohoku)",
+            ) as err:
                 read_area_supply_demand(tmp_path / name, area)
             assert isinstance(err.value, WattbitInputError)
-        with pytest.raises(DataFormatError, match=rf"{name}: (cannot decode|missing column|cannot parse)"):
+        with pytest.raises(
+            DataFormatError,
+            match=rf"{name}(, line \d+)?: (cannot decode|file contains NUL|missing column|cannot parse)",
+        ):
             read_tohoku_hourly(tmp_path / name)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -175,15 +176,54 @@ def decode_text(raw: bytes, path: str | Path, encodings: tuple[str, ...]) -> tup
     Raises
     ------
     DataFormatError
-        If none of the encodings decodes the file.
+        If the bytes hold NUL characters (a binary or UTF-16 file), or none of the encodings decodes them; the
+        message names the line of the first offending byte.
     """
+    if b"\x00" in raw:
+        raise DataFormatError(
+            "file contains NUL bytes (expected a text file, not a binary or UTF-16 file)",
+            path=path,
+            row=raw.count(b"\n", 0, raw.index(b"\x00")) + 1,
+        )
+    first_error: UnicodeDecodeError | None = None
     for enc in encodings:
         try:
             text = raw.decode(enc)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            first_error = first_error or exc
             continue
         return text.removeprefix("\ufeff"), enc
-    raise DataFormatError(f"cannot decode the file as {' or '.join(encodings)}", path=path)
+    line: int | None = None if first_error is None else raw.count(b"\n", 0, first_error.start) + 1
+    byte = b"" if first_error is None else raw[first_error.start : first_error.start + 1]
+    raise DataFormatError(
+        f"cannot decode the file as {' or '.join(encodings)} (byte {byte!r}; expected a text CSV in that encoding)",
+        path=path,
+        row=line,
+    )
+
+
+def expand_paths(paths: str | Path | Iterable[str | Path], suffixes: tuple[str, ...], what: str) -> list[Path]:
+    """Turn one path, a list of paths or a folder into the list of files to read (a folder: its ``suffixes`` files).
+
+    Raises
+    ------
+    DataFormatError
+        If no file is given, or a folder holds none of the expected files.
+    """
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not items:
+        raise DataFormatError(f"no file given (expected {what}: a file, a list of files or a folder)")
+    files: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith(suffixes))
+            if not found:
+                raise DataFormatError(f"folder holds no {' or '.join(suffixes)} file (expected {what})", path=p)
+            files.extend(found)
+        else:
+            files.append(p)
+    return files
 
 
 def read_text(path: str | Path, encodings: tuple[str, ...] = ("utf-8",)) -> tuple[str, str]:

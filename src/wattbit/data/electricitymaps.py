@@ -30,11 +30,11 @@ import pandas as pd
 from wattbit.data._base import (
     SourceMeta,
     check_time_order,
-    decode_text,
     drop_exact_duplicates,
+    expand_paths,
     finish,
-    read_bytes,
     read_csv_text,
+    read_text,
     require_columns,
     to_float,
 )
@@ -101,45 +101,12 @@ _ALIASES = {_key(name): logical for logical, (classic, more) in _HEADERS.items()
 
 def _decode(path: Path) -> str:
     """Read and decode a UTF-8 file; undecodable or binary content is an error naming the line."""
-    raw = read_bytes(path)
-    try:
-        text, _ = decode_text(raw, path, ("utf-8",))
-    except DataFormatError as exc:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            line = raw.count(b"\n", 0, bad.start) + 1
-            raise DataFormatError(
-                f"byte {raw[bad.start : bad.start + 1]!r} is not valid UTF-8 (expected a UTF-8 text CSV, "
-                "not a binary or differently encoded file)",
-                path=path,
-                row=line,
-            ) from exc
-        raise
-    if "\x00" in text:
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise DataFormatError("file contains NUL bytes (expected a text CSV, not a binary file)", path=path, row=line)
-    return text
+    return read_text(path, ("utf-8",))[0]
 
 
 def _expand(paths: str | Path | Sequence[str | Path]) -> list[Path]:
     """Turn one path, a list of paths or a directory into the list of files to read."""
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
-    if not items:
-        raise DataFormatError("no file given (expected a CSV file, a list of files or a directory)")
-    files: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.is_file() and f.name.lower().endswith((".csv", ".csv.gz")))
-            if not found:
-                raise DataFormatError(
-                    "directory holds no *.csv or *.csv.gz file (expected Electricity Maps CSVs)", path=p
-                )
-            files.extend(found)
-        else:
-            files.append(p)
-    return files
+    return expand_paths(paths, (".csv", ".csv.gz"), "Electricity Maps CSVs")
 
 
 def _check_zone_id(zone: str) -> str:

@@ -26,12 +26,11 @@ import pandas as pd
 from wattbit.data._base import (
     SourceMeta,
     check_time_order,
-    decode_text,
     drop_exact_duplicates,
     find_gaps,
     finish,
     localize,
-    read_bytes,
+    read_text,
     to_float,
 )
 from wattbit.errors import DataFormatError
@@ -59,14 +58,7 @@ _LOCATION_NUM = {"latitude": (-90.0, 90.0), "longitude": (-180.0, 180.0), "tz_of
 
 def _decode(path: Path) -> str:
     """Read and decode a text file (UTF-8, else Latin-1); binary content is an error naming the line."""
-    raw = read_bytes(path)
-    if b"\x00" in raw:
-        line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
-        raise DataFormatError(
-            "file contains NUL bytes (expected an EPW text file, not a binary or UTF-16 file)", path=path, row=line
-        )
-    text, _ = decode_text(raw, path, ("utf-8", "latin-1"))
-    return text
+    return read_text(path, ("utf-8", "latin-1"))[0]
 
 
 def _split(line: str) -> list[str]:

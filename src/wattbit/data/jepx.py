@@ -21,6 +21,7 @@ from wattbit.data._base import (
     SourceMeta,
     check_time_order,
     drop_exact_duplicates,
+    expand_paths,
     finish,
     read_csv_text,
     read_text,
@@ -52,18 +53,6 @@ _VOLUME_COLUMNS = {
     "買い入札量(kWh)": "buy_bid_mwh",
     "約定総量(kWh)": "cleared_mwh",
 }
-
-
-def _expand(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    if isinstance(paths, str | Path):
-        p = Path(paths)
-        if p.is_dir():
-            files = sorted(f for f in p.iterdir() if f.suffix in (".csv", ".gz"))
-            if not files:
-                raise DataFormatError("folder holds no .csv files (expected JEPX spot_summary_*.csv)", path=p)
-            return files
-        return [p]
-    return [Path(x) for x in paths]
 
 
 def _read_one(path: Path, area: str | None) -> tuple[pd.DataFrame, str]:
@@ -125,7 +114,7 @@ def read_jepx_spot(
     if area is not None and area.lower() not in AREAS:
         raise DataFormatError(f"unknown JEPX area {area!r}; expected one of {', '.join(AREAS)}", field="area")
     key = None if area is None else area.lower()
-    files = _expand(paths)
+    files = expand_paths(paths, (".csv", ".csv.gz"), "JEPX spot_summary_*.csv files")
     read = sorted(
         ((f, *_read_one(f, key)) for f in files), key=lambda x: x[1].index[0] if len(x[1]) else pd.Timestamp.min
     )
