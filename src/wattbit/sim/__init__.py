@@ -1,0 +1,1 @@
+"""The engine: fleet state, time stepping, faults, metrics."""
