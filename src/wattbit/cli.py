@@ -41,13 +41,31 @@ def user_errors(func: F) -> F:
 @app.command()
 @user_errors
 def demo(out: OutOption = Path("out/demo")) -> None:
-    """Run the main job on the built-in japan-2022 scenario and write DIR/report.html."""
+    """Run the main job on the built-in japan-2022 scenario: its data, and a year simulated under the baseline
+    policy. Writes DIR/report.html, the data files and DIR/simulate/ (time series, jobs, summary)."""
+    from rich.progress import Progress
+
+    from wattbit.control import make_policy
     from wattbit.report.signals_report import build_data_report
+    from wattbit.report.sim_report import simulation_sections
     from wattbit.scenario import load_scenario
+    from wattbit.sim.run import simulate as run_simulation
+    from wattbit.sim.run import write_result
 
     scenario = load_scenario("japan-2022")
-    summary = build_data_report(scenario, out)
+    policy = make_policy(scenario.policy.name)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"simulating {scenario.name} ({policy.name})", total=len(scenario.period.index_utc()))
+        result = run_simulation(scenario, policy, progress=lambda k: bar.update(task, completed=k + 1))
+    write_result(result, out / "simulate")
+    step_h = scenario.period.step_timedelta.total_seconds() / 3600
+    sections = simulation_sections(result, step_h, scenario.period.timezone)
+    summary = build_data_report(scenario, out, sections)
     _print_summary(summary)
+    typer.echo(
+        f"simulation ({policy.name}): PUE {result.summary['pue']:.3f}, carbon {result.summary['carbon_t']:,.0f} t, "
+        f"GPU utilisation {result.summary['gpu_utilization']:.1%}, deadline misses {result.summary['deadline_misses']}"
+    )
     typer.echo(f"report: {out / 'report.html'}")
 
 
@@ -63,6 +81,33 @@ def site_report(scenario: ScenarioArg, out: OutOption = Path("out/site-report"))
     for name, m in metrics.items():
         typer.echo(f"{name}: " + ", ".join(f"{key}={m[key]:,.{digits}f}" for key, _, digits in TABLE))
     typer.echo(f"report: {out / 'site-report.html'}")
+
+
+@app.command()
+@user_errors
+def simulate(
+    scenario: ScenarioArg,
+    policy: Annotated[str, typer.Option("--policy", help="Control policy (baseline).")] = "baseline",
+    out: OutOption = Path("out/simulate"),
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed of failures and random choices.")] = None,
+) -> None:
+    """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
+    from rich.progress import Progress
+
+    from wattbit.control import make_policy
+    from wattbit.scenario import load_scenario
+    from wattbit.sim.run import simulate as run_simulation
+    from wattbit.sim.run import write_result
+
+    sc = load_scenario(scenario)
+    chosen = make_policy(policy)
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
+        result = run_simulation(sc, chosen, seed=seed, progress=lambda k: bar.update(task, completed=k + 1))
+    write_result(result, out)
+    for key, value in result.summary.items():
+        typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
+    typer.echo(f"results: {out}")
 
 
 @scenario_app.command("validate")

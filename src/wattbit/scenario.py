@@ -218,10 +218,20 @@ class TraceSource(_Model):
         return self
 
 
+class TrainingSpec(_Model):
+    """Training, fine-tuning and batch jobs: synthetic, calibrated on the Alibaba GPU trace of ``traces``."""
+
+    target_gpu_utilization: float = Field(default=0.5, gt=0, le=1, description="offered load as a share of all GPUs")
+    gang_scale: float = Field(default=16.0, gt=0, description="multiplies the trace's gang sizes (LLM jobs are larger)")
+    max_gpus: int | None = Field(default=None, gt=0)
+    deadline_slack: float = Field(default=2.0, ge=1, description="deadline = start + slack x duration")
+
+
 class WorkloadSpec(_Model):
     """The AI workload: traces, and how to scale them to the fleet."""
 
     traces: list[TraceSource] = Field(default_factory=list)
+    training: TrainingSpec = TrainingSpec()
     scale: float = Field(default=1.0, gt=0)
     seed: int = 0
 

@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import plotly.graph_objects as go
 from jinja2 import Environment
 from plotly.offline import get_plotlyjs
@@ -44,7 +45,9 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[object]], digits:
     """A table; numbers are right-aligned and rounded to ``digits`` decimals (thousands separated)."""
 
     def cell(v: object) -> str:
-        if isinstance(v, int | float) and not isinstance(v, bool):
+        if isinstance(v, int | np.integer) and not isinstance(v, bool):
+            return f'<td class="num">{v:,d}</td>'
+        if isinstance(v, float | np.floating):
             return f'<td class="num">{v:,.{digits}f}</td>'
         return f"<td>{html.escape(str(v))}</td>"
 

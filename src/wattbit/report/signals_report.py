@@ -109,9 +109,11 @@ def write_signals_report(
     return write_page(path, f"wattbit — {scenario.name}", subtitle, sections)
 
 
-def build_data_report(scenario: Scenario, out_dir: Path) -> dict[str, dict[str, float]]:
+def build_data_report(
+    scenario: Scenario, out_dir: Path, extra_sections: list[Section] | None = None
+) -> dict[str, dict[str, float]]:
     """Load every site's signals and write ``report.html``, ``summary.json``, ``signals.parquet`` and
-    ``provenance.json`` to ``out_dir``; return the per-site summary."""
+    ``provenance.json`` to ``out_dir``; return the per-site summary. ``extra_sections`` go at the end of the page."""
     signals, provenance = load_scenario_signals(scenario)
     summary = {name: annual_summary(frame) for name, frame in signals.items()}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +123,7 @@ def build_data_report(scenario: Scenario, out_dir: Path) -> dict[str, dict[str, 
     (out_dir / "summary.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     prov = {name: p.to_dict() for name, p in provenance.items()}
     (out_dir / "provenance.json").write_text(json.dumps(prov, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    extra = [s for s in (workload_section(scenario),) if s is not None]
+    extra = [s for s in (workload_section(scenario),) if s is not None] + list(extra_sections or [])
     write_signals_report(scenario, signals, summary, out_dir / "report.html", extra)
     return summary
 

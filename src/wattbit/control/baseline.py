@@ -1,0 +1,34 @@
+"""The carbon-agnostic baseline that other policies are measured against.
+
+First come, first served: jobs are taken in submit order and each is started on the first site (in scenario
+order) that has enough free GPUs for its whole gang; a job that fits nowhere waits while later, smaller jobs may
+start (greedy backfilling, as a plain batch scheduler does). No shifting in time or space, no GPU power caps, design
+cooling setpoints, battery idle.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from wattbit.sim.policy import Actions, Observation
+
+
+class BaselinePolicy:
+    """First come, first served on the first site with free GPUs."""
+
+    name = "baseline"
+
+    def decide(self, obs: Observation) -> Actions:
+        """Start every queued job, in submit order, on the first site where its gang fits."""
+        free = obs.gpus_free.copy()
+        jobs, sites = [], []
+        for job, gpus in zip(obs.queue.job.tolist(), obs.queue.gpus.tolist(), strict=True):
+            fits = np.flatnonzero(free >= gpus)
+            if fits.size:
+                site = int(fits[0])
+                free[site] -= gpus
+                jobs.append(job)
+                sites.append(site)
+            if not free.any():
+                break
+        return Actions(start_job=np.asarray(jobs, dtype=np.int64), start_site=np.asarray(sites, dtype=np.int64))

@@ -1,0 +1,166 @@
+"""The fleet the engine steps through: per-site plant, signals and on-site generation on the common index.
+
+Everything here is computed once before time stepping: signals aligned on the scenario's step, PV and wind output,
+and the IT power each site can draw without exceeding its grid connection (at full-load PUE of that step, a
+slightly conservative bound; exact import is accounted after the run).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from wattbit.data.signals import load_scenario_signals
+from wattbit.physics.battery import BatterySpec
+from wattbit.physics.gpu import it_power_w
+from wattbit.physics.renewables import pv_power_w, wind_power_w
+from wattbit.physics.site import SitePlant, plant_from_site, site_power
+from wattbit.scenario import Scenario
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class Fleet:
+    """Per-site inputs of a simulation; arrays are (steps, sites) unless noted.
+
+    Attributes
+    ----------
+    index
+        Period-beginning UTC of every step.
+    step_h
+        Step length [h].
+    names, plants
+        Site names and plants, in scenario order.
+    gpus_total
+        Installed GPUs per site (sites,).
+    temp_db_c, temp_wb_c, carbon_g_per_kwh, price_per_mwh, curtailed_mwh
+        Weather and grid signals.
+    pv_w, wind_w
+        On-site generation [W].
+    grid_limit_w
+        Grid connection per site (sites,) [W].
+    max_busy_gpus
+        GPUs that may run at full power per step without the site's import exceeding its connection.
+    batteries
+        Battery per site, or None.
+    """
+
+    index: pd.DatetimeIndex
+    step_h: float
+    names: tuple[str, ...]
+    plants: tuple[SitePlant, ...]
+    gpus_total: NDArray[np.int64]
+    temp_db_c: FloatArray
+    temp_wb_c: FloatArray
+    carbon_g_per_kwh: FloatArray
+    price_per_mwh: FloatArray
+    curtailed_mwh: FloatArray
+    pv_w: FloatArray
+    wind_w: FloatArray
+    grid_limit_w: FloatArray
+    max_busy_gpus: NDArray[np.int64]
+    batteries: tuple[BatterySpec | None, ...]
+
+    @property
+    def steps(self) -> int:
+        """Number of time steps."""
+        return len(self.index)
+
+
+def build_fleet(scenario: Scenario) -> Fleet:
+    """Load signals and precompute on-site generation and grid-limited capacity for every site."""
+    signals, _ = load_scenario_signals(scenario)
+    index = scenario.period.index_utc()
+    step_h = pd.Timedelta(scenario.period.step) / pd.Timedelta("1h")
+    cols: dict[str, list[FloatArray]] = {k: [] for k in ("tdb", "twb", "ci", "price", "curt", "pv", "wind", "busy")}
+    plants, batteries = [], []
+    for site in scenario.sites:
+        sig = signals[site.name]
+        plant = plant_from_site(site)
+        plants.append(plant)
+        d = site.design
+        tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
+        pv = (
+            pv_power_w(
+                index,
+                sig["ghi_w_m2"].to_numpy(),
+                tdb,
+                sig["wind_speed_m_s"].to_numpy(),
+                site.latitude_deg,
+                site.longitude_deg,
+                site.pv_mw * 1e6,
+                tilt_deg=d.pv_tilt_deg,
+                azimuth_deg=d.pv_azimuth_deg,
+                dc_ac_ratio=d.pv_dc_ac_ratio,
+            )
+            if site.pv_mw
+            else np.zeros(len(index))
+        )
+        wind = (
+            wind_power_w(
+                sig["wind_speed_m_s"].to_numpy(),
+                site.wind_mw * 1e6,
+                measurement_height_m=d.anemometer_height_m,
+                hub_height_m=d.wind_hub_height_m,
+                roughness_length_m=d.roughness_length_m,
+                turbine_type=d.wind_turbine,
+                temp_air_c=tdb,
+                pressure_pa=sig["pressure_pa"].to_numpy(),
+            )
+            if site.wind_mw
+            else np.zeros(len(index))
+        )
+        busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
+        for key, arr in zip(
+            cols,
+            (
+                tdb,
+                twb,
+                sig["carbon_g_per_kwh"].to_numpy(),
+                sig["price_jpy_per_mwh"].to_numpy(),
+                sig["curtailed_mwh"].to_numpy(),
+                pv,
+                wind,
+                busy,
+            ),
+            strict=True,
+        ):
+            cols[key].append(np.asarray(arr, dtype=float))
+        batteries.append(
+            BatterySpec(energy_mwh=site.battery_mwh, power_mw=site.battery_mw)
+            if site.battery_mwh and site.battery_mw
+            else None
+        )
+    stack = {k: np.column_stack(v) for k, v in cols.items()}
+    return Fleet(
+        index=index,
+        step_h=step_h,
+        names=tuple(s.name for s in scenario.sites),
+        plants=tuple(plants),
+        gpus_total=np.array([s.it.gpu_count for s in scenario.sites], dtype=np.int64),
+        temp_db_c=stack["tdb"],
+        temp_wb_c=stack["twb"],
+        carbon_g_per_kwh=stack["ci"],
+        price_per_mwh=stack["price"],
+        curtailed_mwh=stack["curt"],
+        pv_w=stack["pv"],
+        wind_w=stack["wind"],
+        grid_limit_w=np.array([s.grid_connection_mw * 1e6 for s in scenario.sites]),
+        max_busy_gpus=stack["busy"].astype(np.int64),
+        batteries=tuple(batteries),
+    )
+
+
+def _max_busy_gpus(plant: SitePlant, tdb: FloatArray, twb: FloatArray, supply_w: FloatArray) -> FloatArray:
+    """GPUs that can run at full power per step with facility power within ``supply_w`` (grid + on-site)."""
+    n = plant.gpu_count
+    full = site_power(plant, np.full(tdb.shape, plant.rated_it_dc_w), tdb, twb)
+    idle_dc = float(it_power_w(plant.gpu, n, 0.0))
+    per_gpu_dc = (plant.rated_it_dc_w - idle_dc) / n
+    facility_per_dc = full.facility_w / plant.rated_it_dc_w  # full-load facility watts per IT DC watt
+    allowed_dc = supply_w / facility_per_dc
+    return np.clip(np.floor((allowed_dc - idle_dc) / per_gpu_dc), 0, n)

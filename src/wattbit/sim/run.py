@@ -1,0 +1,141 @@
+"""``simulate``: one scenario, one policy, one seed -> KPIs, time series and the fate of every job."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wattbit.scenario import Scenario
+from wattbit.sim.accounting import kpis, site_series, timeseries_frame
+from wattbit.sim.engine import Engine, JobRecord
+from wattbit.sim.faults import FailureEvents, FailureRates, sample_failures
+from wattbit.sim.fleet import Fleet, build_fleet
+from wattbit.sim.policy import Policy
+from wattbit.workload.assumptions import JobAssumptions
+from wattbit.workload.jobs import TrainingJobs, validate
+from wattbit.workload.synthetic import calibration_from_alibaba, default_calibration, synthesize_training_jobs
+
+
+@dataclass
+class SimResult:
+    """What a run produced."""
+
+    summary: dict[str, Any]
+    timeseries: pd.DataFrame
+    jobs: pd.DataFrame
+    events: FailureEvents
+
+
+def training_jobs(scenario: Scenario, fleet: Fleet) -> TrainingJobs:
+    """The scenario's training workload: synthetic, calibrated on its Alibaba pod trace (or the built-in one)."""
+    from wattbit.data.registry import read_trace
+
+    spec = scenario.workload.training
+    pods = [t for t in scenario.workload.traces if t.reader == "alibaba_gpu_pods"]
+    calibration = (
+        calibration_from_alibaba(*read_trace(pods[0].reader, pods[0].path, pods[0].builtin))
+        if pods
+        else default_calibration()
+    )
+    p = scenario.period
+    # jobs start at step boundaries: a deadline leaves at least two control intervals of slack
+    assumptions = JobAssumptions(deadline_slack=spec.deadline_slack, min_slack_h=2.0 * fleet.step_h)
+    jobs = synthesize_training_jobs(
+        None,
+        pd.Timestamp(p.start),
+        pd.Timestamp(p.end),
+        scenario.workload.seed,
+        calibration,
+        fleet_gpus=int(fleet.gpus_total.sum()),
+        target_gpu_utilisation=spec.target_gpu_utilization,
+        gang_scale=spec.gang_scale,
+        max_gpus=min(spec.max_gpus or int(fleet.gpus_total.max()), int(fleet.gpus_total.max())),
+        target_tz=p.timezone,
+        assumptions=assumptions,
+    )
+    return validate(jobs, max_site_gpus=int(fleet.gpus_total.max()))
+
+
+def simulate(
+    scenario: Scenario,
+    policy: Policy,
+    *,
+    seed: int | None = None,
+    jobs: TrainingJobs | None = None,
+    inference_gpus_needed: np.ndarray | None = None,
+    failure_rates: FailureRates | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> SimResult:
+    """Simulate ``scenario`` under ``policy``.
+
+    Parameters
+    ----------
+    scenario, policy
+        What to run and who decides.
+    seed
+        Seed of failures and of the engine's random choices; default the workload seed.
+    jobs, inference_gpus_needed
+        Override the scenario's workload (tests, studies); inference as GPUs needed per step, fleet-wide.
+    failure_rates
+        Fault model; default :class:`~wattbit.sim.faults.FailureRates` (Llama 3 rates).
+    progress
+        Called with the step index after each step.
+    """
+    t0 = time.perf_counter()
+    seed = scenario.workload.seed if seed is None else seed
+    fleet = build_fleet(scenario)
+    jobs = training_jobs(scenario, fleet) if jobs is None else jobs
+    inference = np.zeros(fleet.steps) if inference_gpus_needed is None else np.asarray(inference_gpus_needed, float)
+    p = scenario.period
+    events = sample_failures(
+        failure_rates or FailureRates(),
+        fleet.gpus_total,
+        [plant.gpu.gpus_per_node for plant in fleet.plants],
+        pd.Timestamp(p.start),
+        pd.Timestamp(p.end),
+        fleet.step_h * 3600.0,
+        seed,
+    )
+    engine = Engine(fleet, jobs, inference, events, policy, seed=seed)
+    jrec, rec = engine.run(progress)
+    series = site_series(fleet, rec)
+    areas = tuple(s.grid_area for s in scenario.sites)
+    summary = kpis(fleet, jobs, jrec, rec, series, areas, scenario.finance.currency)
+    summary["policy"] = policy.name
+    summary["seed"] = seed
+    summary["failure_events"] = len(events)
+    summary["wall_seconds"] = time.perf_counter() - t0
+    return SimResult(summary, timeseries_frame(fleet, rec, series), jobs_frame(jobs, jrec, fleet), events)
+
+
+def write_result(result: SimResult, out_dir: Path) -> None:
+    """Write ``timeseries.parquet``, ``jobs.parquet``, ``failures.parquet`` and ``summary.json`` to ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result.timeseries.to_parquet(out_dir / "timeseries.parquet", index=False)
+    result.jobs.to_parquet(out_dir / "jobs.parquet", index=False)
+    result.events.to_frame().to_parquet(out_dir / "failures.parquet", index=False)
+    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+
+
+def jobs_frame(jobs: TrainingJobs, jrec: JobRecord, fleet: Fleet) -> pd.DataFrame:
+    """One row per job: its request and what happened to it."""
+    frame = jobs.to_frame()
+    start = fleet.index[0]
+    frame["state"] = pd.Categorical.from_codes(
+        jrec.state, categories=pd.Index(["waiting", "queued", "running", "done"])
+    )
+    frame["site"] = np.where(jrec.site >= 0, jrec.site, -1)
+    first = np.where(jrec.first_start_step >= 0, jrec.first_start_step, np.nan)
+    frame["first_start_utc"] = start + pd.to_timedelta(first * fleet.step_h, unit="h")
+    frame["finish_utc"] = start + pd.to_timedelta(jrec.finish_step * fleet.step_h, unit="h")
+    frame["remaining_h"] = jrec.remaining_h
+    frame["lost_h"] = jrec.lost_h
+    frame["interruptions"] = jrec.interruptions
+    return frame

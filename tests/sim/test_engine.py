@@ -1,0 +1,136 @@
+"""The engine on small hand-checked cases: deadlines, conservation, energy balance, seeds, no peeking."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from wattbit.control import make_policy
+from wattbit.errors import WattbitInputError
+from wattbit.scenario import builtin_scenario_path, parse_scenario
+from wattbit.sim.faults import FailureRates
+from wattbit.sim.policy import Actions, Observation
+from wattbit.sim.run import simulate
+from wattbit.workload.jobs import TrainingJobs
+
+NO_FAULTS = FailureRates.from_dict(
+    {
+        "unplanned_per_gpu_day": 0.0,
+        "site_events": {
+            k: {"rate_per_site_year": 0.0}
+            for k in ("cooling_fault", "power_chain_fault", "grid_outage", "natural_disaster")
+        },
+    }
+)
+T0 = pd.Timestamp("2022-03-01T00:00:00+09:00")
+
+
+def _scenario(days: int = 1, step: str = "1h"):
+    text = builtin_scenario_path("japan-2022").read_text(encoding="utf-8")
+    text = text.replace("start = 2022-01-01T00:00:00+09:00", f"start = {T0.isoformat()}")
+    end = T0 + pd.Timedelta(days=days)
+    text = text.replace("end = 2023-01-01T00:00:00+09:00", f"end = {end.isoformat()}").replace(
+        'step = "15min"', f'step = "{step}"'
+    )
+    return parse_scenario(text, builtin_scenario_path("japan-2022"))
+
+
+def _jobs(gpus, duration_h, submit_h, deadline_h, ckpt_cost_h=0.0) -> TrainingJobs:
+    n = len(gpus)
+    utc = T0.tz_convert("UTC").tz_localize(None)
+
+    def stamp(h: float | None) -> np.datetime64:
+        return np.datetime64("NaT") if h is None else (utc + pd.Timedelta(hours=float(h))).to_datetime64()
+
+    submit = np.array([stamp(h) for h in submit_h], dtype="datetime64[ns]")
+    deadline = np.array([stamp(h) for h in deadline_h], dtype="datetime64[ns]")
+    return TrainingJobs(
+        job_id=np.arange(n),
+        kind=np.zeros(n),
+        gpus=np.asarray(gpus),
+        duration_h=np.asarray(duration_h, dtype=float),
+        submit_utc=submit,
+        earliest_start_utc=submit,
+        deadline_utc=deadline,
+        checkpoint_interval_h=np.full(n, 1.0),
+        checkpoint_cost_h=np.full(n, ckpt_cost_h),
+        restart_cost_h=np.full(n, 0.1),
+        pausable=np.ones(n, bool),
+        migratable=np.ones(n, bool),
+        data_size_gb=np.zeros(n),
+        home_site=np.full(n, -1),
+    )
+
+
+def test_hand_checked_deadlines_and_completion() -> None:
+    sc = _scenario()
+    # site 0 (fukushima) has 2,048 GPUs: jobs 0 and 1 run at once; job 2 (3,000 GPUs) fits only at 4,096-GPU sites
+    jobs = _jobs([1024, 1024, 3000, 512], [2.0, 3.0, 1.0, 30.0], [0, 0, 1, 0], [3.0, 2.5, None, 10.0])
+    r = simulate(sc, make_policy("baseline"), jobs=jobs, failure_rates=NO_FAULTS)
+    j = r.jobs
+    assert list(j["state"]) == ["done", "done", "done", "running"]
+    assert list(j["site"])[:3] == [0, 0, 1]
+    finish_h = (j["finish_utc"] - T0).dt.total_seconds() / 3600
+    assert finish_h.iloc[0] == pytest.approx(2.0) and finish_h.iloc[1] == pytest.approx(3.0)
+    # job 1 finishes at 3.0 h > its 2.5 h deadline; job 3 cannot finish 30 h of work by 10 h
+    assert r.summary["deadline_misses"] == 2
+    assert r.summary["jobs_completed"] == 3
+
+
+def test_gpu_hours_conserved_and_energy_balance_closes() -> None:
+    sc = _scenario(days=2)
+    rng = np.random.default_rng(5)
+    n = 60
+    jobs = _jobs(
+        rng.integers(1, 600, n), rng.uniform(0.5, 12, n), np.sort(rng.uniform(0, 40, n)), [None] * n, ckpt_cost_h=0.05
+    )
+    faults = FailureRates.from_dict({"unplanned_per_gpu_day": 0.05})  # ~100x real: many interruptions
+    r = simulate(sc, make_policy("baseline"), jobs=jobs, failure_rates=faults, seed=3)
+    s = r.summary
+    assert s["job_interruptions"] > 0 and s["gpu_hours_lost"] > 0
+    assert s["gpu_hours_demanded"] == pytest.approx(s["gpu_hours_served"] + s["gpu_hours_unfinished"], rel=1e-12)
+    ts = r.timeseries
+    parts = ts["it_w"] + ts["cooling_w"] + ts["losses_w"] + ts["misc_w"]
+    np.testing.assert_allclose(parts, ts["facility_w"], rtol=1e-9)
+    supply = ts["grid_w"] + ts["pv_w"] + ts["wind_w"] + ts["battery_w"] - ts["spill_w"]
+    np.testing.assert_allclose(supply, ts["facility_w"], rtol=1e-9)
+    # GPUs never exceed what is available
+    assert (ts["busy_gpus"] + ts["inference_gpus"] <= ts["available_gpus"]).all()
+
+
+def test_same_seed_same_result() -> None:
+    sc = _scenario(days=2)
+    a = simulate(sc, make_policy("baseline"), seed=7)
+    b = simulate(sc, make_policy("baseline"), seed=7)
+    sa = {k: v for k, v in a.summary.items() if k != "wall_seconds"}
+    sb = {k: v for k, v in b.summary.items() if k != "wall_seconds"}
+    assert sa == sb
+    pd.testing.assert_frame_equal(a.jobs, b.jobs)
+
+
+class _Cheater:
+    name = "cheater"
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def decide(self, obs: Observation) -> Actions:
+        self.seen.append(obs.carbon_g_per_kwh.shape[0])
+        with pytest.raises(IndexError):
+            _ = obs.carbon_g_per_kwh[obs.step + 1]
+        with pytest.raises(ValueError):
+            obs.price_per_mwh[-1, 0] = 0.0
+        return Actions()
+
+
+def test_policy_sees_only_the_past() -> None:
+    sc = _scenario()
+    cheater = _Cheater()
+    simulate(sc, cheater, jobs=_jobs([8], [1.0], [0], [None]), failure_rates=NO_FAULTS)
+    assert cheater.seen == list(range(1, 25))
+
+
+def test_unknown_policy_is_a_clear_error() -> None:
+    with pytest.raises(WattbitInputError, match="unknown policy 'magic'; known policies: baseline"):
+        make_policy("magic")
