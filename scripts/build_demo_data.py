@@ -23,6 +23,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pandas as pd
+
 from wattbit.data.signals import SIGNAL_UNITS, load_site_signals
 from wattbit.scenario import parse_scenario
 
@@ -34,12 +36,34 @@ TRACES = {
     "azure_llm_code_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_code.csv",
     "azure_llm_conv_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv",
 }
+SERVEGEN = "workloads/alibaba-servegen-client-rates/language_m-large_client_rates.csv.gz"
+SERVEGEN_OUT = "servegen_m-large_total_rate.csv.gz"
 COLUMNS = [c for c in SIGNAL_UNITS if c != "temp_wetbulb_c"]
 
 
 def _gzip_copy(src: Path, dst: Path) -> None:
     with src.open("rb") as fin, gzip.GzipFile(dst, "wb", mtime=0) as fout:
         shutil.copyfileobj(fin, fout)
+
+
+def _servegen_total(src: Path, dst: Path) -> None:
+    """ServeGen m-large: the model's total request rate per 10-minute window (sum over clients), in the client-rate
+    format with one client (0) so that the same reader reads it; inter-arrival fits are per client, so left empty."""
+    frame = pd.read_csv(src)
+    total = frame.groupby("time_s", sort=True)["rate_rps"].sum()
+    table = pd.DataFrame(
+        {
+            "client_chunk": 0,
+            "time_s": total.index,
+            "rate_rps": total.to_numpy(),
+            "cv": "",
+            "iat_dist": "",
+            "param1": "",
+            "param2": "",
+        }
+    )
+    with gzip.GzipFile(dst, "wb", mtime=0) as fh:
+        fh.write(table.to_csv(index=False, float_format="%.6g").encode())
 
 
 def build(shared: Path, out: Path = OUT) -> dict[str, object]:
@@ -66,12 +90,13 @@ def build(shared: Path, out: Path = OUT) -> dict[str, object]:
         sites[site.name] = record
     for name, rel in TRACES.items():
         _gzip_copy(shared / rel, out / "workload" / name)
+    _servegen_total(shared / SERVEGEN, out / "workload" / SERVEGEN_OUT)
     provenance = {
         "scenario": scenario.name,
         "period": {"start": scenario.period.start.isoformat(), "end": scenario.period.end.isoformat(), "step": "1h"},
         "units": {c: SIGNAL_UNITS[c] for c in COLUMNS},
         "sites": sites,
-        "workload": {name: rel for name, rel in TRACES.items()},
+        "workload": {**TRACES, SERVEGEN_OUT: f"{SERVEGEN} (derived: total rate over clients per 10-min window)"},
     }
     (out / "provenance.json").write_text(json.dumps(provenance, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return provenance

@@ -47,6 +47,19 @@ def test_report_written_with_every_site_and_plot(demo_out: Path) -> None:
     assert '<script src="http' not in html  # plotly.js is inlined: the report opens offline
 
 
+def test_demo_simulates_the_fleet(demo_out: Path) -> None:
+    summary = json.loads((demo_out / "simulate" / "summary.json").read_text())
+    assert summary["policy"] == "baseline" and summary["jobs_completed"] > 0
+    assert 1.0 < summary["pue"] < 1.4 and summary["carbon_t"] > 0
+    assert summary["gpu_hours_demanded"] == pytest.approx(
+        summary["gpu_hours_served"] + summary["gpu_hours_unfinished"], rel=1e-9
+    )
+    for name in ("timeseries.parquet", "jobs.parquet", "failures.parquet"):
+        assert (demo_out / "simulate" / name).stat().st_size > 0
+    html = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert "Simulation (baseline)" in html and "Jobs" in html
+
+
 def test_tohoku_curtailment_equals_source(summary: dict, shared_data: Path) -> None:
     src = pd.read_csv(shared_data / "japan/area-supply-demand/tohoku_hourly.csv", index_col=0, parse_dates=True)
     year = src.loc["2022"]  # the file is JST
@@ -109,7 +122,11 @@ def test_build_script_regenerates_the_packaged_extract(tmp_path: Path, shared_da
     module.build(shared_data, tmp_path)
     for rel in ("signals/fukushima.csv.gz", "signals/ishikari.csv.gz", "signals/inzai.csv.gz"):
         assert gzip.decompress((tmp_path / rel).read_bytes()) == gzip.decompress((PACKAGED / rel).read_bytes()), rel
-    for rel in ("workload/alibaba_gpu_pods.csv.gz", "workload/azure_llm_conv_2023.csv.gz"):
+    for rel in (
+        "workload/alibaba_gpu_pods.csv.gz",
+        "workload/azure_llm_conv_2023.csv.gz",
+        "workload/servegen_m-large_total_rate.csv.gz",
+    ):
         assert (tmp_path / rel).read_bytes() == (PACKAGED / rel).read_bytes()
 
 

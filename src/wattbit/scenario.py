@@ -227,11 +227,21 @@ class TrainingSpec(_Model):
     deadline_slack: float = Field(default=2.0, ge=1, description="deadline = start + slack x duration")
 
 
+class InferenceSpec(_Model):
+    """Online LLM inference: a daily/weekly load shape (ServeGen trace) scaled to a peak rate, tokens from Azure."""
+
+    peak_rate_rps: float = Field(default=0.0, ge=0, description="fleet-wide requests/s at the busiest 10 minutes")
+    model_params_b: float = Field(default=70.0, gt=0, le=5000)
+    bytes_per_param: float = Field(default=2.0, gt=0, le=4)
+    slo: Literal["server", "interactive"] = "server"
+
+
 class WorkloadSpec(_Model):
     """The AI workload: traces, and how to scale them to the fleet."""
 
     traces: list[TraceSource] = Field(default_factory=list)
     training: TrainingSpec = TrainingSpec()
+    inference: InferenceSpec = InferenceSpec()
     scale: float = Field(default=1.0, gt=0)
     seed: int = 0
 

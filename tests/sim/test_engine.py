@@ -26,8 +26,10 @@ NO_FAULTS = FailureRates.from_dict(
 T0 = pd.Timestamp("2022-03-01T00:00:00+09:00")
 
 
-def _scenario(days: int = 1, step: str = "1h"):
+def _scenario(days: int = 1, step: str = "1h", inference: bool = True):
     text = builtin_scenario_path("japan-2022").read_text(encoding="utf-8")
+    if not inference:
+        text = text.replace("peak_rate_rps = 600.0", "peak_rate_rps = 0.0")
     text = text.replace("start = 2022-01-01T00:00:00+09:00", f"start = {T0.isoformat()}")
     end = T0 + pd.Timedelta(days=days)
     text = text.replace("end = 2023-01-01T00:00:00+09:00", f"end = {end.isoformat()}").replace(
@@ -64,7 +66,7 @@ def _jobs(gpus, duration_h, submit_h, deadline_h, ckpt_cost_h=0.0) -> TrainingJo
 
 
 def test_hand_checked_deadlines_and_completion() -> None:
-    sc = _scenario()
+    sc = _scenario(inference=False)
     # site 0 (fukushima) has 2,048 GPUs: jobs 0 and 1 run at once; job 2 (3,000 GPUs) fits only at 4,096-GPU sites
     jobs = _jobs([1024, 1024, 3000, 512], [2.0, 3.0, 1.0, 30.0], [0, 0, 1, 0], [3.0, 2.5, None, 10.0])
     r = simulate(sc, make_policy("baseline"), jobs=jobs, failure_rates=NO_FAULTS)
@@ -134,3 +136,38 @@ def test_policy_sees_only_the_past() -> None:
 def test_unknown_policy_is_a_clear_error() -> None:
     with pytest.raises(WattbitInputError, match="unknown policy 'magic'; known policies: baseline"):
         make_policy("magic")
+
+
+def test_inference_is_held_per_site_and_shortfall_lowers_slo() -> None:
+    sc = _scenario()
+    r = simulate(sc, make_policy("baseline"), jobs=_jobs([8], [1.0], [0], [None]), failure_rates=NO_FAULTS)
+    by_site = r.timeseries.groupby("site", observed=True)["inference_gpus"].mean()
+    assert (by_site > 0).all() and r.summary["slo_attainment"] == 1.0
+    # asking for more than the fleet has: the shortfall shows in the service-level attainment
+    huge = np.full(24, 20_000.0)
+    short = simulate(sc, make_policy("baseline"), jobs=_jobs([8], [1.0], [0], [None]), inference_gpus_needed=huge)
+    assert short.summary["slo_attainment"] == pytest.approx(10_240 / 20_000, rel=0.02)
+
+
+def test_summary_has_the_documented_keys() -> None:
+    r = simulate(_scenario(), make_policy("baseline"), jobs=_jobs([8], [1.0], [0], [None]), failure_rates=NO_FAULTS)
+    for key in (
+        "energy_it_mwh",
+        "energy_cooling_mwh",
+        "energy_losses_mwh",
+        "energy_facility_mwh",
+        "energy_grid_mwh",
+        "pue",
+        "wue_l_per_kwh",
+        "carbon_t",
+        "energy_cost",
+        "currency",
+        "curtailment_absorbed_mwh",
+        "gpu_utilization",
+        "deadline_misses",
+        "slo_attainment",
+        "gpu_hours_lost",
+        "wall_seconds",
+    ):
+        assert key in r.summary, key
+    assert r.summary["currency"] == "JPY"

@@ -127,8 +127,10 @@ class Engine:
             supply_temp_c=np.full((t, s), np.nan),
             battery_mw=np.zeros((t, s)),
         )
-        share = fleet.gpus_total / fleet.gpus_total.sum()
-        self.inference_needed = np.outer(np.asarray(inference_gpus_needed, dtype=float), share)
+        needed = np.asarray(inference_gpus_needed, dtype=float)
+        if needed.ndim == 1:  # fleet-wide: split in proportion to installed GPUs
+            needed = np.outer(needed, fleet.gpus_total / fleet.gpus_total.sum())
+        self.inference_needed = needed
         self.gpus_out = _gpus_out(events, fleet)
         self.queue: list[int] = []
         self.running: set[int] = set()

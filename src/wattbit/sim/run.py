@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattbit.errors import WattbitInputError
 from wattbit.scenario import Scenario
 from wattbit.sim.accounting import kpis, site_series, timeseries_frame
 from wattbit.sim.engine import Engine, JobRecord
@@ -63,6 +64,53 @@ def training_jobs(scenario: Scenario, fleet: Fleet) -> TrainingJobs:
     return validate(jobs, max_site_gpus=int(fleet.gpus_total.max()))
 
 
+def site_inference_gpus(scenario: Scenario, fleet: Fleet) -> np.ndarray:
+    """GPUs each site holds per step for the scenario's online inference, shape (steps, sites).
+
+    The fleet-wide rate (ServeGen's weekly shape scaled to ``peak_rate_rps``, on Japan's clock) is split in proportion
+    to installed GPUs (the baseline serves where it is installed; routing is a policy's job), and each site's share is
+    turned into GPUs with the serving-capacity model for its GPU (``wattbit.workload.serving``).
+    """
+    from wattbit.data.registry import read_trace
+    from wattbit.workload.inference import diurnal_profile, inference_from_azure_llm, inference_from_servegen
+    from wattbit.workload.serving import MLPERF_INTERACTIVE_SLO, MLPERF_SERVER_SLO, ServedModel
+
+    spec = scenario.workload.inference
+    needed = np.zeros((fleet.steps, len(fleet.names)))
+    if spec.peak_rate_rps == 0:
+        return needed
+    traces = {t.reader: t for t in scenario.workload.traces}
+    if "servegen_client_rates" not in traces:
+        raise WattbitInputError(
+            "inference needs a ServeGen client-rate trace for its daily/weekly shape in [workload] traces",
+            field="workload.inference",
+        )
+    shape_src = traces["servegen_client_rates"]
+    slo = MLPERF_SERVER_SLO if spec.slo == "server" else MLPERF_INTERACTIVE_SLO
+    model = ServedModel(params_b=spec.model_params_b, bytes_per_param=spec.bytes_per_param)
+    shape = inference_from_servegen(
+        *read_trace(shape_src.reader, shape_src.path, shape_src.builtin), model=model, slo=slo
+    )
+    tokens = None
+    if "azure_llm_2023" in traces:
+        az = traces["azure_llm_2023"]
+        tokens = inference_from_azure_llm(*read_trace(az.reader, az.path, az.builtin), model=model, slo=slo)
+    demand = diurnal_profile(
+        shape,
+        fleet.index,
+        spec.peak_rate_rps,
+        tokens_from=tokens,
+        target_tz=scenario.period.timezone,
+        model=model,
+        slo=slo,
+    )
+    rate = demand.rate_rps.sum(axis=0)
+    share = fleet.gpus_total / fleet.gpus_total.sum()
+    for i, plant in enumerate(fleet.plants):
+        needed[:, i] = demand.capacity(plant.gpu).gpus_needed(rate * share[i], demand.burst_factor)
+    return needed
+
+
 def simulate(
     scenario: Scenario,
     policy: Policy,
@@ -82,7 +130,8 @@ def simulate(
     seed
         Seed of failures and of the engine's random choices; default the workload seed.
     jobs, inference_gpus_needed
-        Override the scenario's workload (tests, studies); inference as GPUs needed per step, fleet-wide.
+        Override the scenario's workload (tests, studies); inference as GPUs needed per step, fleet-wide (steps,)
+        or per site (steps, sites).
     failure_rates
         Fault model; default :class:`~wattbit.sim.faults.FailureRates` (Llama 3 rates).
     progress
@@ -92,7 +141,11 @@ def simulate(
     seed = scenario.workload.seed if seed is None else seed
     fleet = build_fleet(scenario)
     jobs = training_jobs(scenario, fleet) if jobs is None else jobs
-    inference = np.zeros(fleet.steps) if inference_gpus_needed is None else np.asarray(inference_gpus_needed, float)
+    inference = (
+        site_inference_gpus(scenario, fleet)
+        if inference_gpus_needed is None
+        else np.asarray(inference_gpus_needed, float)
+    )
     p = scenario.period
     events = sample_failures(
         failure_rates or FailureRates(),
