@@ -20,15 +20,19 @@ class BaselinePolicy:
 
     def decide(self, obs: Observation) -> Actions:
         """Start every queued job, in submit order, on the first site where its gang fits."""
-        free = obs.gpus_free.copy()
+        free = obs.gpus_free.tolist()  # a handful of sites: plain integers are faster than numpy here
+        room = max(free, default=0)
         jobs, sites = [], []
         for job, gpus in zip(obs.queue.job.tolist(), obs.queue.gpus.tolist(), strict=True):
-            fits = np.flatnonzero(free >= gpus)
-            if fits.size:
-                site = int(fits[0])
-                free[site] -= gpus
-                jobs.append(job)
-                sites.append(site)
-            if not free.any():
+            if gpus > room:
+                continue
+            for site, available in enumerate(free):
+                if available >= gpus:
+                    free[site] -= gpus
+                    jobs.append(job)
+                    sites.append(site)
+                    room = max(free)
+                    break
+            if room == 0:
                 break
         return Actions(start_job=np.asarray(jobs, dtype=np.int64), start_site=np.asarray(sites, dtype=np.int64))

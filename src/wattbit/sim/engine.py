@@ -132,6 +132,7 @@ class Engine:
             needed = np.outer(needed, fleet.gpus_total / fleet.gpus_total.sum())
         self.inference_needed = needed
         self.gpus_out = _gpus_out(events, fleet)
+        self._times = list(fleet.index)
         self.queue: list[int] = []
         self.running: set[int] = set()
         self.busy = np.zeros(s, dtype=np.int64)
@@ -205,7 +206,7 @@ class Engine:
         f = self.fleet
         return Observation(
             step=k,
-            time_utc=f.index[k],
+            time_utc=self._times[k],
             step_h=f.step_h,
             site_names=f.names,
             gpus_total=read_only(f.gpus_total),  # type: ignore[arg-type]
