@@ -31,7 +31,8 @@ from wattbit.physics.cooling import cooling_power, default_design
 from wattbit.physics.gpu import get_gpu, it_power_w
 from wattbit.physics.power_chain import power_chain_losses_w
 from wattbit.physics.psychrometrics import wetbulb_psychrometric_c
-from wattbit.physics.renewables import pv_power_w, wind_power_w
+from wattbit.physics.pv import pv_power_w
+from wattbit.physics.wind import wind_power_w
 from wattbit.scenario import load_scenario
 
 COOLING = ("liquid_dry_cooler", "air_chiller", "liquid_tower", "immersion")
@@ -58,8 +59,10 @@ def stages(n_sites: int) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
     gpu = get_gpu("H100-SXM")
     gpus = 1024
     rated = float(it_power_w(gpu, gpus, 1.0))
-    arch = np.array(["ac415" if i % 2 == 0 else "dc800" for i in range(n_sites)])
-    groups = {c: np.flatnonzero(np.arange(n_sites) % len(COOLING) == k) for k, c in enumerate(COOLING)}
+    # sites alternate between the two chains and take the cooling types in turn: each group is every 2nd / 4th
+    # column, selected as a view (a slice with a step), not copied
+    arch = {"ac415": slice(0, None, 2), "dc800": slice(1, None, 2)}
+    groups = {c: slice(k, None, len(COOLING)) for k, c in enumerate(COOLING)}
     battery = BatterySpec(energy_mwh=4.0, power_mw=2.0, charge_efficiency=0.95, discharge_efficiency=0.95)
 
     def wetbulb(s: dict[str, Any]) -> None:
@@ -71,8 +74,7 @@ def stages(n_sites: int) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
 
     def chain(s: dict[str, Any]) -> None:
         s["input"] = np.empty_like(s["it_dc"])
-        for a in ("ac415", "dc800"):
-            cols = arch == a
+        for a, cols in arch.items():
             s["input"][:, cols] = power_chain_losses_w(s["it_dc"][:, cols], rated, a).input_w  # type: ignore[arg-type]
 
     def cooling(s: dict[str, Any]) -> None:

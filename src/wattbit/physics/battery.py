@@ -250,26 +250,58 @@ def battery_step(
 
 
 def _bounded_cumsum(wanted: NDArray[np.float64], p: _Params) -> NDArray[np.float64]:
-    """Stored energy after each step: ``s_t = min(max(s_{t-1} + w_t, e_min), e_max)``, sequential in time."""
-    if wanted.ndim == 1:  # one battery: a plain float loop is ~20x faster than per-step numpy calls
-        s, lo, hi = float(p.soc0), float(p.e_min), float(p.e_max)
-        out = []
-        for w in wanted.tolist():
-            s = s + w
-            s = lo if s < lo else hi if s > hi else s
-            out.append(s)
-        return np.array(out, dtype=float)
-    result = np.empty_like(wanted)
-    previous = np.array(np.broadcast_to(p.soc0, wanted.shape[1:]), dtype=float)
-    floor = np.ascontiguousarray(np.broadcast_to(p.e_min, previous.shape))
-    ceiling = np.ascontiguousarray(np.broadcast_to(p.e_max, previous.shape))
-    for t in range(wanted.shape[0]):  # three in-place ufunc calls per step, across all batteries at once
-        row = result[t]
-        np.add(previous, wanted[t], out=row)
-        np.maximum(row, floor, out=row)
-        np.minimum(row, ceiling, out=row)
-        previous = row
-    return result
+    """Stored energy after each step: ``s_t = min(max(s_{t-1} + w_t, e_min), e_max)``, for any battery axes.
+
+    Sequential in time, but evaluated in chunks of about sqrt(n_steps) steps so that the Python loops run some
+    3 sqrt(n_steps) times rather than n_steps times (a chunked scan): the steps of each chunk compose to one map
+    (:func:`_compose_chunks`), the states before the chunks follow from those maps one chunk after another, and then
+    every state within the chunks from its chunk's start. Equal to the step-by-step recursion to rounding, and
+    monotone in each ``w_t``: the state never moves against the request.
+    """
+    steps, batteries = wanted.shape[0], wanted.shape[1:]
+    length = max(1, math.isqrt(steps))
+    chunks = -(-steps // length)
+    w = np.zeros((chunks * length, *batteries))  # padded with steps that change nothing
+    w[:steps] = wanted
+    w = w.reshape(chunks, length, *batteries)
+    offset, bounds = _compose_chunks(w, p)
+    start = np.empty((chunks, *batteries))  # stored energy before each chunk
+    state = np.broadcast_to(p.soc0, batteries)
+    for k in range(chunks):
+        start[k] = state
+        state = np.minimum(np.maximum(state + offset[k], bounds[0, k]), bounds[1, k])
+    soc = np.empty_like(w)
+    _compose_chunks(w, p, start, soc)
+    return soc.reshape(chunks * length, *batteries)[:steps]
+
+
+def _compose_chunks(
+    w: NDArray[np.float64],
+    p: _Params,
+    start: NDArray[np.float64] | None = None,
+    soc: NDArray[np.float64] | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Steps ``1..t`` of each chunk of ``w`` (shape ``(chunks, length, *batteries)``), all chunks at once.
+
+    They map the stored energy ``x`` before the chunk to ``min(max(x + offset_t, low_t), high_t)``: ``offset_t`` is
+    the sum of the chunk's ``w`` so far, and ``low_t`` and ``high_t`` are where the recursion started from -inf and
+    +inf has got to (the lowest and highest possible state). Returns ``offset`` and ``bounds = (low, high)`` of the
+    whole chunk; given ``start`` (the state before each chunk) also writes the state after each step into ``soc``.
+    """
+    offset = np.zeros((w.shape[0], *w.shape[2:]))
+    bounds = np.empty((2, *offset.shape))
+    bounds[0], bounds[1] = -np.inf, np.inf
+    for t in range(w.shape[1]):
+        offset += w[:, t]
+        bounds += w[:, t]
+        np.maximum(bounds, p.e_min, out=bounds)
+        np.minimum(bounds, p.e_max, out=bounds)
+        if start is not None and soc is not None:
+            state = soc[:, t]
+            np.add(start, offset, out=state)
+            np.maximum(state, bounds[0], out=state)
+            np.minimum(state, bounds[1], out=state)
+    return offset, bounds
 
 
 class BatteryResult(NamedTuple):

@@ -109,8 +109,14 @@ def _position(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _checked(name: str, value: ArrayLike, lo: float, hi: float, lo_open: bool = False) -> NDArray[np.float64]:
-    """``value`` as a float array; raise WattbitInputError naming ``name`` if any element is NaN or out of range."""
+    """``value`` as a float array; raise WattbitInputError naming ``name`` if any element is NaN or out of range.
+
+    A strided view (such as every 4th site of a time x site array) is copied once, so that the checks and the
+    model read contiguous memory.
+    """
     arr = np.asarray(value, dtype=float)
+    if not arr.flags.c_contiguous and all(arr.strides):  # not for broadcast views (stride 0)
+        arr = arr.copy()
     if arr.size == 0:
         return arr
     vmin, vmax = float(np.min(arr)), float(np.max(arr))  # NaN propagates into both
