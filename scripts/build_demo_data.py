@@ -7,7 +7,8 @@ Usage::
 Reads ``examples/japan-2022-from-files.toml`` with wattbit's own readers, aligns every site's signals on the hourly
 calendar-2022 (JST) index and writes, under ``src/wattbit/demo/japan-2022/``:
 
-* ``signals/<site>.csv.gz`` — hourly derived series (weather, carbon intensity, area price, area curtailment);
+* ``signals/<site>.csv.gz`` — hourly derived series (weather, carbon intensity, the grid's carbon-free share, area
+  price, area curtailment);
 * ``workload/`` — the Alibaba GPU v2023 pod list and the Azure LLM inference 2023 traces (CC BY 4.0), gzip;
 * ``provenance.json`` — for every site and signal: reader, original files, conversions, notes and gap fills, plus
   the annual totals computed here (the tests compare them with the source files).
@@ -84,6 +85,7 @@ def build(shared: Path, out: Path = OUT) -> dict[str, object]:
         record["annual"] = {
             "curtailed_mwh": float(table["curtailed_mwh"].sum()),
             "carbon_g_per_kwh_mean": float(table["carbon_g_per_kwh"].mean()),
+            "cfe_pct_mean": float(table["cfe_pct"].mean()),
             "price_jpy_per_mwh_mean": float(table["price_jpy_per_mwh"].mean()),
             "temp_air_c_mean": float(table["temp_air_c"].mean()),
         }

@@ -14,6 +14,8 @@ column                        meaning                                     aggreg
 ``ghi_w_m2``                  global horizontal irradiance [W/m²]         mean
 ``wind_speed_m_s``            wind speed at the station [m/s]             mean
 ``carbon_g_per_kwh``          grid average carbon intensity [g/kWh]       mean
+``cfe_pct``                   carbon-free share of the grid's supply [%]  mean
+                              (NaN where the carbon data give none)
 ``price_jpy_per_mwh``         day-ahead price [JPY/MWh]                   mean
 ``curtailed_mwh``             renewable energy curtailed in the grid      sum
                               area during the step [MWh]
@@ -23,6 +25,12 @@ Intensive quantities ("mean") are held over finer steps and averaged over coarse
 evenly over finer steps and summed over coarser ones, so totals are conserved. A missing period inside the scenario
 period is an error unless the data source asks for ``gap_fill`` (``linear`` or ``hold``, at most
 ``max_gap_periods`` in a row); every fill is recorded in the returned provenance.
+
+``cfe_pct`` comes from the carbon data source: the non-fossil share of an area generation mix
+(:func:`wattbit.physics.carbon.carbon_free_share_from_mix`, the same mix as the intensity), Electricity Maps'
+"Carbon-free energy percentage (CFE%)" (older exports: "Low Carbon Percentage"), or a ``cfe_pct`` column of a
+wattbit signals CSV. Where the carbon data hold only an intensity, or their CFE share does not cover the period,
+``cfe_pct`` is NaN for the whole period and the provenance says why: it is never assumed.
 """
 
 from __future__ import annotations
@@ -39,7 +47,12 @@ import pandas as pd
 
 from wattbit.data._base import SourceMeta, check_time_order, finish, read_csv_text, read_text, to_float
 from wattbit.errors import DataFormatError, WattbitInputError
-from wattbit.physics.carbon import carbon_intensity_from_mix, default_emission_factors
+from wattbit.physics.carbon import (
+    CARBON_FREE_SOURCES,
+    carbon_free_share_from_mix,
+    carbon_intensity_from_mix,
+    default_emission_factors,
+)
 from wattbit.physics.psychrometrics import wetbulb_psychrometric_c
 from wattbit.scenario import DataSource, Period, Scenario, Site
 
@@ -53,6 +66,7 @@ SIGNAL_UNITS = {
     "ghi_w_m2": "W/m2",
     "wind_speed_m_s": "m/s",
     "carbon_g_per_kwh": "gCO2eq/kWh",
+    "cfe_pct": "%",
     "price_jpy_per_mwh": "JPY/MWh",
     "curtailed_mwh": "MWh per step",
 }
@@ -262,6 +276,62 @@ def _carbon(frame: pd.DataFrame, source: DataSource, site: Site) -> pd.DataFrame
     raise WattbitInputError(f"site {site.name}: carbon source has neither an intensity nor a generation mix")
 
 
+def _cfe(frame: pd.DataFrame) -> tuple[pd.DataFrame | None, str]:
+    """The carbon-free share in a carbon source's frame, and where it comes from (or why there is none)."""
+    if "cfe_pct" in frame.columns:
+        return frame[["cfe_pct"]], "cfe_pct column of the signals file"
+    if "low_carbon_pct" in frame.columns:
+        origin = "Electricity Maps 'Carbon-free energy percentage (CFE%)' / 'Low Carbon Percentage' (consumption-based)"
+        return frame[["low_carbon_pct"]].rename(columns={"low_carbon_pct": "cfe_pct"}), origin
+    if "thermal_mwh" in frame.columns:
+        origin = (
+            f"area generation mix: ({' + '.join(CARBON_FREE_SOURCES)}) / all generation incl. thermal; "
+            "pumped storage, interconnectors and curtailment excluded (production-based)"
+        )
+        return carbon_free_share_from_mix(frame).to_frame(), origin
+    return None, "unavailable: the carbon data give an intensity but no carbon-free share"
+
+
+def _align_cfe(
+    frame: pd.DataFrame, resolution: pd.Timedelta, source: DataSource, period: Period, what: str, fills: list[str]
+) -> tuple[pd.DataFrame, str]:
+    """``cfe_pct`` of the carbon source on the period's index, or NaN throughout with the reason.
+
+    Raises
+    ------
+    WattbitInputError
+        If a carbon-free share lies outside 0-100 %.
+    """
+    cfe, origin = _cfe(frame)
+    nan = pd.DataFrame({"cfe_pct": np.nan}, index=period.index_utc())
+    if cfe is None:
+        return nan, origin
+    values = cfe["cfe_pct"].to_numpy(dtype=float)
+    bad = ~np.isnan(values) & ((values < 0.0) | (values > 100.0 + 1e-9))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise WattbitInputError(
+            f"{what}: carbon-free share {values[i]:g} % at {cfe.index[i]} is outside 0-100 % "
+            f"({int(bad.sum())} such values; expected a percentage)",
+            field="cfe_pct",
+        )
+    own: list[str] = []
+    try:
+        aligned = align(
+            cfe,
+            resolution,
+            period,
+            what=what,
+            gap_fill=source.gap_fill,
+            max_gap_periods=source.max_gap_periods,
+            fills=own,
+        )
+    except WattbitInputError as exc:
+        return nan, f"unavailable: {exc.message} (from {origin})"
+    fills.extend(own)
+    return aligned, origin
+
+
 def _price(frame: pd.DataFrame, source: DataSource, site: Site) -> pd.DataFrame:
     if "price_jpy_per_mwh" in frame.columns:
         return frame[["price_jpy_per_mwh"]]
@@ -327,6 +397,8 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
         if kind == "carbon":
             record["signal"] = "average"
             record["basis"] = source.basis
+            cfe, record["cfe"] = _align_cfe(frame, meta.resolution, source, period, f"{what} (cfe_pct)", prov.fills)
+            parts.append(cfe)
         if source.builtin:
             record["builtin"] = source.builtin
             recorded = builtin_provenance(source.builtin)
@@ -355,13 +427,15 @@ def annual_summary(signals: pd.DataFrame) -> dict[str, float]:
     Returns
     -------
     dict
-        ``carbon_g_per_kwh_mean`` (time mean), ``price_jpy_per_mwh_mean`` (time mean), ``curtailed_mwh``
+        ``carbon_g_per_kwh_mean`` (time mean), ``cfe_pct_mean`` (time mean; NaN where unavailable),
+        ``price_jpy_per_mwh_mean`` (time mean), ``curtailed_mwh``
         (area total), ``curtailment_hours`` (hours with any curtailment), ``temp_air_c_mean``,
         ``temp_wetbulb_c_max``, ``ghi_kwh_m2`` (irradiation over the period).
     """
     step_h = (signals.index[1] - signals.index[0]) / pd.Timedelta("1h") if len(signals) > 1 else 1.0
     return {
         "carbon_g_per_kwh_mean": float(signals["carbon_g_per_kwh"].mean()),
+        "cfe_pct_mean": float(signals["cfe_pct"].to_numpy().mean()),
         "price_jpy_per_mwh_mean": float(signals["price_jpy_per_mwh"].mean()),
         "curtailed_mwh": float(signals["curtailed_mwh"].sum()),
         "curtailment_hours": float((signals["curtailed_mwh"] > 0).sum() * step_h),

@@ -24,6 +24,21 @@ thermal fleet in 2021-2022 (installed capacity and utilities' fuel reports); the
 the area's actual fuel statistics (OCCTO publishes thermal by fuel from FY2024) and can be overridden in the
 scenario. The resulting annual means are checked in the tests against the published utility emission factors
 (about 0.45-0.55 kg/kWh for Tohoku and Hokkaido in FY2021-22).
+
+Carbon-free share (:func:`carbon_free_share_from_mix`)
+------------------------------------------------------
+The share of the same generation (same columns, same exclusions) that is carbon-free: nuclear, hydro, geothermal,
+biomass, solar and wind, over all sources including thermal. This is the "carbon-free energy" (CFE) of Google's
+24/7 CFE methodology (Google, "24/7 Carbon-Free Energy: Methodologies and Metrics", Feb 2021, S) and Electricity
+Maps' CFE% (renewables + nuclear, S), and Japan's "non-fossil" (非化石) classes of the Act on Sophisticated Energy
+Supply Structures. Choices (assumptions, documented in docs/data.md):
+
+* biomass counts as carbon-free, as in Electricity Maps' CFE% and the Japanese non-fossil class, although its
+  life-cycle factor above is not small; biomass co-fired in coal plants is inside "thermal" and counts as fossil;
+* pumped-storage discharge is excluded (it re-times energy generated earlier and already counted), so is pumping;
+* interconnector flows are excluded: the share is production-based, of the area's own generation, like the
+  intensity (imports are not traced to their origin as Electricity Maps does);
+* curtailed solar and wind were not generated and are not counted.
 """
 
 from __future__ import annotations
@@ -40,6 +55,9 @@ Basis = Literal["lifecycle", "direct"]
 
 #: Generation columns (canonical names, MWh per hour) that enter the average.
 GENERATION_SOURCES = ("nuclear", "thermal", "hydro", "geothermal", "biomass", "solar", "wind")
+
+#: The generation sources counted as carbon-free in :func:`carbon_free_share_from_mix` (all but thermal).
+CARBON_FREE_SOURCES = ("nuclear", "hydro", "geothermal", "biomass", "solar", "wind")
 
 LIFECYCLE_G_PER_KWH: dict[str, float] = {
     "coal": 943.0,
@@ -176,6 +194,58 @@ def carbon_intensity_from_mix(mix_mwh: pd.DataFrame, factors: EmissionFactors) -
     pandas.Series
         ``carbon_g_per_kwh`` [g CO2-eq/kWh], NaN where there is no generation data.
     """
+    cols, gen = _generation_mwh(mix_mwh)
+    ef = np.array([factors.factor(s) for s in cols])
+    total = gen.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ci = gen @ ef / total
+    ci[~(total > 0)] = np.nan
+    return pd.Series(ci, index=mix_mwh.index, name="carbon_g_per_kwh")
+
+
+def carbon_free_share_from_mix(mix_mwh: pd.DataFrame, carbon_free: tuple[str, ...] = CARBON_FREE_SOURCES) -> pd.Series:
+    """Hourly carbon-free (CFE) share of generation in an area, in percent.
+
+    ``CFE_t = 100 sum_{s in CF} G_{s,t} / sum_s G_{s,t}`` over the generation sources of :data:`GENERATION_SOURCES`
+    present in ``mix_mwh``: the same columns and exclusions (pumped storage, interconnectors, curtailment) as
+    :func:`carbon_intensity_from_mix`, so the two signals describe one and the same mix.
+
+    Parameters
+    ----------
+    mix_mwh
+        Generation per period with columns ``<source>_mwh`` (other columns are ignored). Negative generation is an
+        error.
+    carbon_free
+        Sources counted as carbon-free; default :data:`CARBON_FREE_SOURCES` (every source except thermal).
+
+    Returns
+    -------
+    pandas.Series
+        ``cfe_pct`` in [0, 100] [%], NaN where there is no generation data.
+
+    Raises
+    ------
+    WattbitInputError
+        If no generation column is present, a name in ``carbon_free`` is not a generation source, or a value is
+        negative.
+    """
+    unknown = sorted(set(carbon_free) - set(GENERATION_SOURCES))
+    if unknown:
+        raise WattbitInputError(
+            f"unknown carbon-free source(s) {unknown}; expected some of {list(GENERATION_SOURCES)}",
+            field="carbon_free",
+        )
+    cols, gen = _generation_mwh(mix_mwh)
+    clean = np.array([s in carbon_free for s in cols])
+    total = gen.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = 100.0 * gen[:, clean].sum(axis=1) / total
+    share[~(total > 0)] = np.nan
+    return pd.Series(share, index=mix_mwh.index, name="cfe_pct")
+
+
+def _generation_mwh(mix_mwh: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The generation sources present in ``mix_mwh`` and their values (rows x sources), checked to be >= 0."""
     cols = [s for s in GENERATION_SOURCES if f"{s}_mwh" in mix_mwh.columns]
     if not cols:
         raise WattbitInputError(
@@ -187,9 +257,4 @@ def carbon_intensity_from_mix(mix_mwh: pd.DataFrame, factors: EmissionFactors) -
         raise WattbitInputError(
             f"negative generation {gen[r, c]} at {mix_mwh.index[r]} (expected >= 0)", field=f"{cols[c]}_mwh"
         )
-    ef = np.array([factors.factor(s) for s in cols])
-    total = gen.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ci = gen @ ef / total
-    ci[~(total > 0)] = np.nan
-    return pd.Series(ci, index=mix_mwh.index, name="carbon_g_per_kwh")
+    return cols, gen

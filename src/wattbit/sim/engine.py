@@ -7,13 +7,23 @@ Each step (15 minutes by default) the engine
 2. holds GPUs for online inference at each site, and shrinks the running set if failures or the grid connection
    leave less capacity than is in use;
 3. asks the policy, with an :class:`~wattbit.sim.policy.Observation` of the present and the past only, and applies
-   its :class:`~wattbit.sim.policy.Actions`;
-4. advances every running job by the step at its throughput (power cap) less the checkpointing overhead.
+   its :class:`~wattbit.sim.policy.Actions` (pauses, migrations, starts, power caps, setpoints, battery);
+4. advances every running job by the step at its throughput (power cap) less the checkpointing overhead, after
+   it has paid any pending overhead (checkpoint written on pause, state transfer and restart on resume).
+
+Costs of pausing, resuming and migrating (``docs/simulation.md``): pausing writes a checkpoint
+(``checkpoint_cost_h`` of the gang's time) and keeps the work done; a job whose state sits at another site moves
+``data_size_gb`` over the inter-site link before it resumes (``data_size_gb * 8 / link_gbps`` seconds), and every
+resume reloads its checkpoint (``restart_cost_h``). Those overheads hold the job's GPUs at full power without
+progress, and are recorded per job.
 
 It records per step and site the GPUs running jobs, those held for inference and the actions; the power, cooling,
 water, battery, carbon and cost follow from those records through :mod:`wattbit.physics` after the loop
 (:mod:`wattbit.sim.accounting`), since no decision in the loop depends on them beyond the grid-limited capacity
 precomputed in :class:`~wattbit.sim.fleet.Fleet`.
+
+The loop can be driven from outside one step at a time (:meth:`Engine.observe` then :meth:`Engine.advance`), as a
+reinforcement-learning environment does; :meth:`Engine.run` does the same with a policy.
 """
 
 from __future__ import annotations
@@ -24,29 +34,45 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.physics.battery import battery_step
 from wattbit.physics.gpu import throughput_factor
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
-from wattbit.sim.policy import Actions, Observation, Policy, QueueView, read_only
+from wattbit.sim.policy import Actions, JobView, Observation, Policy, read_only
 from wattbit.workload.jobs import TrainingJobs
 
 WAITING, QUEUED, RUNNING, DONE = 0, 1, 2, 3
 NO_DEADLINE = np.iinfo(np.int64).max // 2
 
+#: Effective bandwidth between sites for moving a job's state [Gbit/s]. Assumption (U): one dedicated 100 GbE
+#: wavelength between regions (e.g. a leased 100G line or an IOWN APN path), shared by nothing else.
+MIGRATION_LINK_GBPS = 100.0
+
 
 @dataclass
 class JobRecord:
-    """What happened to every job (arrays over jobs)."""
+    """What happened to every job (arrays over jobs).
+
+    ``remaining_h`` is work still to do; ``lost_h`` work redone after failures (added to remaining when lost);
+    ``overhead_h`` time its gang spent on pause checkpoints, state transfers and restarts after pauses or migrations.
+    """
 
     state: NDArray[np.int8]
     site: NDArray[np.int16]
+    data_site: NDArray[np.int16]
     remaining_h: NDArray[np.float64]
+    pending_overhead_h: NDArray[np.float64]
     since_checkpoint_h: NDArray[np.float64]
     first_start_step: NDArray[np.int64]
     finish_step: NDArray[np.float64]
     interruptions: NDArray[np.int32]
+    pauses: NDArray[np.int32]
+    migrations: NDArray[np.int32]
     lost_h: NDArray[np.float64]
+    overhead_h: NDArray[np.float64]
     refused_starts: int = 0
+    refused_pauses: int = 0
+    refused_migrations: int = 0
 
 
 @dataclass
@@ -88,7 +114,21 @@ def _gpus_out(events: FailureEvents, fleet: Fleet) -> NDArray[np.int64]:
 
 
 class Engine:
-    """One simulation run: a fleet, a workload, failure events and a policy."""
+    """One simulation run: a fleet, a workload, failure events and (for :meth:`run`) a policy.
+
+    Parameters
+    ----------
+    fleet, jobs, events
+        What is simulated.
+    inference_gpus_needed
+        GPUs online inference needs per step, fleet-wide (steps,) or per site (steps, sites).
+    policy
+        Who decides in :meth:`run`; None when the loop is driven with :meth:`observe` / :meth:`advance`.
+    seed
+        Seed of the engine's own random choices (which job a failed GPU hits).
+    migration_link_gbps
+        Effective inter-site bandwidth for moving a job's state.
+    """
 
     def __init__(
         self,
@@ -96,27 +136,41 @@ class Engine:
         jobs: TrainingJobs,
         inference_gpus_needed: NDArray[np.float64],
         events: FailureEvents,
-        policy: Policy,
+        policy: Policy | None = None,
         seed: int = 0,
+        migration_link_gbps: float = MIGRATION_LINK_GBPS,
     ) -> None:
+        if not migration_link_gbps > 0:
+            raise ValueError(f"migration_link_gbps must be > 0, got {migration_link_gbps}")
         self.fleet, self.jobs, self.events, self.policy = fleet, jobs, events, policy
         self.rng = np.random.default_rng(seed)
+        self.link_gbps = float(migration_link_gbps)
         n, s, t = len(jobs), len(fleet.names), fleet.steps
-        self.ready_step = np.maximum(steps_of(jobs.submit_utc, fleet), steps_of(jobs.earliest_start_utc, fleet))
-        self.ready_step[np.isnat(jobs.earliest_start_utc)] = steps_of(jobs.submit_utc, fleet)[
-            np.isnat(jobs.earliest_start_utc)
-        ]
+        submit = steps_of(jobs.submit_utc, fleet)
+        earliest = steps_of(jobs.earliest_start_utc, fleet)
+        self.ready_step = np.where(np.isnat(jobs.earliest_start_utc), submit, np.maximum(submit, earliest))
         self.deadline_step = steps_of(jobs.deadline_utc, fleet)
         self.order = np.argsort(self.ready_step, kind="stable")
+        self._ready_sorted = self.ready_step[self.order]
+        self._interval_h = np.maximum(jobs.checkpoint_interval_h, 1e-9)
+        # throughput left after periodic checkpoints (capped at 90 % overhead)
+        self._work_rate = 1.0 - np.clip(jobs.checkpoint_cost_h / self._interval_h, 0, 0.9)
+        self._gangs = jobs.gpus.astype(np.int64)
+        self.transfer_h = jobs.data_size_gb * 8.0 / self.link_gbps / 3600.0
         self.jobs_rec = JobRecord(
             state=np.full(n, WAITING, dtype=np.int8),
             site=np.full(n, -1, dtype=np.int16),
+            data_site=jobs.home_site.astype(np.int16).copy(),
             remaining_h=jobs.duration_h.astype(float).copy(),
+            pending_overhead_h=np.zeros(n),
             since_checkpoint_h=np.zeros(n),
             first_start_step=np.full(n, -1, dtype=np.int64),
             finish_step=np.full(n, np.nan),
             interruptions=np.zeros(n, dtype=np.int32),
+            pauses=np.zeros(n, dtype=np.int32),
+            migrations=np.zeros(n, dtype=np.int32),
             lost_h=np.zeros(n),
+            overhead_h=np.zeros(n),
         )
         self.rec = StepRecord(
             busy_gpus=np.zeros((t, s), dtype=np.int64),
@@ -133,37 +187,72 @@ class Engine:
         self.inference_needed = needed
         self.gpus_out = _gpus_out(events, fleet)
         self._times = list(fleet.index)
+        self._job_source = {
+            "gpus": jobs.gpus.astype(np.int64),
+            "remaining_h": self.jobs_rec.remaining_h,
+            "deadline_step": self.deadline_step,
+            "submit_step": self.ready_step,
+            "pausable": jobs.pausable,
+            "migratable": jobs.migratable,
+            "data_size_gb": jobs.data_size_gb,
+            "data_site": self.jobs_rec.data_site,
+            "site": self.jobs_rec.site,
+        }
+        self._has_battery = np.array([b is not None for b in fleet.batteries])
+        self.soc_mwh = np.array([0.0 if b is None else b.initial_soc_mwh for b in fleet.batteries])
         self.queue: list[int] = []
         self.running: set[int] = set()
         self.busy = np.zeros(s, dtype=np.int64)
+        self.step = 0
+        self._free: NDArray[np.int64] | None = None
         self._next_arrival = 0
+
+    @property
+    def done(self) -> bool:
+        """Whether every step has been simulated."""
+        return self.step >= self.fleet.steps
 
     # --------------------------------------------------------------------------------------------- step pieces
     def _admit(self, k: int) -> None:
-        order, ready = self.order, self.ready_step
-        i = self._next_arrival
-        while i < len(order) and ready[order[i]] <= k:
-            j = int(order[i])
-            self.jobs_rec.state[j] = QUEUED
-            self.queue.append(j)
-            i += 1
-        self._next_arrival = i
+        end = int(np.searchsorted(self._ready_sorted, k, side="right"))
+        if end > self._next_arrival:
+            new = self.order[self._next_arrival : end]
+            self.jobs_rec.state[new] = QUEUED
+            self.queue.extend(new.tolist())
+            self._next_arrival = end
 
-    def _interrupt(self, j: int, lose: bool) -> None:
+    def _stop(self, j: int) -> int:
+        """Take running job ``j`` off its site and back into the queue; returns the site."""
         rec = self.jobs_rec
         site = int(rec.site[j])
         self.busy[site] -= int(self.jobs.gpus[j])
         self.running.discard(j)
-        if lose:
-            lost = float(rec.since_checkpoint_h[j]) + float(self.jobs.restart_cost_h[j])
-            rec.remaining_h[j] += lost
-            rec.lost_h[j] += lost
-            rec.interruptions[j] += 1
-        rec.since_checkpoint_h[j] = 0.0
         rec.state[j] = QUEUED
         rec.site[j] = -1
+        rec.data_site[j] = site  # its checkpoint stays where it ran
+        rec.since_checkpoint_h[j] = 0.0
+        return site
+
+    def _requeue(self, j: int) -> None:
         self.queue.append(j)
         self.queue.sort(key=lambda x: (self.ready_step[x], x))
+
+    def _interrupt(self, j: int) -> None:
+        """A failure or a capacity loss: the work since the last checkpoint is lost, the job restarts later."""
+        rec = self.jobs_rec
+        lost = float(rec.since_checkpoint_h[j]) + float(self.jobs.restart_cost_h[j])
+        rec.remaining_h[j] += lost
+        rec.lost_h[j] += lost
+        rec.interruptions[j] += 1
+        self._stop(j)
+        self._requeue(j)
+
+    def _pause(self, j: int) -> int:
+        """A policy's pause: checkpoint now (kept), reload on resume; both paid as overhead on the next run."""
+        rec = self.jobs_rec
+        rec.pending_overhead_h[j] += float(self.jobs.checkpoint_cost_h[j]) + float(self.jobs.restart_cost_h[j])
+        rec.pauses[j] += 1
+        return self._stop(j)
 
     def _victim(self, site: int) -> int | None:
         on_site = [j for j in self.running if self.jobs_rec.site[j] == site]
@@ -182,116 +271,221 @@ class Engine:
                 continue  # site events act through the capacity they remove (see _fit_capacity)
             victim = self._victim(site)
             if victim is not None:
-                self._interrupt(victim, lose=True)
+                self._interrupt(victim)
+
+    def _limit(self, k: int) -> NDArray[np.int64]:
+        """GPUs that may run jobs at each site this step (after repairs, inference and the grid connection)."""
+        return np.minimum(self.rec.available_gpus[k] - self.rec.inference_gpus[k], self.fleet.max_busy_gpus[k])
 
     def _fit_capacity(self, k: int) -> NDArray[np.int64]:
         available = self.fleet.gpus_total - self.gpus_out[k]
         needed = self.inference_needed[k]
-        inference = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
-        limit = np.minimum(available - inference, self.fleet.max_busy_gpus[k])
+        self.rec.available_gpus[k] = available
+        self.rec.inference_gpus[k] = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
+        self.rec.inference_needed[k] = needed
+        limit = self._limit(k)
         for site in np.flatnonzero(self.busy > limit):
             on_site = sorted((j for j in self.running if self.jobs_rec.site[j] == site), reverse=True)
             for j in on_site:  # youngest first
                 if self.busy[site] <= limit[site]:
                     break
-                self._interrupt(j, lose=True)
-        self.rec.available_gpus[k] = available
-        self.rec.inference_gpus[k] = inference
-        self.rec.inference_needed[k] = needed
+                self._interrupt(j)
         return np.maximum(limit - self.busy, 0)
 
+    def _view(self, job: NDArray[np.int64]) -> JobView:
+        k = self.step
+        return JobView(job, self._job_source, lambda: self.step == k and self._free is not None)
+
     def _observe(self, k: int, free: NDArray[np.int64]) -> Observation:
-        q = np.asarray(self.queue, dtype=np.int64)
-        running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
         f = self.fleet
+        running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+        running.sort()
+        past = slice(0, k + 1)
         return Observation(
             step=k,
             time_utc=self._times[k],
             step_h=f.step_h,
             site_names=f.names,
+            plants=f.plants,
+            batteries=f.batteries,
             gpus_total=read_only(f.gpus_total),  # type: ignore[arg-type]
             gpus_available=read_only(self.rec.available_gpus[k]),  # type: ignore[arg-type]
             gpus_free=free,
             inference_gpus=read_only(self.rec.inference_gpus[k]),  # type: ignore[arg-type]
-            queue=QueueView(
-                job=q,
-                gpus=self.jobs.gpus[q].astype(np.int64),
-                remaining_h=self.jobs_rec.remaining_h[q],
-                deadline_step=self.deadline_step[q],
-                submit_step=self.ready_step[q],
-            ),
-            running_job=running,
-            running_site=self.jobs_rec.site[running].astype(np.int64),
-            carbon_g_per_kwh=read_only(f.carbon_g_per_kwh[: k + 1]),  # type: ignore[arg-type]
-            price_per_mwh=read_only(f.price_per_mwh[: k + 1]),  # type: ignore[arg-type]
-            curtailed_mwh=read_only(f.curtailed_mwh[: k + 1]),  # type: ignore[arg-type]
+            queue=self._view(np.asarray(self.queue, dtype=np.int64)),
+            running=self._view(running),
+            battery_soc_mwh=self.soc_mwh.copy(),
+            migration_link_gbps=self.link_gbps,
+            carbon_g_per_kwh=read_only(f.carbon_g_per_kwh[past]),  # type: ignore[arg-type]
+            price_per_mwh=read_only(f.price_per_mwh[past]),  # type: ignore[arg-type]
+            curtailed_mwh=read_only(f.curtailed_mwh[past]),  # type: ignore[arg-type]
+            temp_db_c=read_only(f.temp_db_c[past]),  # type: ignore[arg-type]
+            temp_wb_c=read_only(f.temp_wb_c[past]),  # type: ignore[arg-type]
+            pv_w=read_only(f.pv_w[past]),  # type: ignore[arg-type]
+            wind_w=read_only(f.wind_w[past]),  # type: ignore[arg-type]
+            inference_gpus_needed=read_only(self.inference_needed[past]),  # type: ignore[arg-type]
         )
+
+    def _start(self, k: int, j: int, site: int, free: NDArray[np.int64]) -> bool:
+        """Start queued job ``j`` at ``site`` if it fits and may run there; returns whether it started."""
+        rec, gang = self.jobs_rec, int(self.jobs.gpus[j])
+        if rec.state[j] != QUEUED or not 0 <= site < len(free) or free[site] < gang:
+            return False
+        home = int(rec.data_site[j])
+        if home >= 0 and home != site:
+            if not self.jobs.migratable[j]:
+                return False
+            rec.pending_overhead_h[j] += float(self.transfer_h[j])
+            rec.migrations[j] += 1
+        free[site] -= gang
+        self.busy[site] += gang
+        rec.state[j], rec.site[j], rec.data_site[j] = RUNNING, site, site
+        if rec.first_start_step[j] < 0:
+            rec.first_start_step[j] = k
+        self.running.add(j)
+        return True
+
+    def _start_many(self, k: int, job: NDArray[np.int64], site: NDArray[np.int64], free: NDArray[np.int64]) -> int:
+        """Start the listed queued jobs in order where each fits (as :meth:`_start` one by one); returns refusals."""
+        rec = self.jobs_rec
+        job = np.asarray(job, dtype=np.int64)
+        site = np.asarray(site, dtype=np.int64)
+        if job.shape != site.shape:
+            raise ValueError(f"start_job and start_site differ in length ({job.size} vs {site.size})")
+        ok = (site >= 0) & (site < len(free)) & (job >= 0) & (job < len(self.jobs))
+        ok[ok] &= rec.state[job[ok]] == QUEUED
+        home = np.full(job.size, -1, dtype=np.int64)
+        home[ok] = rec.data_site[job[ok]]
+        away = ok & (home >= 0) & (home != site)
+        ok[away] &= self.jobs.migratable[job[away]]
+        cand = np.flatnonzero(ok)
+        room = free.tolist()
+        taken: set[int] = set()
+        accepted = []
+        cand_job, cand_site = job[cand], site[cand]
+        for i, j, st, g in zip(
+            cand.tolist(), cand_job.tolist(), cand_site.tolist(), self._gangs[cand_job].tolist(), strict=True
+        ):
+            if room[st] >= g and j not in taken:
+                room[st] -= g
+                taken.add(j)
+                accepted.append(i)
+        free[:] = room
+        acc = np.asarray(accepted, dtype=np.int64)
+        js, ss = job[acc], site[acc]
+        moved = js[away[acc]]
+        rec.pending_overhead_h[moved] += self.transfer_h[moved]
+        rec.migrations[moved] += 1
+        self.busy += np.bincount(ss, weights=self._gangs[js], minlength=len(free)).astype(np.int64)
+        rec.state[js] = RUNNING
+        rec.site[js] = ss
+        rec.data_site[js] = ss
+        first = js[rec.first_start_step[js] < 0]
+        rec.first_start_step[first] = k
+        self.running.update(taken)
+        if taken:
+            self.queue = [j for j in self.queue if j not in taken]
+        return int(job.size - acc.size)
 
     def _apply(self, k: int, actions: Actions, free: NDArray[np.int64]) -> None:
         rec = self.jobs_rec
+        limit = self._limit(k)
         for j in actions.pause_job.tolist():
-            if j in self.running:
-                self._interrupt(int(j), lose=False)
-        started = set()
-        for j, site in zip(actions.start_job.tolist(), actions.start_site.tolist(), strict=True):
-            gang = int(self.jobs.gpus[j])
-            if rec.state[j] != QUEUED or not 0 <= site < len(free) or free[site] < gang:
-                rec.refused_starts += 1
+            if j not in self.running or not self.jobs.pausable[j]:
+                rec.refused_pauses += 1
                 continue
-            free[site] -= gang
-            self.busy[site] += gang
-            rec.state[j], rec.site[j] = RUNNING, site
-            if rec.first_start_step[j] < 0:
-                rec.first_start_step[j] = k
-            self.running.add(j)
-            started.add(j)
-        if started:
-            self.queue = [j for j in self.queue if j not in started]
+            site = self._pause(j)
+            free[site] = max(min(limit[site] - self.busy[site], free[site] + int(self.jobs.gpus[j])), 0)
+            self._requeue(j)
+        for j, dest in zip(actions.migrate_job.tolist(), actions.migrate_site.tolist(), strict=True):
+            gang = int(self.jobs.gpus[j])
+            ok = j in self.running and self.jobs.migratable[j] and 0 <= dest < len(free)
+            if not ok or dest == rec.site[j] or free[dest] < gang:
+                rec.refused_migrations += 1
+                continue
+            site = self._pause(j)
+            rec.pauses[j] -= 1  # a migration, counted as such by _start
+            free[site] = max(min(limit[site] - self.busy[site], free[site] + gang), 0)
+            self._start(k, j, dest, free)
+        if len(actions.start_job) or len(actions.start_site):
+            rec.refused_starts += self._start_many(k, actions.start_job, actions.start_site, free)
         s = len(self.fleet.names)
         self.rec.gpu_cap_w[k] = np.full(s, np.nan) if actions.gpu_cap_w is None else actions.gpu_cap_w
         if actions.supply_temp_c is not None:
             self.rec.supply_temp_c[k] = actions.supply_temp_c
         if actions.battery_mw is not None:
-            self.rec.battery_mw[k] = actions.battery_mw
+            request = np.where(self._has_battery, np.asarray(actions.battery_mw, dtype=float), 0.0)
+            self.rec.battery_mw[k] = request
+            for i in np.flatnonzero(request != 0.0):
+                spec = self.fleet.batteries[i]
+                assert spec is not None
+                _, soc = battery_step(spec, self.soc_mwh[i], request[i], self.fleet.step_h)
+                self.soc_mwh[i] = float(soc)
 
     def _progress(self, k: int) -> None:
         if not self.running:
             return
-        rec, jobs, step_h = self.jobs_rec, self.jobs, self.fleet.step_h
+        rec, step_h = self.jobs_rec, self.fleet.step_h
         run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-        caps = self.rec.gpu_cap_w[k][rec.site[run]]
-        rate = np.ones(run.size)
-        capped = ~np.isnan(caps)
-        if capped.any():
-            for site in np.unique(rec.site[run][capped]):
-                sel = capped & (rec.site[run] == site)
-                plant_gpu = self.fleet.plants[int(site)].gpu
-                rate[sel] = throughput_factor(plant_gpu, caps[sel][0], "training")
-        overhead = np.clip(jobs.checkpoint_cost_h[run] / np.maximum(jobs.checkpoint_interval_h[run], 1e-9), 0, 0.9)
-        work = step_h * rate * (1.0 - overhead)
+        sites = rec.site[run]
+        rate = self._work_rate[run]
+        caps = self.rec.gpu_cap_w[k]
+        if not np.isnan(caps).all():
+            for site in np.flatnonzero(~np.isnan(caps)):
+                sel = sites == site
+                rate[sel] *= throughput_factor(self.fleet.plants[int(site)].gpu, caps[site], "training")
+        pending = rec.pending_overhead_h[run]
+        paid = np.minimum(pending, step_h)
+        working_h = step_h - paid
+        if paid.any():
+            rec.pending_overhead_h[run] = pending - paid
+            rec.overhead_h[run] += paid
         before = rec.remaining_h[run]
-        rec.remaining_h[run] = before - work
-        since = rec.since_checkpoint_h[run] + step_h
-        rec.since_checkpoint_h[run] = np.mod(since, np.maximum(jobs.checkpoint_interval_h[run], 1e-9))
-        done = rec.remaining_h[run] <= 1e-9
-        for j, b, w in zip(run[done].tolist(), before[done].tolist(), work[done].tolist(), strict=True):
-            rec.finish_step[j] = k + max(b, 0.0) / w if w > 0 else k + 1
-            rec.remaining_h[j] = 0.0
-            rec.state[j] = DONE
-            self.busy[int(rec.site[j])] -= int(jobs.gpus[j])
-            self.running.discard(j)
+        after = before - working_h * rate
+        rec.remaining_h[run] = after
+        rec.since_checkpoint_h[run] = np.mod(rec.since_checkpoint_h[run] + working_h, self._interval_h[run])
+        done = after <= 1e-9
+        if not done.any():
+            return
+        jd = run[done]
+        frac = (paid[done] + np.maximum(before[done], 0.0) / rate[done]) / step_h
+        rec.finish_step[jd] = k + np.minimum(frac, 1.0)
+        rec.remaining_h[jd] = 0.0
+        rec.state[jd] = DONE
+        self.busy -= np.bincount(sites[done], weights=self._gangs[jd], minlength=len(self.busy)).astype(np.int64)
+        self.running.difference_update(jd.tolist())
 
-    # ---------------------------------------------------------------------------------------------------- run
-    def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
-        """Step through the whole period; ``progress(k)`` is called after each step."""
-        for k in range(self.fleet.steps):
+    # ------------------------------------------------------------------------------------------ stepping API
+    def observe(self) -> Observation:
+        """Begin the current step (arrivals, failures, capacity) if not yet begun, and return what a policy sees."""
+        if self.done:
+            raise RuntimeError("the simulation has ended; no step left to observe")
+        k = self.step
+        if self._free is None:
             self._admit(k)
             self._apply_failures(k)
-            free = self._fit_capacity(k)
-            actions = self.policy.decide(self._observe(k, free.copy()))
-            self._apply(k, actions, free)
-            self.rec.busy_gpus[k] = self.busy
-            self._progress(k)
+            self._free = self._fit_capacity(k)
+        return self._observe(k, self._free.copy())
+
+    def advance(self, actions: Actions) -> None:
+        """Apply ``actions`` to the current step, advance the jobs through it, and move to the next step."""
+        if self._free is None:
+            self.observe()
+        assert self._free is not None
+        k = self.step
+        self._apply(k, actions, self._free)
+        self.rec.busy_gpus[k] = self.busy
+        self._progress(k)
+        self._free = None
+        self.step += 1
+
+    def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
+        """Step through the rest of the period with the policy; ``progress(k)`` is called after each step."""
+        if self.policy is None:
+            raise RuntimeError("Engine.run needs a policy; drive the loop with observe()/advance() otherwise")
+        while not self.done:
+            k = self.step
+            self.advance(self.policy.decide(self.observe()))
             if progress is not None:
                 progress(k)
         return self.jobs_rec, self.rec

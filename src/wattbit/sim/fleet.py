@@ -7,13 +7,13 @@ slightly conservative bound; exact import is accounted after the run).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from wattbit.data.signals import load_scenario_signals
+from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import it_power_w
 from wattbit.physics.renewables import pv_power_w, wind_power_w
@@ -39,6 +39,9 @@ class Fleet:
         Installed GPUs per site (sites,).
     temp_db_c, temp_wb_c, carbon_g_per_kwh, price_per_mwh, curtailed_mwh
         Weather and grid signals.
+    cfe_fraction
+        Carbon-free share of the grid's supply, 0-1 (the ``cfe_pct`` signal / 100); NaN throughout for a site
+        whose carbon data give no such share.
     pv_w, wind_w
         On-site generation [W].
     grid_limit_w
@@ -47,6 +50,8 @@ class Fleet:
         GPUs that may run at full power per step without the site's import exceeding its connection.
     batteries
         Battery per site, or None.
+    cfe_unavailable
+        Site name -> why its carbon-free share is unavailable (sites whose ``cfe_fraction`` is NaN).
     """
 
     index: pd.DatetimeIndex
@@ -64,6 +69,8 @@ class Fleet:
     grid_limit_w: FloatArray
     max_busy_gpus: NDArray[np.int64]
     batteries: tuple[BatterySpec | None, ...]
+    cfe_fraction: FloatArray
+    cfe_unavailable: dict[str, str] = field(default_factory=dict)
 
     @property
     def steps(self) -> int:
@@ -73,10 +80,12 @@ class Fleet:
 
 def build_fleet(scenario: Scenario) -> Fleet:
     """Load signals and precompute on-site generation and grid-limited capacity for every site."""
-    signals, _ = load_scenario_signals(scenario)
+    signals, provenance = load_scenario_signals(scenario)
     index = scenario.period.index_utc()
     step_h = pd.Timedelta(scenario.period.step) / pd.Timedelta("1h")
-    cols: dict[str, list[FloatArray]] = {k: [] for k in ("tdb", "twb", "ci", "price", "curt", "pv", "wind", "busy")}
+    cols: dict[str, list[FloatArray]] = {
+        k: [] for k in ("tdb", "twb", "ci", "cfe", "price", "curt", "pv", "wind", "busy")
+    }
     plants, batteries = [], []
     for site in scenario.sites:
         sig = signals[site.name]
@@ -121,6 +130,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
                 tdb,
                 twb,
                 sig["carbon_g_per_kwh"].to_numpy(),
+                sig["cfe_pct"].to_numpy() / 100.0,
                 sig["price_jpy_per_mwh"].to_numpy(),
                 sig["curtailed_mwh"].to_numpy(),
                 pv,
@@ -152,7 +162,19 @@ def build_fleet(scenario: Scenario) -> Fleet:
         grid_limit_w=np.array([s.grid_connection_mw * 1e6 for s in scenario.sites]),
         max_busy_gpus=stack["busy"].astype(np.int64),
         batteries=tuple(batteries),
+        cfe_fraction=stack["cfe"],
+        cfe_unavailable=_cfe_unavailable(provenance),
     )
+
+
+def _cfe_unavailable(provenance: dict[str, SignalProvenance]) -> dict[str, str]:
+    """Site -> the reason its carbon-free share is unavailable, from the carbon source's provenance."""
+    out = {}
+    for name, prov in provenance.items():
+        origin = str(prov.sources.get("carbon", {}).get("cfe", "unavailable: no record"))
+        if origin.startswith("unavailable"):
+            out[name] = origin.removeprefix("unavailable: ")
+    return out
 
 
 def _max_busy_gpus(plant: SitePlant, tdb: FloatArray, twb: FloatArray, supply_w: FloatArray) -> FloatArray:

@@ -111,6 +111,80 @@ def site_inference_gpus(scenario: Scenario, fleet: Fleet) -> np.ndarray:
     return needed
 
 
+@dataclass
+class SimInputs:
+    """Everything a run needs besides the policy: the fleet, the training jobs, inference demand and failures.
+
+    Attributes
+    ----------
+    scenario
+        The scenario they were built from.
+    fleet, jobs, events
+        Sites and signals; training workload; sampled failure events.
+    inference_gpus_needed
+        GPUs online inference needs per step and site, (steps, sites), when served where installed.
+    seed
+        Seed of the failures and of the engine's random choices.
+    """
+
+    scenario: Scenario
+    fleet: Fleet
+    jobs: TrainingJobs
+    inference_gpus_needed: np.ndarray
+    events: FailureEvents
+    seed: int
+
+
+def prepare(
+    scenario: Scenario,
+    *,
+    seed: int | None = None,
+    jobs: TrainingJobs | None = None,
+    inference_gpus_needed: np.ndarray | None = None,
+    failure_rates: FailureRates | None = None,
+) -> SimInputs:
+    """Build the inputs of a run of ``scenario`` (see :func:`simulate` for the parameters)."""
+    seed = scenario.workload.seed if seed is None else seed
+    fleet = build_fleet(scenario)
+    jobs = training_jobs(scenario, fleet) if jobs is None else jobs
+    inference = (
+        site_inference_gpus(scenario, fleet)
+        if inference_gpus_needed is None
+        else np.asarray(inference_gpus_needed, float)
+    )
+    p = scenario.period
+    events = sample_failures(
+        failure_rates or FailureRates(),
+        fleet.gpus_total,
+        [plant.gpu.gpus_per_node for plant in fleet.plants],
+        pd.Timestamp(p.start),
+        pd.Timestamp(p.end),
+        fleet.step_h * 3600.0,
+        seed,
+    )
+    return SimInputs(scenario, fleet, jobs, inference, events, seed)
+
+
+def make_engine(inputs: SimInputs, policy: Policy | None = None) -> Engine:
+    """An engine at the first step of a run of ``inputs`` (drive it with ``run()`` or ``observe()``/``advance()``)."""
+    return Engine(inputs.fleet, inputs.jobs, inputs.inference_gpus_needed, inputs.events, policy, seed=inputs.seed)
+
+
+def collect(inputs: SimInputs, engine: Engine, policy_name: str, started_at: float | None = None) -> SimResult:
+    """KPIs, time series and job table of a finished (or partly run) engine."""
+    fleet, jobs = inputs.fleet, inputs.jobs
+    jrec, rec = engine.jobs_rec, engine.rec
+    series = site_series(fleet, rec)
+    areas = tuple(s.grid_area for s in inputs.scenario.sites)
+    summary = kpis(fleet, jobs, jrec, rec, series, areas, inputs.scenario.finance.currency)
+    summary["policy"] = policy_name
+    summary["seed"] = inputs.seed
+    summary["failure_events"] = len(inputs.events)
+    if started_at is not None:
+        summary["wall_seconds"] = time.perf_counter() - started_at
+    return SimResult(summary, timeseries_frame(fleet, rec, series), jobs_frame(jobs, jrec, fleet), inputs.events)
+
+
 def simulate(
     scenario: Scenario,
     policy: Policy,
@@ -138,34 +212,12 @@ def simulate(
         Called with the step index after each step.
     """
     t0 = time.perf_counter()
-    seed = scenario.workload.seed if seed is None else seed
-    fleet = build_fleet(scenario)
-    jobs = training_jobs(scenario, fleet) if jobs is None else jobs
-    inference = (
-        site_inference_gpus(scenario, fleet)
-        if inference_gpus_needed is None
-        else np.asarray(inference_gpus_needed, float)
+    inputs = prepare(
+        scenario, seed=seed, jobs=jobs, inference_gpus_needed=inference_gpus_needed, failure_rates=failure_rates
     )
-    p = scenario.period
-    events = sample_failures(
-        failure_rates or FailureRates(),
-        fleet.gpus_total,
-        [plant.gpu.gpus_per_node for plant in fleet.plants],
-        pd.Timestamp(p.start),
-        pd.Timestamp(p.end),
-        fleet.step_h * 3600.0,
-        seed,
-    )
-    engine = Engine(fleet, jobs, inference, events, policy, seed=seed)
-    jrec, rec = engine.run(progress)
-    series = site_series(fleet, rec)
-    areas = tuple(s.grid_area for s in scenario.sites)
-    summary = kpis(fleet, jobs, jrec, rec, series, areas, scenario.finance.currency)
-    summary["policy"] = policy.name
-    summary["seed"] = seed
-    summary["failure_events"] = len(events)
-    summary["wall_seconds"] = time.perf_counter() - t0
-    return SimResult(summary, timeseries_frame(fleet, rec, series), jobs_frame(jobs, jrec, fleet), events)
+    engine = make_engine(inputs, policy)
+    engine.run(progress)
+    return collect(inputs, engine, policy.name, t0)
 
 
 def write_result(result: SimResult, out_dir: Path) -> None:
@@ -174,7 +226,20 @@ def write_result(result: SimResult, out_dir: Path) -> None:
     result.timeseries.to_parquet(out_dir / "timeseries.parquet", index=False)
     result.jobs.to_parquet(out_dir / "jobs.parquet", index=False)
     result.events.to_frame().to_parquet(out_dir / "failures.parquet", index=False)
-    (out_dir / "summary.json").write_text(json.dumps(result.summary, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``None`` (strict JSON has no NaN) and numpy scalars as Python ones."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
 
 
 def jobs_frame(jobs: TrainingJobs, jrec: JobRecord, fleet: Fleet) -> pd.DataFrame:
@@ -191,4 +256,7 @@ def jobs_frame(jobs: TrainingJobs, jrec: JobRecord, fleet: Fleet) -> pd.DataFram
     frame["remaining_h"] = jrec.remaining_h
     frame["lost_h"] = jrec.lost_h
     frame["interruptions"] = jrec.interruptions
+    frame["pauses"] = jrec.pauses
+    frame["migrations"] = jrec.migrations
+    frame["overhead_h"] = jrec.overhead_h
     return frame
