@@ -45,10 +45,12 @@ def demo(out: OutOption = Path("out/demo")) -> None:
     policy. Writes DIR/report.html, the data files and DIR/simulate/ (time series, jobs, summary)."""
     from rich.progress import Progress
 
-    from wattbit.control import make_policy
+    from wattbit.bench import comparison_table, run_bench
+    from wattbit.control import POLICY_NAMES, make_policy
+    from wattbit.report.html import Section
     from wattbit.report.signals_report import build_data_report
     from wattbit.report.sim_report import simulation_sections
-    from wattbit.scenario import load_scenario
+    from wattbit.scenario import load_scenario, with_period
     from wattbit.sim.run import simulate as run_simulation
     from wattbit.sim.run import write_result
 
@@ -60,13 +62,38 @@ def demo(out: OutOption = Path("out/demo")) -> None:
     write_result(result, out / "simulate")
     step_h = scenario.period.step_timedelta.total_seconds() / 3600
     sections = simulation_sections(result, step_h, scenario.period.timezone)
+    # the policy comparison on two weeks of the spring curtailment season (the full year: wattbit bench japan-2022)
+    window = with_period(scenario, DEMO_BENCH_WINDOW[0], DEMO_BENCH_WINDOW[1])
+    with Progress(transient=True) as bar:
+        steps = len(window.period.index_utc())
+        tasks = {n: bar.add_task(f"comparing policies: {n}", total=steps) for n in POLICY_NAMES}
+        compared = run_bench(
+            window, out / "bench", POLICY_NAMES, progress=lambda n, k: bar.update(tasks[n], completed=k + 1)
+        )
+    sections += [
+        Section(
+            f"Policy comparison, {DEMO_BENCH_WINDOW[0]} to {DEMO_BENCH_WINDOW[1]}",
+            comparison_table(compared)
+            + '<p class="note">Two weeks of the spring curtailment season, every policy on the same jobs, failures '
+            "and seed (full report: bench/bench.html; the whole year: <code>wattbit bench japan-2022</code>). "
+            "oracle_bound is the offline optimum's own plan, a bound no policy can beat.</p>",
+            id="bench",
+        )
+    ]
     summary = build_data_report(scenario, out, sections)
     _print_summary(summary)
     typer.echo(
         f"simulation ({policy.name}): PUE {result.summary['pue']:.3f}, carbon {result.summary['carbon_t']:,.0f} t, "
         f"GPU utilisation {result.summary['gpu_utilization']:.1%}, deadline misses {result.summary['deadline_misses']}"
     )
+    from wattbit.bench import TABLE
+
+    _print_bench(compared, TABLE)
     typer.echo(f"report: {out / 'report.html'}")
+
+
+#: The demo compares policies over these two weeks of japan-2022 (Tohoku curtails solar most in spring).
+DEMO_BENCH_WINDOW = ("2022-04-10", "2022-04-24")
 
 
 @app.command("site-report")
@@ -83,31 +110,97 @@ def site_report(scenario: ScenarioArg, out: OutOption = Path("out/site-report"))
     typer.echo(f"report: {out / 'site-report.html'}")
 
 
+PolicyOption = Annotated[
+    str, typer.Option("--policy", help="Control policy: baseline, greedy, mpc or oracle (the offline bound).")
+]
+StartOption = Annotated[
+    str | None, typer.Option("--start", help="Simulate from this date (ISO, scenario time zone) instead.")
+]
+EndOption = Annotated[str | None, typer.Option("--end", help="Simulate until this date (exclusive) instead.")]
+SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of failures and random choices.")]
+
+
 @app.command()
 @user_errors
 def simulate(
     scenario: ScenarioArg,
-    policy: Annotated[str, typer.Option("--policy", help="Control policy (baseline).")] = "baseline",
+    policy: PolicyOption = "baseline",
     out: OutOption = Path("out/simulate"),
-    seed: Annotated[int | None, typer.Option("--seed", help="Seed of failures and random choices.")] = None,
+    seed: SeedOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
 ) -> None:
     """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
     from rich.progress import Progress
 
-    from wattbit.control import make_policy
-    from wattbit.scenario import load_scenario
-    from wattbit.sim.run import simulate as run_simulation
-    from wattbit.sim.run import write_result
+    from wattbit.bench import run_policy
+    from wattbit.control import POLICY_NAMES
+    from wattbit.scenario import load_scenario, with_period
+    from wattbit.sim.run import prepare, write_result
 
-    sc = load_scenario(scenario)
-    chosen = make_policy(policy)
+    if policy not in POLICY_NAMES:
+        raise WattbitInputError(f"unknown policy {policy!r}; known policies: {', '.join(POLICY_NAMES)}", field="policy")
+    sc = with_period(load_scenario(scenario), start, end)
+    inputs = prepare(sc, seed=seed)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
-        result = run_simulation(sc, chosen, seed=seed, progress=lambda k: bar.update(task, completed=k + 1))
+        result, extra = run_policy(inputs, policy, progress=lambda k: bar.update(task, completed=k + 1))
+    result.summary.update({k: v for k, v in extra.items() if k != "bound"})
+    if "bound" in extra:
+        result.summary["oracle_bound"] = extra["bound"]
     write_result(result, out)
     for key, value in result.summary.items():
         typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
     typer.echo(f"results: {out}")
+
+
+@app.command()
+@user_errors
+def bench(
+    scenario: ScenarioArg,
+    out: OutOption = Path("out/bench"),
+    policies: Annotated[
+        str, typer.Option("--policies", help="Comma-separated policies to compare.")
+    ] = "baseline,greedy,mpc,oracle",
+    seed: SeedOption = None,
+    start: StartOption = None,
+    end: EndOption = None,
+) -> None:
+    """Run baseline, greedy, mpc and oracle on SCENARIO (same workload, failures and seed); writes DIR/bench.json
+    and DIR/bench.html."""
+    from rich.progress import Progress
+
+    from wattbit.bench import TABLE, run_bench
+    from wattbit.scenario import load_scenario, with_period
+
+    sc = with_period(load_scenario(scenario), start, end)
+    names = [p.strip() for p in policies.split(",") if p.strip()]
+    steps = len(sc.period.index_utc())
+    with Progress(transient=True) as bar:
+        tasks = {n: bar.add_task(f"{sc.name}: {n}", total=steps) for n in names}
+        result = run_bench(sc, out, names, seed, progress=lambda n, k: bar.update(tasks[n], completed=k + 1))
+    _print_bench(result, TABLE)
+    typer.echo(f"results: {out / 'bench.json'}, {out / 'bench.html'}")
+
+
+def _print_bench(result: dict[str, Any], table: Any) -> None:
+    keys = ("carbon_t", "energy_cost", "curtailment_absorbed_mwh", "deadline_misses", "slo_attainment", "wall_seconds")
+    labels = {k: label for k, label, _ in table}
+    typer.echo("policy      " + "  ".join(f"{labels.get(k, k):>16s}" for k in keys))
+    rows = list(result["policies"].items())
+    if "oracle_bound" in result:
+        rows.append(("oracle_bound", result["oracle_bound"]))
+    for name, s in rows:
+        cells = []
+        for k in keys:
+            v = s.get(k)
+            if k == "energy_cost" and v is not None:
+                v = v / 1e6
+            cells.append(f"{'':>16s}" if v is None else f"{v:16,.3f}" if isinstance(v, float) else f"{v:>16}")
+        typer.echo(f"{name:12s}" + "  ".join(cells))
+    for key in ("mpc_share_of_oracle_bound_reduction", "mpc_share_of_oracle_reduction"):
+        if key in result:
+            typer.echo(f"{key}: {result[key]:.3f}")
 
 
 @scenario_app.command("validate")

@@ -390,3 +390,34 @@ def load_scenario(ref: str | Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise ScenarioError("scenario file is not UTF-8 text", path=path) from exc
     return parse_scenario(text, path)
+
+
+def with_period(scenario: Scenario, start: str | None = None, end: str | None = None) -> Scenario:
+    """``scenario`` over a sub-period: ``start``/``end`` as ISO dates or times (in the scenario's time zone when
+    they carry none); either may be left out. The result must lie inside the scenario's own period."""
+    if start is None and end is None:
+        return scenario
+    p = scenario.period
+
+    def parse(value: str, name: str) -> datetime:
+        try:
+            ts = pd.Timestamp(value)
+        except (TypeError, ValueError) as exc:
+            raise ScenarioError(f"{name} {value!r} is not a date or time (e.g. 2022-04-10)", field=name) from exc
+        if ts.tzinfo is None:
+            ts = ts.tz_localize(p.timezone)
+        return ts.to_pydatetime()
+
+    new_start = parse(start, "start") if start is not None else p.start
+    new_end = parse(end, "end") if end is not None else p.end
+    if new_start < p.start or new_end > p.end:
+        raise ScenarioError(
+            f"period {new_start.isoformat()} .. {new_end.isoformat()} is outside the scenario's "
+            f"{p.start.isoformat()} .. {p.end.isoformat()}",
+            field="period",
+        )
+    try:
+        period = Period(start=new_start, end=new_end, step=p.step, timezone=p.timezone)
+    except ValidationError as exc:
+        raise ScenarioError(f"bad period: {exc.errors()[0]['msg']}", field="period") from exc
+    return scenario.model_copy(update={"period": period})

@@ -134,7 +134,9 @@ def test_policy_sees_only_the_past() -> None:
 
 
 def test_unknown_policy_is_a_clear_error() -> None:
-    with pytest.raises(WattbitInputError, match="unknown policy 'magic'; known policies: baseline"):
+    with pytest.raises(
+        WattbitInputError, match="unknown policy 'magic'; known policies: baseline, greedy, mpc, oracle"
+    ):
         make_policy("magic")
 
 

@@ -95,7 +95,7 @@ def kpis(
     finish = np.where(np.isnan(jrec.finish_step), np.inf, jrec.finish_step)
     misses = int(np.sum(deadline_in & (finish > deadline + 1e-9)))
     needed = rec.inference_needed.sum()
-    served = np.minimum(rec.inference_gpus, np.ceil(rec.inference_needed - 1e-9)).sum()
+    served = np.minimum(rec.inference_gpus, rec.inference_needed).sum()
     installed = fleet.gpus_total.sum() * fleet.steps
     done_h = jobs.duration_h + jrec.lost_h - jrec.remaining_h
     return {

@@ -128,6 +128,9 @@ class Engine:
         Seed of the engine's own random choices (which job a failed GPU hits).
     migration_link_gbps
         Effective inter-site bandwidth for moving a job's state.
+    inference_full_gpus
+        GPUs each site would need to serve the whole inference demand (steps, sites); lets a policy route
+        inference with ``Actions.inference_share`` (None: each site serves its own share, no routing).
     """
 
     def __init__(
@@ -139,6 +142,7 @@ class Engine:
         policy: Policy | None = None,
         seed: int = 0,
         migration_link_gbps: float = MIGRATION_LINK_GBPS,
+        inference_full_gpus: NDArray[np.float64] | None = None,
     ) -> None:
         if not migration_link_gbps > 0:
             raise ValueError(f"migration_link_gbps must be > 0, got {migration_link_gbps}")
@@ -185,11 +189,14 @@ class Engine:
         if needed.ndim == 1:  # fleet-wide: split in proportion to installed GPUs
             needed = np.outer(needed, fleet.gpus_total / fleet.gpus_total.sum())
         self.inference_needed = needed
+        self.inference_full = None if inference_full_gpus is None else np.asarray(inference_full_gpus, dtype=float)
+        self.inference_share: NDArray[np.float64] | None = None
         self.gpus_out = _gpus_out(events, fleet)
         self._times = list(fleet.index)
         self._job_source = {
             "gpus": jobs.gpus.astype(np.int64),
             "remaining_h": self.jobs_rec.remaining_h,
+            "work_rate": self._work_rate,
             "deadline_step": self.deadline_step,
             "submit_step": self.ready_step,
             "pausable": jobs.pausable,
@@ -279,7 +286,10 @@ class Engine:
 
     def _fit_capacity(self, k: int) -> NDArray[np.int64]:
         available = self.fleet.gpus_total - self.gpus_out[k]
-        needed = self.inference_needed[k]
+        if self.inference_share is None or self.inference_full is None:
+            needed = self.inference_needed[k]
+        else:
+            needed = self.inference_share * self.inference_full[k]
         self.rec.available_gpus[k] = available
         self.rec.inference_gpus[k] = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
         self.rec.inference_needed[k] = needed
@@ -308,6 +318,7 @@ class Engine:
             site_names=f.names,
             plants=f.plants,
             batteries=f.batteries,
+            grid_limit_w=read_only(f.grid_limit_w),  # type: ignore[arg-type]
             gpus_total=read_only(f.gpus_total),  # type: ignore[arg-type]
             gpus_available=read_only(self.rec.available_gpus[k]),  # type: ignore[arg-type]
             gpus_free=free,
@@ -324,6 +335,8 @@ class Engine:
             pv_w=read_only(f.pv_w[past]),  # type: ignore[arg-type]
             wind_w=read_only(f.wind_w[past]),  # type: ignore[arg-type]
             inference_gpus_needed=read_only(self.inference_needed[past]),  # type: ignore[arg-type]
+            inference_full_gpus=None if self.inference_full is None else read_only(self.inference_full[past]),  # type: ignore[arg-type]
+            inference_share=None if self.inference_share is None else self.inference_share.copy(),
         )
 
     def _start(self, k: int, j: int, site: int, free: NDArray[np.int64]) -> bool:
@@ -413,6 +426,8 @@ class Engine:
         self.rec.gpu_cap_w[k] = np.full(s, np.nan) if actions.gpu_cap_w is None else actions.gpu_cap_w
         if actions.supply_temp_c is not None:
             self.rec.supply_temp_c[k] = actions.supply_temp_c
+        if actions.inference_share is not None:
+            self._route(actions.inference_share)
         if actions.battery_mw is not None:
             request = np.where(self._has_battery, np.asarray(actions.battery_mw, dtype=float), 0.0)
             self.rec.battery_mw[k] = request
@@ -421,6 +436,17 @@ class Engine:
                 assert spec is not None
                 _, soc = battery_step(spec, self.soc_mwh[i], request[i], self.fleet.step_h)
                 self.soc_mwh[i] = float(soc)
+
+    def _route(self, share: NDArray[np.float64]) -> None:
+        """Shares of the inference demand per site, from the next step on."""
+        if self.inference_full is None:
+            raise ValueError("this run has no per-site inference capacities to route with (inference_full_gpus)")
+        share = np.asarray(share, dtype=float)
+        if share.shape != (len(self.fleet.names),) or not np.all(np.isfinite(share)) or np.any(share < 0):
+            raise ValueError(f"inference_share must be {len(self.fleet.names)} finite shares >= 0, got {share}")
+        if abs(share.sum() - 1.0) > 1e-6:
+            raise ValueError(f"inference_share must sum to 1, got {share.sum():.6f}")
+        self.inference_share = share
 
     def _progress(self, k: int) -> None:
         if not self.running:

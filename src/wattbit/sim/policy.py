@@ -49,6 +49,8 @@ class JobView:
         Gang size of each job (all or nothing).
     remaining_h
         Hours of work left at full throughput on its gang (overheads still to pay not included).
+    work_rate
+        Share of its running time a job makes progress, after periodic checkpoints (1 - cost / interval).
     deadline_step
         Step by which the job should finish (a large number when it has none).
     submit_step
@@ -65,6 +67,7 @@ class JobView:
 
     FIELDS = (
         "gpus",
+        "work_rate",
         "remaining_h",
         "deadline_step",
         "submit_step",
@@ -112,6 +115,7 @@ class JobView:
 
     gpus = property(lambda self: self._get("gpus"), doc="Gang size of each job.")
     remaining_h = property(lambda self: self._get("remaining_h"), doc="Hours of work left at full throughput.")
+    work_rate = property(lambda self: self._get("work_rate"), doc="Progress per running hour after checkpoints.")
     deadline_step = property(lambda self: self._get("deadline_step"), doc="Step by which the job should finish.")
     submit_step = property(lambda self: self._get("submit_step"), doc="Step at which the job became ready.")
     pausable = property(lambda self: self._get("pausable"), doc="Whether the job may be paused.")
@@ -138,8 +142,9 @@ class Observation:
         Index, start time and length of the current step.
     site_names
         Site names, the order of every per-site array.
-    plants, batteries
-        Static site designs (GPU model, cooling, power chain) and batteries (None where a site has none).
+    plants, batteries, grid_limit_w
+        Static site designs (GPU model, cooling, power chain), batteries (None where a site has none) and grid
+        connections [W].
     gpus_total, gpus_available, gpus_free
         Per site: installed GPUs; GPUs not out for repair or derated; GPUs available, within the grid-connection
         limit of this step, and neither running a job nor held for inference.
@@ -151,9 +156,13 @@ class Observation:
         Per site, battery energy at the start of this step (0 where there is none).
     migration_link_gbps
         Effective bandwidth for moving a job's state between sites.
-    carbon_g_per_kwh, price_per_mwh, curtailed_mwh, cfe_fraction, temp_db_c, temp_wb_c, pv_w, wind_w,
+    carbon_g_per_kwh, price_per_mwh, curtailed_mwh, temp_db_c, temp_wb_c, pv_w, wind_w,
     inference_gpus_needed
         Per site, every step so far, shape (step + 1, sites), read-only: the last row is now.
+    inference_full_gpus
+        Per site, GPUs it would need to serve the whole inference demand, every step so far (None: no routing).
+    inference_share
+        Current routing shares of the inference demand per site (None: each site serves its own share).
     """
 
     step: int
@@ -162,6 +171,7 @@ class Observation:
     site_names: tuple[str, ...]
     plants: tuple[SitePlant, ...]
     batteries: tuple[BatterySpec | None, ...]
+    grid_limit_w: FloatArray
     gpus_total: IntArray
     gpus_available: IntArray
     gpus_free: IntArray
@@ -178,6 +188,8 @@ class Observation:
     pv_w: FloatArray
     wind_w: FloatArray
     inference_gpus_needed: FloatArray
+    inference_full_gpus: FloatArray | None = None
+    inference_share: FloatArray | None = None
 
     @property
     def running_job(self) -> IntArray:
@@ -211,6 +223,8 @@ class Actions:
         Per site cooling supply setpoint [°C], or None for the design value.
     battery_mw
         Per site battery power request [MW], positive = discharge to the site, or None for idle.
+    inference_share
+        Per site share of the online inference demand (sums to 1), from the next step on; None keeps the routing.
     """
 
     start_job: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -221,6 +235,7 @@ class Actions:
     gpu_cap_w: FloatArray | None = None
     supply_temp_c: FloatArray | None = None
     battery_mw: FloatArray | None = None
+    inference_share: FloatArray | None = None
 
 
 class Policy(Protocol):

@@ -67,6 +67,17 @@ def training_jobs(scenario: Scenario, fleet: Fleet) -> TrainingJobs:
 def site_inference_gpus(scenario: Scenario, fleet: Fleet) -> np.ndarray:
     """GPUs each site holds per step for the scenario's online inference, shape (steps, sites).
 
+    See :func:`inference_gpus_by_site`, whose first result this is.
+    """
+    return inference_gpus_by_site(scenario, fleet)[0]
+
+
+def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray, np.ndarray]:
+    """GPUs each site holds per step for the scenario's online inference, and what it would need for all of it.
+
+    Returns ``(needed, full)``, both (steps, sites): ``needed`` when each site serves its own share, ``full`` when
+    one site serves the whole fleet's demand (what a policy that routes inference scales by its shares).
+
     The fleet-wide rate (ServeGen's weekly shape scaled to ``peak_rate_rps``, on Japan's clock) is split in proportion
     to installed GPUs (the baseline serves where it is installed; routing is a policy's job), and each site's share is
     turned into GPUs with the serving-capacity model for its GPU (``wattbit.workload.serving``).
@@ -77,8 +88,9 @@ def site_inference_gpus(scenario: Scenario, fleet: Fleet) -> np.ndarray:
 
     spec = scenario.workload.inference
     needed = np.zeros((fleet.steps, len(fleet.names)))
+    full = np.zeros((fleet.steps, len(fleet.names)))
     if spec.peak_rate_rps == 0:
-        return needed
+        return needed, full
     traces = {t.reader: t for t in scenario.workload.traces}
     if "servegen_client_rates" not in traces:
         raise WattbitInputError(
@@ -107,8 +119,10 @@ def site_inference_gpus(scenario: Scenario, fleet: Fleet) -> np.ndarray:
     rate = demand.rate_rps.sum(axis=0)
     share = fleet.gpus_total / fleet.gpus_total.sum()
     for i, plant in enumerate(fleet.plants):
-        needed[:, i] = demand.capacity(plant.gpu).gpus_needed(rate * share[i], demand.burst_factor)
-    return needed
+        capacity = demand.capacity(plant.gpu)
+        needed[:, i] = capacity.gpus_needed(rate * share[i], demand.burst_factor)
+        full[:, i] = capacity.gpus_needed(rate, demand.burst_factor)
+    return needed, full
 
 
 @dataclass
@@ -123,6 +137,8 @@ class SimInputs:
         Sites and signals; training workload; sampled failure events.
     inference_gpus_needed
         GPUs online inference needs per step and site, (steps, sites), when served where installed.
+    inference_full_gpus
+        GPUs each site would need to serve the whole demand, (steps, sites), or None (no routing possible).
     seed
         Seed of the failures and of the engine's random choices.
     """
@@ -133,6 +149,7 @@ class SimInputs:
     inference_gpus_needed: np.ndarray
     events: FailureEvents
     seed: int
+    inference_full_gpus: np.ndarray | None = None
 
 
 def prepare(
@@ -147,11 +164,11 @@ def prepare(
     seed = scenario.workload.seed if seed is None else seed
     fleet = build_fleet(scenario)
     jobs = training_jobs(scenario, fleet) if jobs is None else jobs
-    inference = (
-        site_inference_gpus(scenario, fleet)
-        if inference_gpus_needed is None
-        else np.asarray(inference_gpus_needed, float)
-    )
+    full = None
+    if inference_gpus_needed is None:
+        inference, full = inference_gpus_by_site(scenario, fleet)
+    else:
+        inference = np.asarray(inference_gpus_needed, float)
     p = scenario.period
     events = sample_failures(
         failure_rates or FailureRates(),
@@ -162,12 +179,20 @@ def prepare(
         fleet.step_h * 3600.0,
         seed,
     )
-    return SimInputs(scenario, fleet, jobs, inference, events, seed)
+    return SimInputs(scenario, fleet, jobs, inference, events, seed, full)
 
 
 def make_engine(inputs: SimInputs, policy: Policy | None = None) -> Engine:
     """An engine at the first step of a run of ``inputs`` (drive it with ``run()`` or ``observe()``/``advance()``)."""
-    return Engine(inputs.fleet, inputs.jobs, inputs.inference_gpus_needed, inputs.events, policy, seed=inputs.seed)
+    return Engine(
+        inputs.fleet,
+        inputs.jobs,
+        inputs.inference_gpus_needed,
+        inputs.events,
+        policy,
+        seed=inputs.seed,
+        inference_full_gpus=inputs.inference_full_gpus,
+    )
 
 
 def collect(inputs: SimInputs, engine: Engine, policy_name: str, started_at: float | None = None) -> SimResult:

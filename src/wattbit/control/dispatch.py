@@ -1,0 +1,165 @@
+"""From a plan's GPUs per site to individual jobs: which to start, pause or move, and where.
+
+The planning models (:mod:`wattbit.control.lp`) decide how many GPUs run training at each site in each slot, not
+which job; this module turns such per-site targets into job actions, the same way for every planning policy:
+
+1. **Urgent jobs first.** A queued job whose slack (steps to its deadline less the steps of work it still needs,
+   with its pending overheads) is at most ``urgent_steps`` starts now wherever its gang fits, whatever the plan
+   says: a plan built on forecasts must not cost a deadline.
+2. **Above target, pause or move.** Where a site runs more training GPUs than its target, running jobs that may be
+   paused and still have ``min_remaining_h`` of work are moved (when migratable, to a site below its target, if the
+   state transfer costs less than ``max_transfer_share`` of the work left) or paused (the latest deadline first),
+   as long as that brings the site closer to its target.
+3. **Below target, start.** Queued jobs in earliest-deadline-first order start at the site with room (target less
+   running) for their gang, preferring the site holding their state, then the site with the most room; a job that
+   fits nowhere is skipped and the next one tried (backfilling).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.sim.engine import NO_DEADLINE
+from wattbit.sim.policy import Actions, Observation
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class DispatchRules:
+    """Parameters of :func:`dispatch_jobs` (see the module text).
+
+    Attributes
+    ----------
+    urgent_steps
+        A queued job with at most this many steps of slack starts now.
+    pause
+        Whether running jobs may be paused or moved to follow the targets.
+    min_remaining_h
+        Only jobs with at least this much work left are paused or moved.
+    max_transfer_share
+        Largest state-transfer time, as a share of the work left, for which a job is moved rather than paused.
+    fill
+        A job starts where the room is at least ``fill`` times its gang (1: never beyond the target).
+    """
+
+    urgent_steps: int = 8
+    pause: bool = True
+    min_remaining_h: float = 1.0
+    max_transfer_share: float = 0.05
+    fill: float = 0.5
+
+
+#: Slowest throughput a power cap may leave a job: the lowest default cap, 70 % of TDP (0.865, docs/models/gpu.md).
+WORST_CAP_THROUGHPUT = 0.86
+
+
+def slack_steps(
+    obs: Observation, remaining_h: FloatArray, deadline_step: IntArray, work_rate: FloatArray | float = 1.0
+) -> FloatArray:
+    """Steps a job can still wait and finish by its deadline at the slowest progress it may see (its checkpoint
+    rate under the lowest cap, :data:`WORST_CAP_THROUGHPUT`), plus one step of margin; inf without a deadline."""
+    need = np.ceil(remaining_h / (obs.step_h * WORST_CAP_THROUGHPUT * np.asarray(work_rate)) - 1e-9) + 1
+    slack = deadline_step.astype(float) - obs.step - need
+    return np.where(deadline_step >= NO_DEADLINE, np.inf, slack)
+
+
+def dispatch_jobs(
+    obs: Observation, target_gpus: FloatArray, rules: DispatchRules | None = None, site_order: IntArray | None = None
+) -> Actions:
+    """Job starts, pauses and moves that bring each site's training GPUs towards ``target_gpus`` (sites,).
+
+    Parameters
+    ----------
+    obs
+        The present.
+    target_gpus
+        Training GPUs the plan wants at each site now.
+    rules
+        Dispatch parameters.
+    site_order
+        Sites from most to least preferred for urgent jobs and ties (default: by current carbon intensity).
+    """
+    r = rules or DispatchRules()
+    n_s = len(obs.site_names)
+    free = obs.gpus_free.astype(np.int64).tolist()
+    target = np.asarray(target_gpus, dtype=float)
+    run = obs.running
+    run_gpus, run_site = run.gpus.tolist(), run.site.tolist()
+    busy = np.bincount(np.asarray(run_site, dtype=np.int64), weights=run.gpus, minlength=n_s).astype(float)
+    order = np.argsort(obs.carbon_g_per_kwh[-1], kind="stable").tolist() if site_order is None else list(site_order)
+    pause_job: list[int] = []
+    migrate_job: list[int] = []
+    migrate_site: list[int] = []
+    # 2. above target: move or pause (not urgent, long enough to be worth it), the latest deadline first
+    if r.pause and len(run):
+        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate)
+        movable = run.pausable & (run.remaining_h >= r.min_remaining_h) & (slack > 2 * r.urgent_steps)
+        transfer_h = run.data_size_gb * 8.0 / obs.migration_link_gbps / 3600.0
+        for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
+            s, g = run_site[i], run_gpus[i]
+            if not movable[i] or busy[s] - target[s] < g / 2:
+                continue
+            dest = -1
+            if run.migratable[i] and transfer_h[i] <= r.max_transfer_share * run.remaining_h[i]:
+                rooms = [(target[d] - busy[d], d) for d in range(n_s) if d != s and free[d] >= g]
+                rooms = [x for x in rooms if x[0] >= g * r.fill]
+                if rooms:
+                    dest = max(rooms)[1]
+            busy[s] -= g
+            if dest >= 0:
+                migrate_job.append(int(run.job[i]))
+                migrate_site.append(dest)
+                free[dest] -= g
+                busy[dest] += g
+            else:
+                pause_job.append(int(run.job[i]))
+                # the engine frees a paused gang at once, but only up to the grid-limited capacity: keep it unused
+    # 1 + 3. starts: urgent wherever they fit; others where the plan has room, earliest deadline first
+    q = obs.queue
+    start_job: list[int] = []
+    start_site: list[int] = []
+    if len(q):
+        slack_q = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate)
+        edf = np.lexsort((q.submit_step, q.deadline_step))
+        gangs, home = q.gpus.tolist(), q.data_site.tolist()
+        migratable = q.migratable.tolist()
+        max_free = max(free)
+        for i in edf.tolist():
+            g = gangs[i]
+            if g > max_free:
+                continue
+            h = home[i]
+            allowed = [h] if (h >= 0 and not migratable[i]) else order
+            if slack_q[i] <= r.urgent_steps:
+                fits = [s for s in allowed if free[s] >= g]
+                # where the plan has room first (the state's site among them first), then anywhere it fits
+                cands = sorted(fits, key=lambda s: (target[s] - busy[s] < g * r.fill, s != h))
+            else:
+                cands = [s for s in allowed if free[s] >= g and target[s] - busy[s] >= g * r.fill]
+                if h >= 0 and h in cands:
+                    cands = [h]
+                elif cands:
+                    cands = [max(cands, key=lambda s: target[s] - busy[s])]
+            if not cands:
+                continue
+            s = cands[0]
+            free[s] -= g
+            busy[s] += g
+            start_job.append(int(q.job[i]))
+            start_site.append(s)
+            max_free = max(free)
+            if max_free <= 0:
+                break
+    as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
+    return Actions(
+        start_job=as_int(start_job),
+        start_site=as_int(start_site),
+        pause_job=as_int(pause_job),
+        migrate_job=as_int(migrate_job),
+        migrate_site=as_int(migrate_site),
+    )

@@ -1,0 +1,93 @@
+"""``greedy``: defer flexible training to clean hours within its slack, and place it at the cleanest site.
+
+Once an hour the policy forecasts every site's carbon intensity for the next ``horizon_h`` (``wattbit.forecast``,
+from the past only) and weighs it by the site's marginal facility power per GPU at that hour's weather, the
+marginal carbon of a GPU-hour. Each step, queued jobs are taken earliest deadline first:
+
+* a job whose slack (time to its deadline less the work it needs) is at most ``urgent_steps`` starts now at the
+  site with the lowest marginal carbon that has room for its gang;
+* any other job starts now only if the lowest marginal carbon among the sites with room is within the cleanest
+  ``quantile`` of the forecast over the window it may still wait (its slack, at most the horizon); else it waits.
+
+No pausing or moving of running jobs, no power caps, design setpoints, battery idle, no inference routing: the
+simplest carbon-aware scheduler, in the spirit of "Let's Wait Awhile" (Wiesner et al., Middleware 2021).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.control.dispatch import slack_steps
+from wattbit.control.signals_ahead import ahead
+from wattbit.control.site_energy import site_energy_model
+from wattbit.sim.policy import Actions, Observation
+
+FloatArray = NDArray[np.float64]
+
+
+class GreedyPolicy:
+    """Start a job when now is among the cleanest hours it could still wait for, at the cleanest site."""
+
+    name = "greedy"
+
+    def __init__(
+        self, horizon_h: float = 24.0, quantile: float = 0.3, urgent_steps: int = 8, refresh_steps: int = 4
+    ) -> None:
+        if not 0 < quantile <= 1:
+            raise ValueError(f"quantile must be in (0, 1], got {quantile}")
+        self.horizon_h, self.quantile = horizon_h, quantile
+        self.urgent_steps, self.refresh_steps = urgent_steps, refresh_steps
+        self._made_at = -(10**9)
+        self._threshold: FloatArray = np.zeros(0)
+        self._marginal_kw: FloatArray = np.zeros(0)
+
+    def _refresh(self, obs: Observation) -> None:
+        """Forecast marginal carbon per GPU and the threshold for every waiting window."""
+        steps = max(1, round(self.horizon_h / obs.step_h))
+        per_day = round(24 / obs.step_h)
+        ci = ahead(obs.carbon_g_per_kwh, steps + 1, per_day)[1:]  # (steps, sites)
+        energy = site_energy_model(
+            obs.plants, ahead(obs.temp_db_c, steps + 1, per_day), ahead(obs.temp_wb_c, steps + 1, per_day)
+        )
+        # marginal facility kW of one busy GPU: its extra IT power times the facility slope near half load
+        slope = energy.line_b[:, :, energy.line_b.shape[2] // 2]
+        extra_kw = (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) / 1000.0
+        marginal = slope * extra_kw[None, :]  # (steps + 1, sites)
+        self._marginal_kw = marginal[0]
+        best = (ci * marginal[1:]).min(axis=1)  # the cleanest site each future step [g per GPU-hour]
+        # threshold[w]: the quantile of the best marginal carbon over the next w steps (w = 1..steps)
+        self._threshold = np.array([np.quantile(best[:w], self.quantile) for w in range(1, steps + 1)])
+        self._made_at = obs.step
+
+    def decide(self, obs: Observation) -> Actions:
+        """Start the jobs for which now is clean enough, or which cannot wait."""
+        if obs.step - self._made_at >= self.refresh_steps:
+            self._refresh(obs)
+        q = obs.queue
+        if not len(q):
+            return Actions()
+        free = obs.gpus_free.astype(np.int64).tolist()
+        now = (obs.carbon_g_per_kwh[-1] * self._marginal_kw).tolist()  # g per GPU-hour at each site now
+        by_clean = sorted(range(len(free)), key=lambda s: now[s])
+        slack = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate)
+        gangs, home, migratable = q.gpus.tolist(), q.data_site.tolist(), q.migratable.tolist()
+        horizon = len(self._threshold)
+        jobs, sites = [], []
+        for i in np.lexsort((q.submit_step, q.deadline_step)).tolist():
+            g = gangs[i]
+            allowed = [home[i]] if home[i] >= 0 and not migratable[i] else by_clean
+            site = next((s for s in allowed if free[s] >= g), -1)
+            if site < 0:
+                continue
+            wait = slack[i] - self.urgent_steps
+            if wait > 0:
+                window = int(min(wait, horizon))
+                if now[site] > self._threshold[window - 1]:
+                    continue
+            free[site] -= g
+            jobs.append(int(q.job[i]))
+            sites.append(site)
+            if max(free) <= 0:
+                break
+        return Actions(start_job=np.asarray(jobs, dtype=np.int64), start_site=np.asarray(sites, dtype=np.int64))

@@ -1,0 +1,320 @@
+"""``mpc``: model-predictive watt-bit control on forecasts.
+
+Every ``interval_steps`` (an hour by default) the policy forecasts each site's carbon intensity, price,
+curtailment, on-site generation, weather and inference demand over the horizon (``wattbit.forecast``, from the
+past only), builds the class form of the watt-bit programme (:mod:`wattbit.control.lp`) on hourly slots and solves
+it with HiGHS. The plan's first slot sets, per site, the training GPUs (turned into job starts, pauses and moves by
+:mod:`wattbit.control.dispatch`), the GPU power cap, the cooling setpoint, the battery power and the inference
+routing shares; between re-plans the policy follows the plan's current slot.
+
+Jobs enter the programme as classes by deadline slot. A job due within the horizon needs all its work by then; a
+job due later needs the share of its work that keeps it on a straight line to its deadline (``horizon / time to
+deadline``), and the rest is optional work the plan does when its marginal carbon is below the horizon's median
+(the value of doing it later). Jobs that cannot pause are pinned where they run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.control.dispatch import DispatchRules, dispatch_jobs
+from wattbit.control.lp import Plan, PlanInfeasible, PlanInputs, Weights, WorkClasses
+from wattbit.control.lp_fast import solve_plan_fast
+from wattbit.control.signals_ahead import ahead
+from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
+from wattbit.sim.engine import NO_DEADLINE
+from wattbit.sim.policy import Actions, Observation
+
+FloatArray = NDArray[np.float64]
+
+#: Where online inference demand is taken to come from: central Tokyo (35.68 N, 139.77 E), assumption U.
+DEMAND_CENTRE_DEG = (35.681, 139.767)
+#: Round-trip fibre latency per km of great-circle distance [ms]: light in fibre ~200 km/ms, a route 1.5x the
+#: great-circle distance, there and back (U; typical of terrestrial routes).
+RTT_MS_PER_KM = 2 * 1.5 / 200.0
+
+
+def rtt_ms(lat_deg: float, lon_deg: float, centre: tuple[float, float] = DEMAND_CENTRE_DEG) -> float:
+    """Round-trip network latency from a site to the demand centre [ms] (great circle x route factor)."""
+    p1, p2 = math.radians(lat_deg), math.radians(centre[0])
+    dl = math.radians(lon_deg - centre[1])
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    km = 2 * 6371.0 * math.asin(math.sqrt(min(a, 1.0)))
+    return km * RTT_MS_PER_KM
+
+
+@dataclass(frozen=True)
+class MPCConfig:
+    """Settings of the model-predictive controller.
+
+    Attributes
+    ----------
+    horizon_h, slot_h
+        Planning horizon and slot length [h].
+    interval_steps
+        Engine steps between re-plans.
+    weights
+        Objective weights (carbon, cost, curtailment, lateness).
+    cap_fractions
+        GPU power-cap levels the plan chooses from (fractions of TDP).
+    routing, max_rtt_ms
+        Whether inference is routed across sites, and the latency limit of a site that serves it.
+    site_rtt_ms
+        Round-trip latency of each site to the demand centre [ms]; None: from coordinates (:func:`rtt_ms`), which
+        needs ``site_coords``.
+    inference_margin
+        Inference capacity is planned for the upper end of the forecast's 80 % interval times this factor.
+    dispatch
+        How the plan's GPUs become job actions.
+    time_limit_s
+        Solver time limit per plan.
+    """
+
+    horizon_h: float = 36.0
+    slot_h: float = 1.0
+    interval_steps: int = 4
+    weights: Weights = field(default_factory=Weights)
+    cap_fractions: tuple[float, ...] = DEFAULT_CAP_FRACTIONS
+    routing: bool = True
+    max_rtt_ms: float = 20.0
+    site_rtt_ms: tuple[float, ...] | None = None
+    site_coords: tuple[tuple[float, float], ...] | None = None
+    inference_margin: float = 1.05
+    dispatch: DispatchRules = field(default_factory=DispatchRules)
+    time_limit_s: float = 10.0
+
+
+@dataclass
+class Decision:
+    """What the last plan decided, for reports and tests."""
+
+    step: int
+    plan: Plan
+    energy: SiteEnergyModel
+    slot_steps: int
+    seconds: float
+
+
+class MPCPolicy:
+    """Rolling-horizon optimisation of when and where training runs, caps, setpoints, battery and routing."""
+
+    name = "mpc"
+
+    def __init__(self, config: MPCConfig | None = None, areas: tuple[str, ...] | None = None) -> None:
+        self.config = config or MPCConfig()
+        self.areas = areas
+        self.last: Decision | None = None
+        self.decision_seconds: list[float] = []
+        self.failed_plans = 0
+
+    # ----------------------------------------------------------------------------------------------- inputs
+    def _forecast(self, history: FloatArray, steps: int, per_day: int, upper: bool = False) -> FloatArray:
+        """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
+        return ahead(history, steps, per_day, upper=upper)
+
+    def plan_inputs(self, obs: Observation) -> tuple[PlanInputs, int]:
+        """The programme for the horizon from ``obs``; returns the inputs and the engine steps per slot."""
+        c = self.config
+        slot_steps = max(1, round(c.slot_h / obs.step_h))
+        n_slots = max(1, round(c.horizon_h / (slot_steps * obs.step_h)))
+        steps = n_slots * slot_steps
+        per_day = round(24 / obs.step_h)
+        n_s = len(obs.site_names)
+
+        def slots(a: FloatArray, how: str = "mean") -> FloatArray:
+            r = a.reshape(n_slots, slot_steps, n_s)
+            return {"mean": r.mean(axis=1), "sum": r.sum(axis=1), "max": r.max(axis=1)}[how]
+
+        fc = lambda x, up=False: self._forecast(x, steps, per_day, up)  # noqa: E731
+        carbon = slots(fc(obs.carbon_g_per_kwh))
+        price = slots(fc(obs.price_per_mwh))
+        curtailed = slots(fc(obs.curtailed_mwh), "sum")
+        onsite = slots(fc(obs.pv_w) + fc(obs.wind_w))
+        tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
+        energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
+        available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
+        routing = c.routing and obs.inference_full_gpus is not None
+        full = None
+        routable = None
+        if routing:
+            assert obs.inference_full_gpus is not None
+            full = slots(fc(obs.inference_full_gpus, True), "max") * c.inference_margin
+            full[0] = np.maximum(full[0], obs.inference_full_gpus[-1])
+            routable = self._routable(n_s)
+            inference = np.zeros((n_slots, n_s))
+        else:
+            inference = slots(fc(obs.inference_gpus_needed, True), "max") * c.inference_margin
+            inference[0] = np.maximum(inference[0], obs.inference_gpus)
+            inference = np.minimum(inference, available)
+        work, pinned = self._work(obs, n_slots, slot_steps, energy, carbon)
+        inputs = PlanInputs(
+            slot_h=slot_steps * obs.step_h,
+            energy=energy,
+            gpus_available=available,
+            inference_gpus=inference,
+            onsite_w=onsite,
+            grid_limit_w=np.asarray(obs.grid_limit_w, dtype=float),
+            carbon_g_per_kwh=carbon,
+            price_per_mwh=price,
+            curtailed_mwh=curtailed,
+            areas=self.areas or tuple(obs.site_names),
+            batteries=obs.batteries,
+            soc_mwh=obs.battery_soc_mwh,
+            work=work,
+            inference_full_gpus=full,
+            routable=routable,
+            pinned_gpus=pinned,
+        )
+        return inputs, slot_steps
+
+    def _routable(self, n_s: int) -> NDArray[np.bool_]:
+        c = self.config
+        if c.site_rtt_ms is not None:
+            return np.asarray(c.site_rtt_ms) <= c.max_rtt_ms
+        if c.site_coords is not None:
+            return np.array([rtt_ms(*xy) <= c.max_rtt_ms for xy in c.site_coords])
+        return np.ones(n_s, bool)
+
+    def _work(
+        self, obs: Observation, n_slots: int, slot_steps: int, energy: SiteEnergyModel, carbon: FloatArray
+    ) -> tuple[WorkClasses, FloatArray]:
+        """Work classes by deadline slot, plus GPUs pinned by running jobs that cannot pause."""
+        n_s = len(obs.site_names)
+        q, run = obs.queue, obs.running
+        flexible_run = run.pausable
+        gangs = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float)
+        # running time needed at full power: work over the share of time a job progresses (checkpoints)
+        remaining = np.concatenate(
+            [q.remaining_h / q.work_rate, run.remaining_h[flexible_run] / run.work_rate[flexible_run]]
+        )
+        deadline = np.concatenate([q.deadline_step, run.deadline_step[flexible_run]])
+        pinned = np.zeros((n_slots, n_s))
+        for g, s, rem in zip(
+            run.gpus[~flexible_run].tolist(),
+            run.site[~flexible_run].tolist(),
+            run.remaining_h[~flexible_run].tolist(),
+            strict=True,
+        ):
+            last = min(n_slots, math.ceil(rem / (slot_steps * obs.step_h)))
+            pinned[:last, s] += g
+        horizon_steps = n_slots * slot_steps
+        to_deadline = (deadline - obs.step).astype(float)
+        has_deadline = deadline < NO_DEADLINE
+        slot_of = np.floor(to_deadline / slot_steps).astype(np.int64)
+        inside = has_deadline & (slot_of < n_slots)
+        work = gangs * remaining
+        # a class per deadline slot inside the horizon (a slot <= 0: overdue, do what it can in slot 0)
+        end = np.clip(slot_of, 1, n_slots)
+        w_in = np.bincount(end[inside], weights=work[inside], minlength=n_slots + 1)
+        g_in = np.bincount(end[inside], weights=gangs[inside], minlength=n_slots + 1)
+        later = has_deadline & ~inside
+        share = np.zeros_like(work)
+        share[later] = np.minimum(1.0, horizon_steps / np.maximum(to_deadline[later], 1.0))
+        w_req_later = float((work * share)[later].sum())
+        w_opt = float((work * (1 - share))[~inside].sum())
+        g_out = float(gangs[~inside].sum())
+        # the value of a GPU-hour of optional work: its marginal carbon at the horizon's median intensity
+        marginal_mwh = (
+            (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) * np.median(energy.line_b, axis=(0, 2)) / 1e6
+        )
+        value = self.config.weights.carbon_per_t * float(np.median(carbon / 1000.0 * marginal_mwh[None, :]))
+        ends = np.arange(1, n_slots + 1)
+        classes = WorkClasses(
+            work_gpu_h=np.concatenate([w_in[1:], [w_req_later, w_opt]]),
+            max_gpus=np.concatenate([g_in[1:], [g_out, g_out]]),
+            first_slot=np.zeros(n_slots + 2, dtype=np.int64),
+            end_slot=np.concatenate([ends, [n_slots, n_slots]]).astype(np.int64),
+            required=np.concatenate([np.ones(n_slots + 1, bool), [False]]),
+            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]]),
+        )
+        keep = classes.work_gpu_h > 1e-9
+        return (
+            WorkClasses(
+                work_gpu_h=classes.work_gpu_h[keep],
+                max_gpus=classes.max_gpus[keep],
+                first_slot=classes.first_slot[keep],
+                end_slot=classes.end_slot[keep],
+                required=classes.required[keep],
+                value_per_gpu_h=classes.value_per_gpu_h[keep],
+            ),
+            pinned,
+        )
+
+    # --------------------------------------------------------------------------------------------- decision
+    def decide(self, obs: Observation) -> Actions:
+        """Re-plan when due, then act on the current slot of the plan."""
+        t0 = time.perf_counter()
+        last = self.last
+        if last is None or obs.step - last.step >= self.config.interval_steps:
+            inputs, slot_steps = self.plan_inputs(obs)
+            try:
+                plan = solve_plan_fast(inputs, self.config.weights, self.config.time_limit_s)
+            except PlanInfeasible:
+                self.failed_plans += 1
+                plan = None
+            if plan is not None:
+                last = self.last = Decision(obs.step, plan, inputs.energy, slot_steps, 0.0)
+        if last is None:  # no plan at all yet: behave like the baseline this step
+            actions = dispatch_jobs(obs, obs.gpus_available.astype(float), self.config.dispatch)
+        else:
+            actions = self._act(obs, last)
+        elapsed = time.perf_counter() - t0
+        self.decision_seconds.append(elapsed)
+        return actions
+
+    def _act(self, obs: Observation, d: Decision) -> Actions:
+        slot = (obs.step - d.step) // d.slot_steps
+        return act_on_plan(obs, d.plan, d.energy, slot, self.config.dispatch)
+
+
+def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int, rules: DispatchRules) -> Actions:
+    """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing."""
+    slot = min(slot, plan.busy_gpus.shape[0] - 1)
+    busy = plan.busy_gpus[slot]  # (sites, levels)
+    target = busy.sum(axis=1)
+    actions = dispatch_jobs(obs, target, rules)
+    level = np.argmax(busy, axis=1)
+    caps = energy.cap_w[np.arange(len(level)), level]
+    actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)
+    actions.supply_temp_c = energy.supply_temp_c[min(slot, energy.supply_temp_c.shape[0] - 1)].copy()
+    actions.battery_mw = plan.battery_mw[slot].copy()
+    if plan.inference_share is not None and obs.inference_full_gpus is not None:
+        nxt = min(slot + 1, plan.inference_share.shape[0] - 1)
+        actions.inference_share = safe_share(obs, plan.inference_share[nxt], actions)
+    return actions
+
+
+def safe_share(obs: Observation, wanted: FloatArray, actions: Actions) -> FloatArray | None:
+    """Routing shares near ``wanted`` that fit next to the training that keeps running (None: keep the routing).
+
+    Routing inference onto GPUs busy with training would make the engine evict jobs (losing their work since the
+    last checkpoint), so a site's share is capped by its room: available GPUs less those still running jobs.
+    """
+    assert obs.inference_full_gpus is not None
+    full = np.maximum(obs.inference_full_gpus[-1] * 1.05, 1e-9)
+    run = obs.running
+    stopping = set(actions.pause_job.tolist()) | set(actions.migrate_job.tolist())
+    keep = np.array([j not in stopping for j in run.job.tolist()], dtype=bool)
+    busy = np.bincount(run.site[keep], weights=run.gpus[keep], minlength=len(full)).astype(float)
+    if len(actions.start_job):
+        gang = dict(zip(obs.queue.job.tolist(), obs.queue.gpus.tolist(), strict=True))
+        starts = np.array([gang.get(j, 0) for j in actions.start_job.tolist()], dtype=float)
+        busy += np.bincount(actions.start_site, weights=starts, minlength=len(full))
+    if len(actions.migrate_job):
+        gang = dict(zip(run.job.tolist(), run.gpus.tolist(), strict=True))
+        moved = np.array([gang.get(j, 0) for j in actions.migrate_job.tolist()], dtype=float)
+        busy += np.bincount(actions.migrate_site, weights=moved, minlength=len(full))
+    room = np.maximum(obs.gpus_available - busy, 0.0) / full
+    share = np.minimum(np.clip(wanted, 0.0, None), room)
+    short = 1.0 - share.sum()
+    if short > 1e-9:
+        spare = room - share
+        if spare.sum() < short:
+            return None
+        share = share + spare * (short / spare.sum())
+    return share / share.sum()

@@ -1,0 +1,165 @@
+"""``oracle``: the watt-bit programme over the whole period with perfect knowledge — the bound.
+
+The oracle is given, before the run, everything the engine will see: every job's arrival, size and deadline, the
+observed signals, the weather and the GPUs failures take out. It solves the cumulative form of the programme
+(:mod:`wattbit.control.lp`, linopy + HiGHS) once, on slots of ``slot_steps`` engine steps, and then follows the plan
+like ``mpc`` does (:func:`wattbit.control.mpc.act_on_plan`).
+
+Its *plan* is a bound: a relaxation of what any policy can do in the engine, so no policy's carbon (or weighted
+objective) on the same run can be lower. Each relaxation is on the optimistic side:
+
+* gang scheduling is relaxed: work is fluid, at most the gangs of the jobs that may run per slot. Jobs whose
+  window (ready to due) spans at most ``window_slots`` slots are grouped by exact (ready, due) slot pair, each
+  group served inside its own window; longer-window jobs share cumulative curves (served by each slot at least what
+  is due, at most what is released);
+* per slot, the lowest carbon intensity and price of its steps, the highest on-site generation and GPUs in
+  service, the lowest inference need, and facility power from the slot's coolest weather and the lower bound of
+  :mod:`wattbit.control.site_energy` (facility power rises with outdoor temperature in every cooling model);
+* no work is lost to failures, no overhead is paid for pausing or moving; work is released at the start of the
+  slot it becomes ready in and due at the end of the slot its deadline falls in; jobs due after the period need
+  the straight-line share of their work by its end (the rule ``mpc`` follows).
+
+What the engine then measures when the plan is followed (``oracle`` in ``wattbit bench``) is an achievable result
+with perfect knowledge; the bound is reported beside it as ``oracle_bound``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.control.dispatch import DispatchRules
+from wattbit.control.lp import CumulativeWork, Plan, PlanInputs, Weights, WindowedWork, solve_plan
+from wattbit.control.mpc import act_on_plan, rtt_ms
+from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
+from wattbit.sim.engine import NO_DEADLINE, _gpus_out, steps_of
+from wattbit.sim.policy import Actions, Observation
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """Settings of the offline optimum (see :class:`wattbit.control.mpc.MPCConfig` for the shared ones)."""
+
+    slot_steps: int = 4
+    weights: Weights = field(default_factory=Weights)
+    cap_fractions: tuple[float, ...] = DEFAULT_CAP_FRACTIONS
+    routing: bool = True
+    max_rtt_ms: float = 20.0
+    dispatch: DispatchRules = field(default_factory=DispatchRules)
+    time_limit_s: float | None = None
+    window_slots: int = 4
+
+
+def _slots(a: FloatArray, n: int, how: str) -> FloatArray:
+    """Aggregate (steps, ...) to (slots, ...) of ``n`` steps; a short last slot is padded with its own values."""
+    steps = a.shape[0]
+    pad = (-steps) % n
+    if pad:
+        a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)])
+    r = a.reshape(-1, n, *a.shape[1:])
+    return {"min": r.min(axis=1), "max": r.max(axis=1), "sum": r.sum(axis=1), "mean": r.mean(axis=1)}[how]
+
+
+def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEnergyModel]:
+    """The cumulative programme of a whole run (``inputs``: :class:`wattbit.sim.run.SimInputs`)."""
+    fleet, jobs, n = inputs.fleet, inputs.jobs, config.slot_steps
+    n_steps, n_slots = fleet.steps, -(-fleet.steps // n)
+    energy = site_energy_model(
+        fleet.plants,
+        _slots(fleet.temp_db_c, n, "min"),
+        _slots(fleet.temp_wb_c, n, "min"),
+        cap_fractions=config.cap_fractions,
+    )
+    out = _gpus_out(inputs.events, fleet)
+    available = _slots((fleet.gpus_total - out).astype(float), n, "max")
+    # GPU-hours of running time at full power each job needs: its work over the share of time it progresses
+    interval = np.maximum(jobs.checkpoint_interval_h, 1e-9)
+    work_rate = 1.0 - np.clip(jobs.checkpoint_cost_h / interval, 0, 0.9)  # as the engine computes it
+    work = jobs.gpus.astype(float) * jobs.duration_h / work_rate
+    submit = steps_of(jobs.submit_utc, fleet)
+    earliest = steps_of(jobs.earliest_start_utc, fleet)
+    ready = np.where(np.isnat(jobs.earliest_start_utc), submit, np.maximum(submit, earliest))
+    deadline = steps_of(jobs.deadline_utc, fleet)
+    in_period = ready < n_steps
+    ready_slot = ready // n
+    due_inside = in_period & (deadline <= n_steps)
+    due_slot = np.maximum(-(-deadline // n) - 1, ready_slot)
+    # jobs with a short window (at most ``window_slots``) as exact classes; the rest as cumulative curves
+    short = due_inside & (due_slot - ready_slot < config.window_slots)
+    pairs, inverse = np.unique(np.c_[ready_slot[short], due_slot[short]], axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    windowed = WindowedWork(
+        work_gpu_h=np.bincount(inverse, weights=work[short], minlength=len(pairs)).astype(float),
+        max_gpus=np.bincount(inverse, weights=jobs.gpus[short].astype(float), minlength=len(pairs)).astype(float),
+        first_slot=pairs[:, 0].astype(np.int64),
+        end_slot=(pairs[:, 1] + 1).astype(np.int64),
+    )
+    flex = in_period & ~short
+    flex_due = due_inside & flex
+    due = np.bincount(due_slot[flex_due], weights=work[flex_due], minlength=n_slots)[:n_slots]
+    later = in_period & ~due_inside
+    span = np.maximum(deadline[later] - ready[later], 1).astype(float)
+    share = np.where(deadline[later] >= NO_DEADLINE, 0.0, np.minimum(1.0, (n_steps - ready[later]) / span))
+    due[-1] += float((work[later] * share).sum())
+    released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots]
+    last_slot = np.where(flex_due, due_slot, n_slots - 1)
+    gangs = np.zeros(n_slots + 1)
+    np.add.at(gangs, ready_slot[flex], jobs.gpus[flex])
+    np.add.at(gangs, last_slot[flex] + 1, -jobs.gpus[flex].astype(float))
+    cumulative = CumulativeWork(
+        due_gpu_h=np.cumsum(due), released_gpu_h=np.cumsum(released), max_gpus=np.cumsum(gangs)[:n_slots]
+    )
+    routing = config.routing and inputs.inference_full_gpus is not None
+    coords = [(s.latitude_deg, s.longitude_deg) for s in inputs.scenario.sites]
+    plan_inputs = PlanInputs(
+        slot_h=n * fleet.step_h,
+        energy=energy,
+        gpus_available=available,
+        inference_gpus=np.minimum(_slots(inputs.inference_gpus_needed, n, "min"), available),
+        onsite_w=_slots(fleet.pv_w + fleet.wind_w, n, "max"),
+        grid_limit_w=fleet.grid_limit_w,
+        carbon_g_per_kwh=_slots(fleet.carbon_g_per_kwh, n, "min"),
+        price_per_mwh=_slots(fleet.price_per_mwh, n, "min"),
+        curtailed_mwh=_slots(fleet.curtailed_mwh, n, "sum"),
+        areas=tuple(s.grid_area for s in inputs.scenario.sites),
+        batteries=fleet.batteries,
+        soc_mwh=np.array([0.0 if b is None else b.initial_soc_mwh for b in fleet.batteries]),
+        work=cumulative,
+        inference_full_gpus=_slots(inputs.inference_full_gpus, n, "min") if routing else None,
+        routable=np.array([rtt_ms(*xy) <= config.max_rtt_ms for xy in coords]) if routing else None,
+        windowed=windowed,
+    )
+    return plan_inputs, energy
+
+
+class OraclePolicy:
+    """Follows the offline optimum of the whole run; ``bound`` holds the plan's own (optimistic) figures."""
+
+    name = "oracle"
+
+    def __init__(self, inputs: Any, config: OracleConfig | None = None) -> None:
+        self.config = config or OracleConfig()
+        t0 = time.perf_counter()
+        plan_inputs, self.energy = oracle_inputs(inputs, self.config)
+        self.plan: Plan = solve_plan(plan_inputs, self.config.weights, self.config.time_limit_s)
+        self.bound = {
+            "carbon_t": self.plan.carbon_t,
+            "energy_cost": self.plan.cost,
+            "curtailment_absorbed_mwh": self.plan.curtailment_absorbed_mwh,
+            "objective": self.plan.objective,
+            "late_gpu_h": float(np.sum(self.plan.late_gpu_h)),
+            "energy_grid_mwh": float(self.plan.grid_mw.sum() * plan_inputs.slot_h),
+            "solve_seconds": self.plan.solve_seconds,
+            "build_seconds": time.perf_counter() - t0 - self.plan.solve_seconds,
+            "variables": self.plan.stats.get("variables", 0.0),
+        }
+
+    def decide(self, obs: Observation) -> Actions:
+        """Act on the plan's slot of this step."""
+        return act_on_plan(obs, self.plan, self.energy, obs.step // self.config.slot_steps, self.config.dispatch)

@@ -1,0 +1,179 @@
+"""What a controller needs to know about a site's power: linear IT power per GPU and a facility-power lower bound.
+
+The physics (:func:`wattbit.physics.site.site_power`) is nonlinear in the IT load (part-load efficiencies of the
+power chain, chiller curves), and depends on the weather and the cooling setpoint. An optimiser needs it linear, so
+per site and step this module gives
+
+* IT power at the DC bus as a linear function of GPU counts: ``e_idle * available + sum_l (e_l - e_idle) * busy_l
+  + (e_inf - e_idle) * inference`` with ``e_l`` the per-GPU power of a GPU running training under cap level ``l``
+  (:func:`wattbit.physics.gpu.it_power_w`, node overhead and network spread per GPU) and ``throughput_l`` its
+  throughput (:func:`wattbit.physics.gpu.throughput_factor`);
+* facility power as the maximum of a few lines in the IT power, ``P >= a_k + b_k * IT``: chords of the true curve
+  over sub-intervals of ``[0, rated]``, each lowered by the largest amount it exceeds the true curve anywhere on a
+  fine grid. Every line is then below the true curve, so their maximum is a valid lower bound: a plan built on it
+  never overstates what a site's energy is, which is what makes the offline optimum a bound (``docs/control.md``);
+* the cooling setpoint: among the candidate supply temperatures, the one with the lowest facility power at that
+  step's weather (in this model a warmer supply only saves cooling energy; server leakage and fan power rising with
+  inlet temperature are not modelled, so candidates stay within ``setpoint_headroom_k`` of the design, U).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from wattbit.physics.cooling.design import supply_range_c
+from wattbit.physics.gpu import it_power_w, throughput_factor
+from wattbit.physics.site import SitePlant, site_power
+from wattbit.sim.accounting import INFERENCE_UTILIZATION
+
+FloatArray = NDArray[np.float64]
+
+#: Power caps a controller chooses from, as fractions of the TDP (1.0 = no cap). 0.7 is near the training
+#: energy-per-work optimum of the throughput model once node overhead counts (``docs/models/gpu.md``).
+DEFAULT_CAP_FRACTIONS = (1.0, 0.85, 0.7)
+#: How far above the design supply temperature a controller may move the setpoint [K] (U).
+SETPOINT_HEADROOM_K = 4.0
+_FINE_POINTS = 41
+_CURVATURE_MARGIN = 2e-4
+
+
+@dataclass(frozen=True)
+class SiteEnergyModel:
+    """Linear site-power coefficients for steps ``0..T-1`` (arrays over (T, sites) unless noted).
+
+    Attributes
+    ----------
+    idle_w_per_gpu, inference_w_per_gpu
+        IT DC power per available idle GPU and per GPU held for inference (sites,) [W].
+    busy_w_per_gpu
+        IT DC power per GPU running training at each cap level (sites, levels) [W].
+    throughput
+        Training throughput at each cap level relative to uncapped (sites, levels).
+    cap_w
+        Cap of each level (sites, levels) [W]; the first level is the TDP (no cap).
+    rated_it_dc_w
+        IT DC rating (sites,) [W].
+    line_a_w, line_b
+        Facility power lower-bound lines (T, sites, lines): ``P >= a + b * IT_dc``.
+    supply_temp_c
+        Chosen cooling supply setpoint (T, sites) [°C].
+    """
+
+    idle_w_per_gpu: FloatArray
+    inference_w_per_gpu: FloatArray
+    busy_w_per_gpu: FloatArray
+    throughput: FloatArray
+    cap_w: FloatArray
+    rated_it_dc_w: FloatArray
+    line_a_w: FloatArray
+    line_b: FloatArray
+    supply_temp_c: FloatArray
+
+    def facility_lower_w(self, it_dc_w: FloatArray) -> FloatArray:
+        """The lower bound evaluated at IT power ``it_dc_w`` (T, sites) [W]."""
+        return np.max(self.line_a_w + self.line_b * it_dc_w[..., None], axis=-1)
+
+
+def _per_gpu_w(plant: SitePlant, utilization: float, cap_w: float | None = None) -> float:
+    n = plant.gpu_count
+    return float(it_power_w(plant.gpu, n, utilization, cap_w)) / n
+
+
+def setpoint_candidates(plant: SitePlant, headroom_k: float = SETPOINT_HEADROOM_K) -> tuple[float, ...]:
+    """Supply temperatures a controller may choose: the design value and up to ``headroom_k`` above, in range."""
+    design = plant.cooling.supply_temp_c
+    hi = min(supply_range_c(plant.cooling)[1], design + headroom_k)
+    return (design,) if hi <= design else (design, (design + hi) / 2.0, hi)
+
+
+def site_energy_model(
+    plants: tuple[SitePlant, ...],
+    temp_db_c: FloatArray,
+    temp_wb_c: FloatArray,
+    *,
+    cap_fractions: tuple[float, ...] = DEFAULT_CAP_FRACTIONS,
+    lines: int = 4,
+    setpoint_headroom_k: float = SETPOINT_HEADROOM_K,
+) -> SiteEnergyModel:
+    """Linear power coefficients and facility lower-bound lines for every step of ``temp_db_c`` (T, sites).
+
+    Parameters
+    ----------
+    plants
+        Site designs, in the column order of the weather arrays.
+    temp_db_c, temp_wb_c
+        Outdoor dry-bulb and wet-bulb temperature (T, sites) [°C]: observed for the oracle, forecast for MPC.
+    cap_fractions
+        GPU power-cap levels as fractions of the TDP, clipped to each GPU's settable range; the first should be 1.
+    lines
+        Number of chords in the facility lower bound (more: tighter, more constraints).
+    setpoint_headroom_k
+        How far above its design the supply setpoint may go.
+    """
+    if not cap_fractions or not all(0 < c <= 1 for c in cap_fractions):
+        raise ValueError(f"cap_fractions must be in (0, 1], got {cap_fractions}")
+    tdb = np.atleast_2d(np.asarray(temp_db_c, dtype=float))
+    twb = np.atleast_2d(np.asarray(temp_wb_c, dtype=float))
+    t, s = tdb.shape
+    if s != len(plants):
+        raise ValueError(f"weather has {s} site columns for {len(plants)} plants")
+    n_levels = len(cap_fractions)
+    idle, inference, rated = np.zeros(s), np.zeros(s), np.zeros(s)
+    busy, thr, caps = np.zeros((s, n_levels)), np.zeros((s, n_levels)), np.zeros((s, n_levels))
+    line_a, line_b = np.zeros((t, s, lines)), np.zeros((t, s, lines))
+    supply = np.zeros((t, s))
+    fine = np.linspace(0.0, 1.0, _FINE_POINTS)
+    knots = np.linspace(0.0, 1.0, lines + 1)
+    for i, plant in enumerate(plants):
+        gpu = plant.gpu
+        idle[i] = _per_gpu_w(plant, 0.0)
+        inference[i] = _per_gpu_w(plant, INFERENCE_UTILIZATION)
+        rated[i] = plant.rated_it_dc_w
+        for level, frac in enumerate(cap_fractions):
+            cap = float(np.clip(frac * gpu.tdp_w, gpu.cap_min_w, gpu.tdp_w))
+            caps[i, level] = cap
+            busy[i, level] = _per_gpu_w(plant, 1.0, None if frac >= 1.0 else cap)
+            thr[i, level] = float(throughput_factor(gpu, cap, "training"))
+        # facility power on a fine grid of IT loads, at the best setpoint of each step
+        loads = fine * rated[i]
+        best: FloatArray | None = None
+        for sp in setpoint_candidates(plant, setpoint_headroom_k):
+            grid = np.broadcast_to(loads, (t, _FINE_POINTS))
+            f = site_power(
+                plant,
+                grid.ravel(),
+                np.repeat(tdb[:, i], _FINE_POINTS),
+                np.repeat(twb[:, i], _FINE_POINTS),
+                np.full(t * _FINE_POINTS, sp),
+            ).facility_w.reshape(t, _FINE_POINTS)
+            total = f.sum(axis=1)
+            if best is None:
+                best, supply[:, i] = f, sp
+            else:
+                better = total < best.sum(axis=1)
+                best[better], supply[better, i] = f[better], sp
+        assert best is not None
+        for k in range(lines):
+            lo, hi = np.searchsorted(fine, knots[k]), np.searchsorted(fine, knots[k + 1] - 1e-12)
+            x0, x1 = loads[lo], loads[min(hi, _FINE_POINTS - 1)]
+            y0, y1 = best[:, lo], best[:, min(hi, _FINE_POINTS - 1)]
+            slope = (y1 - y0) / (x1 - x0)
+            chord = y0[:, None] + slope[:, None] * (loads[None, :] - x0)  # (T, fine)
+            excess = np.max(chord - best, axis=1)  # how far the chord rises above the curve anywhere
+            line_b[:, i, k] = slope
+            # plus a margin for curvature between the fine grid's points (measured < 1e-4 of facility power)
+            line_a[:, i, k] = y0 - slope * x0 - np.maximum(excess, 0.0) - _CURVATURE_MARGIN * best[:, -1]
+    return SiteEnergyModel(
+        idle_w_per_gpu=idle,
+        inference_w_per_gpu=inference,
+        busy_w_per_gpu=busy,
+        throughput=thr,
+        cap_w=caps,
+        rated_it_dc_w=rated,
+        line_a_w=line_a,
+        line_b=line_b,
+        supply_temp_c=supply,
+    )

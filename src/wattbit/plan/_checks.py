@@ -1,0 +1,77 @@
+"""Input checks shared by the finance inputs: each failure is a :class:`WattbitInputError` naming the field."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from wattbit.errors import WattbitInputError
+
+
+def check_number(
+    value: object,
+    field: str,
+    lo: float = -math.inf,
+    hi: float = math.inf,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+    what: str = "",
+) -> float:
+    """Return ``value`` as a float if it is a finite number within ``[lo, hi]`` (ends open if asked), else raise.
+
+    Parameters
+    ----------
+    value
+        The value to check.
+    field
+        Field path reported in the error (``components[2].capex``).
+    lo, hi
+        Allowed range.
+    lo_open, hi_open
+        Exclude the end of the range.
+    what
+        Short context put before the message (``component 'pv'``).
+
+    Returns
+    -------
+    float
+        The value.
+
+    Raises
+    ------
+    WattbitInputError
+        If the value is not a finite real number in range; the message gives the range.
+    """
+    kind = type(value)
+    if kind is not float and kind is not int and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+        prefix = f"{what}: " if what else ""
+        expected = _describe(lo, hi, lo_open, hi_open)
+        raise WattbitInputError(f"{prefix}{field}={value!r} must be a number {expected}", field=field)
+    x = float(value)  # type: ignore[arg-type]
+    ok = math.isfinite(x) and (lo < x if lo_open else lo <= x) and (x < hi if hi_open else x <= hi)
+    if not ok:
+        prefix = f"{what}: " if what else ""
+        raise WattbitInputError(f"{prefix}{field}={x!r} must be {_describe(lo, hi, lo_open, hi_open)}", field=field)
+    return x
+
+
+def check_int(value: object, field: str, lo: int, hi: int, *, what: str = "") -> int:
+    """Return ``value`` as an int if it is an integer (Python or NumPy) in ``[lo, hi]``, else raise."""
+    prefix = f"{what}: " if what else ""
+    if type(value) is int and lo <= value <= hi:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
+        shown = int(value) if isinstance(value, numbers.Integral) else value
+        raise WattbitInputError(f"{prefix}{field}={shown!r} must be a whole number in [{lo}, {hi}]", field=field)
+    return int(value)
+
+
+def _describe(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
+    if math.isinf(lo) and math.isinf(hi):
+        return "a finite number"
+    if math.isinf(hi):
+        return f"a finite number {'>' if lo_open else '>='} {lo:g}"
+    if math.isinf(lo):
+        return f"a finite number {'<' if hi_open else '<='} {hi:g}"
+    return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
