@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck check bench demo-data clean
+.PHONY: demo test lint typecheck check bench bench-engine bench-peer demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# Engine benchmarks (docs/benchmarks.md, "Simulation engine"): japan-2022 year and the 10-site, 1M-job fleet; and
+# the same year side by side with Vessim, installed into its own virtualenv (never a wattbit dependency).
+PEER_VENV ?= /tmp/peer-venv
+
+bench-engine: $(STAMP)
+	$(BIN)/python benchmarks/bench_engine.py
+
+bench-peer: $(STAMP)
+	$(BIN)/python benchmarks/bench_peer.py --peer-venv $(PEER_VENV)
 
 # Regenerate the embedded demo extract from ../shared/data (needs the shared data folder beside the project).
 demo-data: $(STAMP)

@@ -147,3 +147,10 @@ def test_routing_shortfall_names_the_latency_limit() -> None:
 def test_bad_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="carbon_per_t must be >= 0"):
         Weights(carbon_per_t=-1.0)
+
+
+def test_forecast_wet_bulb_above_dry_bulb_is_clipped_not_an_error() -> None:
+    tdb = np.full((3, 2), 10.0)
+    twb = np.full((3, 2), 11.5)  # two forecasts made apart can cross
+    e = site_energy_model(PLANTS, tdb, twb)
+    assert np.all(np.isfinite(e.line_a_w))

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.sim.engine import NO_DEADLINE
-from wattbit.sim.policy import Actions, Observation
+from wattbit.sim.policy import Actions, JobView, Observation
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -45,6 +45,9 @@ class DispatchRules:
         Largest state-transfer time, as a share of the work left, for which a job is moved rather than paused.
     fill
         A job starts where the room is at least ``fill`` times its gang (1: never beyond the target).
+    protect_against_failure
+        Count a job as urgent early enough that one failure (the work since a checkpoint and the restart) still
+        leaves time to finish by its deadline.
     """
 
     urgent_steps: int = 8
@@ -52,6 +55,7 @@ class DispatchRules:
     min_remaining_h: float = 1.0
     max_transfer_share: float = 0.05
     fill: float = 0.5
+    protect_against_failure: bool = True
 
 
 #: Slowest throughput a power cap may leave a job: the lowest default cap, 70 % of TDP (0.865, docs/models/gpu.md).
@@ -59,13 +63,25 @@ WORST_CAP_THROUGHPUT = 0.86
 
 
 def slack_steps(
-    obs: Observation, remaining_h: FloatArray, deadline_step: IntArray, work_rate: FloatArray | float = 1.0
+    obs: Observation,
+    remaining_h: FloatArray,
+    deadline_step: IntArray,
+    work_rate: FloatArray | float = 1.0,
+    reserve_h: FloatArray | float = 0.0,
 ) -> FloatArray:
     """Steps a job can still wait and finish by its deadline at the slowest progress it may see (its checkpoint
-    rate under the lowest cap, :data:`WORST_CAP_THROUGHPUT`), plus one step of margin; inf without a deadline."""
-    need = np.ceil(remaining_h / (obs.step_h * WORST_CAP_THROUGHPUT * np.asarray(work_rate)) - 1e-9) + 1
+    rate under the lowest cap, :data:`WORST_CAP_THROUGHPUT`) with ``reserve_h`` of work to spare (e.g. what one
+    failure can cost), plus one step of margin; inf without a deadline."""
+    work_h = np.asarray(remaining_h) + np.asarray(reserve_h)
+    need = np.ceil(work_h / (obs.step_h * WORST_CAP_THROUGHPUT * np.asarray(work_rate)) - 1e-9) + 1
     slack = deadline_step.astype(float) - obs.step - need
     return np.where(deadline_step >= NO_DEADLINE, np.inf, slack)
+
+
+def reserve(jobs: JobView, rules: DispatchRules | None = None) -> FloatArray:
+    """Work to keep in hand for a job's deadline: what one failure can cost it, if the rules protect against one."""
+    protect = (rules or DispatchRules()).protect_against_failure
+    return np.asarray(jobs.failure_loss_h, dtype=float) if protect else np.zeros(len(jobs))
 
 
 def dispatch_jobs(
@@ -97,7 +113,7 @@ def dispatch_jobs(
     migrate_site: list[int] = []
     # 2. above target: move or pause (not urgent, long enough to be worth it), the latest deadline first
     if r.pause and len(run):
-        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate)
+        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, r))
         movable = run.pausable & (run.remaining_h >= r.min_remaining_h) & (slack > 2 * r.urgent_steps)
         transfer_h = run.data_size_gb * 8.0 / obs.migration_link_gbps / 3600.0
         for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
@@ -124,7 +140,7 @@ def dispatch_jobs(
     start_job: list[int] = []
     start_site: list[int] = []
     if len(q):
-        slack_q = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate)
+        slack_q = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, reserve(q, r))
         edf = np.lexsort((q.submit_step, q.deadline_step))
         gangs, home = q.gpus.tolist(), q.data_site.tolist()
         migratable = q.migratable.tolist()

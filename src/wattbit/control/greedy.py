@@ -70,7 +70,7 @@ class GreedyPolicy:
         free = obs.gpus_free.astype(np.int64).tolist()
         now = (obs.carbon_g_per_kwh[-1] * self._marginal_kw).tolist()  # g per GPU-hour at each site now
         by_clean = sorted(range(len(free)), key=lambda s: now[s])
-        slack = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate)
+        slack = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, q.failure_loss_h)
         gangs, home, migratable = q.gpus.tolist(), q.data_site.tolist(), q.migratable.tolist()
         horizon = len(self._threshold)
         jobs, sites = [], []

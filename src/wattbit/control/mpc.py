@@ -193,6 +193,10 @@ class MPCPolicy:
             [q.remaining_h / q.work_rate, run.remaining_h[flexible_run] / run.work_rate[flexible_run]]
         )
         deadline = np.concatenate([q.deadline_step, run.deadline_step[flexible_run]])
+        if self.config.dispatch.protect_against_failure:  # plan to finish one failure's worth of work early
+            loss = np.concatenate([q.failure_loss_h, run.failure_loss_h[flexible_run]])
+            early = np.ceil(loss / obs.step_h).astype(np.int64)
+            deadline = np.where(deadline < NO_DEADLINE, deadline - early, deadline)
         pinned = np.zeros((n_slots, n_s))
         for g, s, rem in zip(
             run.gpus[~flexible_run].tolist(),

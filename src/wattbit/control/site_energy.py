@@ -116,7 +116,8 @@ def site_energy_model(
     if not cap_fractions or not all(0 < c <= 1 for c in cap_fractions):
         raise ValueError(f"cap_fractions must be in (0, 1], got {cap_fractions}")
     tdb = np.atleast_2d(np.asarray(temp_db_c, dtype=float))
-    twb = np.atleast_2d(np.asarray(temp_wb_c, dtype=float))
+    # forecasts (or per-slot minima) of the two temperatures are made apart: keep wet bulb <= dry bulb
+    twb = np.minimum(np.atleast_2d(np.asarray(temp_wb_c, dtype=float)), tdb)
     t, s = tdb.shape
     if s != len(plants):
         raise ValueError(f"weather has {s} site columns for {len(plants)} plants")

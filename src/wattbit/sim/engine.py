@@ -197,6 +197,7 @@ class Engine:
             "gpus": jobs.gpus.astype(np.int64),
             "remaining_h": self.jobs_rec.remaining_h,
             "work_rate": self._work_rate,
+            "failure_loss_h": jobs.checkpoint_interval_h + jobs.restart_cost_h,
             "deadline_step": self.deadline_step,
             "submit_step": self.ready_step,
             "pausable": jobs.pausable,
