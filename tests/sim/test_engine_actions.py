@@ -228,3 +228,28 @@ def test_interruptions_follow_the_configured_failure_rate() -> None:
     expected = rate * fleet.gpus_total.sum() * 5
     # the sum of three Poisson counts: within 4 standard deviations of 3x the mean
     assert abs(sum(counts) - 3 * expected) < 4 * np.sqrt(3 * expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "pattern"),
+    [
+        ({"duration_h": -1.0}, r"duration_h = -1.0"),
+        ({"gpus": 5000}, r"gpus = 5000; expected <= 4096, the GPUs of the largest"),
+    ],
+)
+def test_bad_jobs_are_refused_before_the_run(change: dict[str, float], pattern: str) -> None:
+    from wattbit.errors import WattbitInputError
+
+    jobs = _jobs([8, 8], [1.0, 1.0], [0, 1], [None, None])
+    for name, value in change.items():
+        getattr(jobs, name)[1] = value
+    with pytest.raises(WattbitInputError, match=pattern):
+        simulate(_scenario(inference=False), make_policy("baseline"), jobs=jobs, failure_rates=NO_FAULTS)
+
+
+def test_unsorted_jobs_are_refused_before_the_run() -> None:
+    from wattbit.errors import WattbitInputError
+
+    jobs = _jobs([8, 8], [1.0, 1.0], [2, 1], [None, None])
+    with pytest.raises(WattbitInputError, match=r"submit_utc = .*non-decreasing order"):
+        simulate(_scenario(inference=False), make_policy("baseline"), jobs=jobs, failure_rates=NO_FAULTS)

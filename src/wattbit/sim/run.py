@@ -163,7 +163,10 @@ def prepare(
     """Build the inputs of a run of ``scenario`` (see :func:`simulate` for the parameters)."""
     seed = scenario.workload.seed if seed is None else seed
     fleet = build_fleet(scenario)
-    jobs = training_jobs(scenario, fleet) if jobs is None else jobs
+    if jobs is None:
+        jobs = training_jobs(scenario, fleet)
+    else:  # a caller's own jobs get the same checks as a trace: each names the first bad job and what was expected
+        jobs = validate(jobs, max_site_gpus=int(fleet.gpus_total.max()))
     full = None
     if inference_gpus_needed is None:
         inference, full = inference_gpus_by_site(scenario, fleet)
