@@ -253,3 +253,28 @@ def test_unsorted_jobs_are_refused_before_the_run() -> None:
     jobs = _jobs([8, 8], [1.0, 1.0], [2, 1], [None, None])
     with pytest.raises(WattbitInputError, match=r"submit_utc = .*non-decreasing order"):
         simulate(_scenario(inference=False), make_policy("baseline"), jobs=jobs, failure_rates=NO_FAULTS)
+
+
+def test_a_job_exempt_from_the_site_cap_runs_at_full_speed_and_power() -> None:
+    from wattbit.physics.gpu import get_gpu, throughput_factor
+
+    sc = _scenario(inference=False)
+    jobs = _jobs([512, 512], [4.0, 4.0], [0, 0], [None, None])
+    jobs.checkpoint_cost_h[:] = 0.0
+    cap = np.array([490.0, np.nan, np.nan])  # 70 % of the H100's 700 W at fukushima
+    plan = {k: Actions(gpu_cap_w=cap, uncapped_job=np.array([1])) for k in range(24)}
+    plan[0] = Actions(
+        start_job=np.array([0, 1]), start_site=np.array([0, 0]), gpu_cap_w=cap, uncapped_job=np.array([1])
+    )
+    r = simulate(sc, Script(plan), jobs=jobs, failure_rates=NO_FAULTS)
+    finish = _finish_h(r)
+    capped_rate = float(throughput_factor(get_gpu("H100-SXM"), 490.0, "training"))
+    assert finish.iloc[1] == pytest.approx(4.0)  # exempt: full speed
+    assert finish.iloc[0] == pytest.approx(4.0 / capped_rate)  # capped
+    # power: the exempt gang draws uncapped power, so the site draws more than with both capped
+    both = {k: Actions(gpu_cap_w=cap) for k in range(24)}
+    both[0] = Actions(start_job=np.array([0, 1]), start_site=np.array([0, 0]), gpu_cap_w=cap)
+    r_both = simulate(sc, Script(both), jobs=jobs, failure_rates=NO_FAULTS)
+    it = r.timeseries[r.timeseries["site"] == "fukushima"]["it_w"].to_numpy()
+    it_both = r_both.timeseries[r_both.timeseries["site"] == "fukushima"]["it_w"].to_numpy()
+    assert it[0] > it_both[0]

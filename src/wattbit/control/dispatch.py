@@ -3,9 +3,10 @@
 The planning models (:mod:`wattbit.control.lp`) decide how many GPUs run training at each site in each slot, not
 which job; this module turns such per-site targets into job actions, the same way for every planning policy:
 
-1. **Urgent jobs first.** A queued job whose slack (steps to its deadline less the steps of work it still needs,
-   with its pending overheads) is at most ``urgent_steps`` starts now wherever its gang fits, whatever the plan
-   says: a plan built on forecasts must not cost a deadline.
+1. **Urgent jobs first.** A queued job whose slack (steps to its deadline less the steps of work it still needs at
+   the slowest progress a cap may leave it, with one failure's work in hand) is at most ``urgent_steps`` starts now
+   wherever its gang fits, whatever the plan says: a plan built on forecasts must not cost a deadline. Where it fits
+   nowhere, running jobs that can still wait (slack above twice ``urgent_steps``) are paused to make room.
 2. **Above target, pause or move.** Where a site runs more training GPUs than its target, running jobs that may be
    paused and still have ``min_remaining_h`` of work are moved (when migratable, to a site below its target, if the
    state transfer costs less than ``max_transfer_share`` of the work left) or paused (the latest deadline first),
@@ -78,6 +79,38 @@ def slack_steps(
     return np.where(deadline_step >= NO_DEADLINE, np.inf, slack)
 
 
+def _make_room(
+    run: JobView,
+    run_slack: FloatArray,
+    stopped: set[int],
+    free: list[int],
+    sites: list[int],
+    gang: int,
+    min_slack: float,
+) -> int:
+    """Pause running jobs that can wait (slack above ``min_slack``) at the first of ``sites`` where that frees
+    ``gang`` GPUs for an urgent job; adds them to ``stopped`` and their GPUs to ``free``. Returns the site or -1."""
+    if not len(run):
+        return -1
+    jobs, site_of, gpus = run.job.tolist(), run.site.tolist(), run.gpus.tolist()
+    can = run.pausable & (np.asarray(run_slack) > min_slack)
+    by_slack = np.argsort(-np.asarray(run_slack, dtype=float), kind="stable").tolist()
+    for s in sites:
+        chosen, room = [], free[s]
+        for i in by_slack:
+            if room >= gang:
+                break
+            if site_of[i] == s and can[i] and jobs[i] not in stopped:
+                chosen.append(i)
+                room += gpus[i]
+        if room >= gang:
+            for i in chosen:
+                stopped.add(jobs[i])
+            free[s] = room
+            return s
+    return -1
+
+
 def reserve(jobs: JobView, rules: DispatchRules | None = None) -> FloatArray:
     """Work to keep in hand for a job's deadline: what one failure can cost it, if the rules protect against one."""
     protect = (rules or DispatchRules()).protect_against_failure
@@ -139,6 +172,12 @@ def dispatch_jobs(
     q = obs.queue
     start_job: list[int] = []
     start_site: list[int] = []
+    stopped = set(pause_job) | set(migrate_job)
+    run_slack: FloatArray = (
+        slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, r))
+        if len(run)
+        else np.zeros(0)
+    )
     if len(q):
         slack_q = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, reserve(q, r))
         edf = np.lexsort((q.submit_step, q.deadline_step))
@@ -147,14 +186,20 @@ def dispatch_jobs(
         max_free = max(free)
         for i in edf.tolist():
             g = gangs[i]
-            if g > max_free:
+            urgent = slack_q[i] <= r.urgent_steps
+            if g > max_free and not urgent:
                 continue
             h = home[i]
             allowed = [h] if (h >= 0 and not migratable[i]) else order
-            if slack_q[i] <= r.urgent_steps:
+            if urgent:
                 fits = [s for s in allowed if free[s] >= g]
                 # where the plan has room first (the state's site among them first), then anywhere it fits
                 cands = sorted(fits, key=lambda s: (target[s] - busy[s] < g * r.fill, s != h))
+                if not cands and r.pause:
+                    site = _make_room(run, run_slack, stopped, free, allowed, g, 2 * r.urgent_steps)
+                    if site >= 0:
+                        pause_job.extend(j for j in stopped if j not in pause_job and j not in migrate_job)
+                        cands = [site]
             else:
                 cands = [s for s in allowed if free[s] >= g and target[s] - busy[s] >= g * r.fill]
                 if h >= 0 and h in cands:
@@ -169,8 +214,6 @@ def dispatch_jobs(
             start_job.append(int(q.job[i]))
             start_site.append(s)
             max_free = max(free)
-            if max_free <= 0:
-                break
     as_int = lambda x: np.asarray(x, dtype=np.int64)  # noqa: E731
     return Actions(
         start_job=as_int(start_job),

@@ -5,7 +5,8 @@ from the past only) and weighs it by the site's marginal facility power per GPU 
 marginal carbon of a GPU-hour. Each step, queued jobs are taken earliest deadline first:
 
 * a job whose slack (time to its deadline less the work it needs) is at most ``urgent_steps`` starts now at the
-  site with the lowest marginal carbon that has room for its gang;
+  site with the lowest marginal carbon that has room for its gang (on-site PV or wind output beyond the site's
+  present load counts as carbon-free and is used first);
 * any other job starts now only if the lowest marginal carbon among the sites with room is within the cleanest
   ``quantile`` of the forecast over the window it may still wait (its slack, at most the horizon); else it waits.
 
@@ -55,10 +56,24 @@ class GreedyPolicy:
         extra_kw = (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) / 1000.0
         marginal = slope * extra_kw[None, :]  # (steps + 1, sites)
         self._marginal_kw = marginal[0]
+        self._energy = energy
         best = (ci * marginal[1:]).min(axis=1)  # the cleanest site each future step [g per GPU-hour]
         # threshold[w]: the quantile of the best marginal carbon over the next w steps (w = 1..steps)
         self._threshold = np.array([np.quantile(best[:w], self.quantile) for w in range(1, steps + 1)])
         self._made_at = obs.step
+
+    def _onsite_surplus_kw(self, obs: Observation) -> list[float]:
+        """On-site generation now beyond the site's facility power at its present load [kW] (0 where none)."""
+        e = self._energy
+        busy = np.bincount(obs.running.site, weights=obs.running.gpus, minlength=len(obs.site_names))
+        it_w = (
+            e.idle_w_per_gpu * obs.gpus_available
+            + (e.busy_w_per_gpu[:, 0] - e.idle_w_per_gpu) * busy
+            + (e.inference_w_per_gpu - e.idle_w_per_gpu) * obs.inference_gpus
+        )
+        facility_w = np.max(e.line_a_w[0] + e.line_b[0] * it_w[:, None], axis=1)
+        onsite_w = obs.pv_w[-1] + obs.wind_w[-1]
+        return list(np.maximum(onsite_w - facility_w, 0.0) / 1000.0)
 
     def decide(self, obs: Observation) -> Actions:
         """Start the jobs for which now is clean enough, or which cannot wait."""
@@ -68,7 +83,15 @@ class GreedyPolicy:
         if not len(q):
             return Actions()
         free = obs.gpus_free.astype(np.int64).tolist()
-        now = (obs.carbon_g_per_kwh[-1] * self._marginal_kw).tolist()  # g per GPU-hour at each site now
+        surplus_kw = self._onsite_surplus_kw(obs)
+        ci_now = obs.carbon_g_per_kwh[-1]
+
+        def grams_per_gpu_h(site: int, gang: int) -> float:
+            """Marginal carbon of one GPU-hour of a ``gang`` started at ``site``: on-site surplus first."""
+            need_kw = gang * self._marginal_kw[site]
+            return float(ci_now[site] * max(need_kw - surplus_kw[site], 0.0) / gang)
+
+        now = [grams_per_gpu_h(s, 1) for s in range(len(free))]
         by_clean = sorted(range(len(free)), key=lambda s: now[s])
         slack = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, q.failure_loss_h)
         gangs, home, migratable = q.gpus.tolist(), q.data_site.tolist(), q.migratable.tolist()
@@ -77,15 +100,17 @@ class GreedyPolicy:
         for i in np.lexsort((q.submit_step, q.deadline_step)).tolist():
             g = gangs[i]
             allowed = [home[i]] if home[i] >= 0 and not migratable[i] else by_clean
-            site = next((s for s in allowed if free[s] >= g), -1)
-            if site < 0:
+            fits = [s for s in allowed if free[s] >= g]
+            if not fits:
                 continue
+            site = min(fits, key=lambda s: grams_per_gpu_h(s, g))
             wait = slack[i] - self.urgent_steps
             if wait > 0:
                 window = int(min(wait, horizon))
-                if now[site] > self._threshold[window - 1]:
+                if grams_per_gpu_h(site, g) > self._threshold[window - 1]:
                     continue
             free[site] -= g
+            surplus_kw[site] = max(surplus_kw[site] - g * self._marginal_kw[site], 0.0)
             jobs.append(int(q.job[i]))
             sites.append(site)
             if max(free) <= 0:

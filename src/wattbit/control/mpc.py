@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.control.dispatch import DispatchRules, dispatch_jobs
+from wattbit.control.dispatch import DispatchRules, dispatch_jobs, reserve, slack_steps
 from wattbit.control.lp import Plan, PlanInfeasible, PlanInputs, Weights, WorkClasses
 from wattbit.control.lp_fast import solve_plan_fast
 from wattbit.control.signals_ahead import ahead
@@ -285,6 +285,11 @@ def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int
     level = np.argmax(busy, axis=1)
     caps = energy.cap_w[np.arange(len(level)), level]
     actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)
+    # jobs short of time run uncapped (caps are set per GPU), keeping one failure's work in hand
+    run = obs.running
+    if len(run):
+        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, rules))
+        actions.uncapped_job = run.job[slack <= 2 * rules.urgent_steps].astype(np.int64)
     actions.supply_temp_c = energy.supply_temp_c[min(slot, energy.supply_temp_c.shape[0] - 1)].copy()
     actions.battery_mw = plan.battery_mw[slot].copy()
     if plan.inference_share is not None and obs.inference_full_gpus is not None:

@@ -42,8 +42,10 @@ def site_series(fleet: Fleet, rec: StepRecord) -> dict[str, FloatArray]:
         inference = rec.inference_gpus[:, i]
         idle = np.maximum(rec.available_gpus[:, i] - busy - inference, 0)
         cap = np.where(np.isnan(rec.gpu_cap_w[:, i]), plant.gpu.tdp_w, rec.gpu_cap_w[:, i])
+        uncapped = np.minimum(rec.uncapped_gpus[:, i], busy)
         it_dc = (
-            it_power_w(plant.gpu, busy, 1.0, cap)
+            it_power_w(plant.gpu, busy - uncapped, 1.0, cap)
+            + it_power_w(plant.gpu, uncapped, 1.0)
             + it_power_w(plant.gpu, inference, INFERENCE_UTILIZATION)
             + it_power_w(plant.gpu, idle, 0.0)
         )

@@ -77,13 +77,15 @@ class JobRecord:
 
 @dataclass
 class StepRecord:
-    """Per step and site (steps, sites): GPUs running jobs, held for inference, available, and the actions."""
+    """Per step and site (steps, sites): GPUs running jobs, held for inference, available, and the actions
+    (``uncapped_gpus``: busy GPUs of jobs exempt from the site's cap that step)."""
 
     busy_gpus: NDArray[np.int64]
     inference_gpus: NDArray[np.int64]
     inference_needed: NDArray[np.float64]
     available_gpus: NDArray[np.int64]
     gpu_cap_w: NDArray[np.float64]
+    uncapped_gpus: NDArray[np.int64]
     supply_temp_c: NDArray[np.float64]
     battery_mw: NDArray[np.float64]
 
@@ -182,6 +184,7 @@ class Engine:
             inference_needed=np.zeros((t, s)),
             available_gpus=np.zeros((t, s), dtype=np.int64),
             gpu_cap_w=np.full((t, s), np.nan),
+            uncapped_gpus=np.zeros((t, s), dtype=np.int64),
             supply_temp_c=np.full((t, s), np.nan),
             battery_mw=np.zeros((t, s)),
         )
@@ -213,6 +216,7 @@ class Engine:
         self.busy = np.zeros(s, dtype=np.int64)
         self.step = 0
         self._free: NDArray[np.int64] | None = None
+        self._uncapped = np.empty(0, dtype=np.int64)
         self._next_arrival = 0
 
     @property
@@ -425,6 +429,7 @@ class Engine:
             rec.refused_starts += self._start_many(k, actions.start_job, actions.start_site, free)
         s = len(self.fleet.names)
         self.rec.gpu_cap_w[k] = np.full(s, np.nan) if actions.gpu_cap_w is None else actions.gpu_cap_w
+        self._uncapped = np.asarray(actions.uncapped_job, dtype=np.int64)
         if actions.supply_temp_c is not None:
             self.rec.supply_temp_c[k] = actions.supply_temp_c
         if actions.inference_share is not None:
@@ -458,9 +463,14 @@ class Engine:
         rate = self._work_rate[run]
         caps = self.rec.gpu_cap_w[k]
         if not np.isnan(caps).all():
+            exempt = np.isin(run, self._uncapped) if self._uncapped.size else np.zeros(run.size, dtype=bool)
             for site in np.flatnonzero(~np.isnan(caps)):
-                sel = sites == site
+                sel = (sites == site) & ~exempt
                 rate[sel] *= throughput_factor(self.fleet.plants[int(site)].gpu, caps[site], "training")
+            if exempt.any():
+                self.rec.uncapped_gpus[k] = np.bincount(
+                    sites[exempt], weights=self._gangs[run[exempt]], minlength=len(caps)
+                ).astype(np.int64)
         pending = rec.pending_overhead_h[run]
         paid = np.minimum(pending, step_h)
         working_h = step_h - paid

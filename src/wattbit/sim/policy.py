@@ -223,6 +223,8 @@ class Actions:
         inter-site link, and a resume at the destination, whose GPUs it holds from now on.
     gpu_cap_w
         Per site power cap of busy GPUs [W], or None for no cap (NaN entries: no cap at that site).
+    uncapped_job
+        Running jobs whose GPUs run uncapped this step whatever their site's cap (a cap is set per GPU).
     supply_temp_c
         Per site cooling supply setpoint [°C], or None for the design value.
     battery_mw
@@ -237,6 +239,7 @@ class Actions:
     migrate_job: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     migrate_site: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     gpu_cap_w: FloatArray | None = None
+    uncapped_job: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     supply_temp_c: FloatArray | None = None
     battery_mw: FloatArray | None = None
     inference_share: FloatArray | None = None
