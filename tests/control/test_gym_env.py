@@ -104,14 +104,15 @@ def test_neutral_action_reproduces_the_baseline_and_intervals_add_up(two_days) -
 
 def test_interval_outcomes_add_up_to_the_kpis_under_battery_and_caps() -> None:
     sc = _scenario(days=1, step="1h", inference=False)
-    # tight deadlines that the fleet cannot all meet: job 2 needs 30 h by 10 h
-    jobs = _jobs([1024, 1024, 3000, 512, 256], [2.0, 3.0, 1.0, 30.0, 6.0], [0, 0, 1, 0, 2], [3.0, 2.5, None, 10, 9])
+    # deadlines the fleet cannot all meet: three 4,096-GPU jobs due 2 h after they arrive, and only two sites
+    # have 4,096 GPUs, so at least one is late whatever the agent does
+    jobs = _jobs([4096, 4096, 4096, 1024, 256], [2.0, 2.0, 2.0, 30.0, 6.0], [0, 0, 0, 0, 2], [2.0, 2.0, 2.0, None, 9])
     weights = RewardWeights(carbon_per_t=0.3, cost_per_currency=2e-5, deadline_miss=7.0, waiting_per_gpu_h=1e-3)
     env = WattbitEnv(sc, jobs=jobs, failure_rates=NO_FAULTS, control_interval_steps=2, reward=weights)
     plan = np.random.default_rng(1).uniform(env.action_space.low, env.action_space.high, (12, 3 * SITES))
     run = _episode(env, lambda i: plan[i], seed=0)
     summary, infos = run["info"][-1]["summary"], run["info"]
-    assert summary["deadline_misses"] >= 2  # jobs 1 and 3
+    assert summary["deadline_misses"] >= 1
     assert sum(i["deadline_misses"] for i in infos) == summary["deadline_misses"]
     for key in ("carbon_t", "energy_cost", "energy_grid_mwh"):
         assert sum(i[key] for i in infos) == pytest.approx(summary[key], rel=1e-9)

@@ -278,3 +278,35 @@ def test_a_job_exempt_from_the_site_cap_runs_at_full_speed_and_power() -> None:
     it = r.timeseries[r.timeseries["site"] == "fukushima"]["it_w"].to_numpy()
     it_both = r_both.timeseries[r_both.timeseries["site"] == "fukushima"]["it_w"].to_numpy()
     assert it[0] > it_both[0]
+
+
+def test_capacity_claimed_back_by_inference_pauses_without_losing_work() -> None:
+    sc = _scenario(inference=False)
+    jobs = _one_job()
+    need = np.zeros((24, 3))
+    need[2:4, 0] = 2048.0  # inference takes all of fukushima for steps 2-3
+    policy = Script({0: _a(start_job=[0], start_site=[0]), 4: _a(start_job=[0], start_site=[0])})
+    r = simulate(sc, policy, jobs=jobs, inference_gpus_needed=need, failure_rates=NO_FAULTS)
+    row = r.jobs.iloc[0]
+    assert row["evictions"] == 1 and row["pauses"] == 1 and row["lost_h"] == 0.0 and row["interruptions"] == 0
+    # 2 h done, paused for steps 2-3, resumed at 4 paying the restart (no checkpoint cost in this job)
+    assert _finish_h(r).iloc[0] == pytest.approx(4 + 0.1 + 3.0)
+    assert r.summary["job_evictions"] == 1
+
+
+def test_training_runs_faster_on_faster_gpus() -> None:
+    from wattbit.physics.gpu import get_gpu
+    from wattbit.scenario import builtin_scenario_path, parse_scenario
+
+    base = _scenario(inference=False)
+    text = builtin_scenario_path("japan-2022").read_text(encoding="utf-8")
+    text = text.replace(
+        'it = { gpu_model = "H100-SXM", gpu_count = 4096, rack_kw = 41 }',
+        'it = { gpu_model = "B200", gpu_count = 4096, rack_kw = 60 }',
+    )
+    sc = parse_scenario(text, builtin_scenario_path("japan-2022")).model_copy(update={"period": base.period})
+    jobs = _one_job()
+    r = simulate(sc, Script({0: _a(start_job=[0], start_site=[2])}), jobs=jobs, failure_rates=NO_FAULTS)
+    speed = get_gpu("B200").training_speed
+    assert speed == pytest.approx(2250 / 989)
+    assert _finish_h(r).iloc[0] == pytest.approx(5.0 / speed)  # 5 H100-hours of work

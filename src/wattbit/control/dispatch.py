@@ -69,12 +69,14 @@ def slack_steps(
     deadline_step: IntArray,
     work_rate: FloatArray | float = 1.0,
     reserve_h: FloatArray | float = 0.0,
+    speed: FloatArray | float = 1.0,
 ) -> FloatArray:
     """Steps a job can still wait and finish by its deadline at the slowest progress it may see (its checkpoint
     rate under the lowest cap, :data:`WORST_CAP_THROUGHPUT`) with ``reserve_h`` of work to spare (e.g. what one
-    failure can cost), plus one step of margin; inf without a deadline."""
+    failure can cost), plus one step of margin, on GPUs of training ``speed`` (H100 = 1); inf without a deadline."""
     work_h = np.asarray(remaining_h) + np.asarray(reserve_h)
-    need = np.ceil(work_h / (obs.step_h * WORST_CAP_THROUGHPUT * np.asarray(work_rate)) - 1e-9) + 1
+    rate = obs.step_h * WORST_CAP_THROUGHPUT * np.asarray(work_rate) * np.asarray(speed)
+    need = np.ceil(work_h / rate - 1e-9) + 1
     slack = deadline_step.astype(float) - obs.step - need
     return np.where(deadline_step >= NO_DEADLINE, np.inf, slack)
 
@@ -109,6 +111,27 @@ def _make_room(
             free[s] = room
             return s
     return -1
+
+
+def site_speed(obs: Observation) -> FloatArray:
+    """Training speed of each site's GPUs relative to an H100 (``GpuModel.training_speed``)."""
+    return np.array([p.gpu.training_speed for p in obs.plants])
+
+
+def running_slack(obs: Observation, rules: DispatchRules | None = None, with_reserve: bool = True) -> FloatArray:
+    """Slack of every running job at its own site's speed (see :func:`slack_steps`)."""
+    run = obs.running
+    if not len(run):
+        return np.zeros(0)
+    extra = reserve(run, rules) if with_reserve else 0.0
+    return slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, extra, site_speed(obs)[run.site])
+
+
+def queued_slack(obs: Observation, rules: DispatchRules | None = None) -> FloatArray:
+    """Slack of every queued job on the fleet's slowest GPUs (it may have to run there)."""
+    q = obs.queue
+    speed = float(site_speed(obs).min())
+    return slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, reserve(q, rules), speed)
 
 
 def reserve(jobs: JobView, rules: DispatchRules | None = None) -> FloatArray:
@@ -146,7 +169,7 @@ def dispatch_jobs(
     migrate_site: list[int] = []
     # 2. above target: move or pause (not urgent, long enough to be worth it), the latest deadline first
     if r.pause and len(run):
-        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, r))
+        slack = running_slack(obs, r)
         movable = run.pausable & (run.remaining_h >= r.min_remaining_h) & (slack > 2 * r.urgent_steps)
         transfer_h = run.data_size_gb * 8.0 / obs.migration_link_gbps / 3600.0
         for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
@@ -173,13 +196,9 @@ def dispatch_jobs(
     start_job: list[int] = []
     start_site: list[int] = []
     stopped = set(pause_job) | set(migrate_job)
-    run_slack: FloatArray = (
-        slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, r))
-        if len(run)
-        else np.zeros(0)
-    )
+    run_slack = running_slack(obs, r)
     if len(q):
-        slack_q = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, reserve(q, r))
+        slack_q = queued_slack(obs, r)
         edf = np.lexsort((q.submit_step, q.deadline_step))
         gangs, home = q.gpus.tolist(), q.data_site.tolist()
         migratable = q.migratable.tolist()

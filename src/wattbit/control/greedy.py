@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.control.dispatch import slack_steps
+from wattbit.control.dispatch import queued_slack
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import site_energy_model
 from wattbit.sim.policy import Actions, Observation
@@ -42,6 +42,7 @@ class GreedyPolicy:
         self._made_at = -(10**9)
         self._threshold: FloatArray = np.zeros(0)
         self._marginal_kw: FloatArray = np.zeros(0)
+        self._speed: FloatArray = np.ones(0)
 
     def _refresh(self, obs: Observation) -> None:
         """Forecast marginal carbon per GPU and the threshold for every waiting window."""
@@ -54,10 +55,12 @@ class GreedyPolicy:
         # marginal facility kW of one busy GPU: its extra IT power times the facility slope near half load
         slope = energy.line_b[:, :, energy.line_b.shape[2] // 2]
         extra_kw = (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) / 1000.0
-        marginal = slope * extra_kw[None, :]  # (steps + 1, sites)
+        self._speed = np.array([p.gpu.training_speed for p in obs.plants])
+        marginal = slope * extra_kw[None, :]  # kW per busy GPU, (steps + 1, sites)
         self._marginal_kw = marginal[0]
         self._energy = energy
-        best = (ci * marginal[1:]).min(axis=1)  # the cleanest site each future step [g per GPU-hour]
+        # the cleanest site each future step [g per H100-hour of work]
+        best = (ci * marginal[1:] / self._speed[None, :]).min(axis=1)
         # threshold[w]: the quantile of the best marginal carbon over the next w steps (w = 1..steps)
         self._threshold = np.array([np.quantile(best[:w], self.quantile) for w in range(1, steps + 1)])
         self._made_at = obs.step
@@ -87,13 +90,13 @@ class GreedyPolicy:
         ci_now = obs.carbon_g_per_kwh[-1]
 
         def grams_per_gpu_h(site: int, gang: int) -> float:
-            """Marginal carbon of one GPU-hour of a ``gang`` started at ``site``: on-site surplus first."""
+            """Marginal carbon of an H100-hour of work of a ``gang`` started at ``site``: on-site surplus first."""
             need_kw = gang * self._marginal_kw[site]
-            return float(ci_now[site] * max(need_kw - surplus_kw[site], 0.0) / gang)
+            return float(ci_now[site] * max(need_kw - surplus_kw[site], 0.0) / (gang * self._speed[site]))
 
         now = [grams_per_gpu_h(s, 1) for s in range(len(free))]
         by_clean = sorted(range(len(free)), key=lambda s: now[s])
-        slack = slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, q.failure_loss_h)
+        slack = queued_slack(obs)
         gangs, home, migratable = q.gpus.tolist(), q.data_site.tolist(), q.migratable.tolist()
         horizon = len(self._threshold)
         jobs, sites = [], []

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.control.dispatch import DispatchRules, dispatch_jobs, reserve, slack_steps
+from wattbit.control.dispatch import DispatchRules, dispatch_jobs, running_slack, site_speed
 from wattbit.control.lp import Plan, PlanInfeasible, PlanInputs, Weights, WorkClasses
 from wattbit.control.lp_fast import solve_plan_fast
 from wattbit.control.signals_ahead import ahead
@@ -187,7 +187,8 @@ class MPCPolicy:
         n_s = len(obs.site_names)
         q, run = obs.queue, obs.running
         flexible_run = run.pausable
-        gangs = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float)
+        # a class's GPUs bound its work rate in H100-equivalents: at most its gangs on the fastest GPUs
+        gangs = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float) * float(site_speed(obs).max())
         # running time needed at full power: work over the share of time a job progresses (checkpoints)
         remaining = np.concatenate(
             [q.remaining_h / q.work_rate, run.remaining_h[flexible_run] / run.work_rate[flexible_run]]
@@ -288,8 +289,7 @@ def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int
     # jobs short of time run uncapped (caps are set per GPU), keeping one failure's work in hand
     run = obs.running
     if len(run):
-        slack = slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, reserve(run, rules))
-        actions.uncapped_job = run.job[slack <= 2 * rules.urgent_steps].astype(np.int64)
+        actions.uncapped_job = run.job[running_slack(obs, rules) <= 2 * rules.urgent_steps].astype(np.int64)
     actions.supply_temp_c = energy.supply_temp_c[min(slot, energy.supply_temp_c.shape[0] - 1)].copy()
     actions.battery_mw = plan.battery_mw[slot].copy()
     if plan.inference_share is not None and obs.inference_full_gpus is not None:

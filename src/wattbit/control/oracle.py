@@ -81,7 +81,9 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEn
     # GPU-hours of running time at full power each job needs: its work over the share of time it progresses
     interval = np.maximum(jobs.checkpoint_interval_h, 1e-9)
     work_rate = 1.0 - np.clip(jobs.checkpoint_cost_h / interval, 0, 0.9)  # as the engine computes it
-    work = jobs.gpus.astype(float) * jobs.duration_h / work_rate
+    work = jobs.gpus.astype(float) * jobs.duration_h / work_rate  # H100-hours of running time
+    # gangs bound the work rate in H100-equivalents: at most on the fleet's fastest GPUs
+    fastest = max(p.gpu.training_speed for p in fleet.plants)
     submit = steps_of(jobs.submit_utc, fleet)
     earliest = steps_of(jobs.earliest_start_utc, fleet)
     ready = np.where(np.isnat(jobs.earliest_start_utc), submit, np.maximum(submit, earliest))
@@ -96,7 +98,7 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEn
     inverse = inverse.ravel()
     windowed = WindowedWork(
         work_gpu_h=np.bincount(inverse, weights=work[short], minlength=len(pairs)).astype(float),
-        max_gpus=np.bincount(inverse, weights=jobs.gpus[short].astype(float), minlength=len(pairs)).astype(float),
+        max_gpus=np.bincount(inverse, weights=jobs.gpus[short] * fastest, minlength=len(pairs)).astype(float),
         first_slot=pairs[:, 0].astype(np.int64),
         end_slot=(pairs[:, 1] + 1).astype(np.int64),
     )
@@ -110,8 +112,8 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEn
     released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots]
     last_slot = np.where(flex_due, due_slot, n_slots - 1)
     gangs = np.zeros(n_slots + 1)
-    np.add.at(gangs, ready_slot[flex], jobs.gpus[flex])
-    np.add.at(gangs, last_slot[flex] + 1, -jobs.gpus[flex].astype(float))
+    np.add.at(gangs, ready_slot[flex], jobs.gpus[flex] * fastest)
+    np.add.at(gangs, last_slot[flex] + 1, -jobs.gpus[flex] * fastest)
     cumulative = CumulativeWork(
         due_gpu_h=np.cumsum(due), released_gpu_h=np.cumsum(released), max_gpus=np.cumsum(gangs)[:n_slots]
     )

@@ -51,7 +51,8 @@ class SiteEnergyModel:
     busy_w_per_gpu
         IT DC power per GPU running training at each cap level (sites, levels) [W].
     throughput
-        Training throughput at each cap level relative to uncapped (sites, levels).
+        Training work per GPU-hour at each cap level, in H100-hours (cap throughput x the GPU's training speed)
+        (sites, levels).
     cap_w
         Cap of each level (sites, levels) [W]; the first level is the TDP (no cap).
     rated_it_dc_w
@@ -137,7 +138,8 @@ def site_energy_model(
             cap = float(np.clip(frac * gpu.tdp_w, gpu.cap_min_w, gpu.tdp_w))
             caps[i, level] = cap
             busy[i, level] = _per_gpu_w(plant, 1.0, None if frac >= 1.0 else cap)
-            thr[i, level] = float(throughput_factor(gpu, cap, "training"))
+            # H100-hours of training work per GPU-hour: the cap's throughput times the model's speed
+            thr[i, level] = float(throughput_factor(gpu, cap, "training")) * gpu.training_speed
         # facility power on a fine grid of IT loads, at the best setpoint of each step
         loads = fine * rated[i]
         best: FloatArray | None = None

@@ -77,6 +77,10 @@ class GpuModel:
         Where the numbers come from, with status V/S/U.
     rack_gpus
         For rack-scale systems sold as whole racks (GB200 NVL72: 72), the GPUs per rack; else ``None``.
+    training_speed
+        Training throughput relative to an H100 SXM (job durations are H100-hours): the ratio of dense BF16 peak
+        tensor throughput (vendor datasheets, S), used as the speed ratio (U: achieved speed-ups differ by model,
+        software and scale; see ``docs/models/gpu.md``). Default: :data:`TRAINING_SPEED` for the catalog name.
     """
 
     name: str
@@ -91,9 +95,11 @@ class GpuModel:
     rack_kw_typical: float
     sources: str
     rack_gpus: int | None = None
+    training_speed: float = 1.0
 
     def __post_init__(self) -> None:
         checks = [
+            ("training_speed", self.training_speed > 0),
             ("tdp_w", self.tdp_w > 0),
             ("idle_w", 0 <= self.idle_w < self.tdp_w),
             ("memory_gib", self.memory_gib > 0),
@@ -111,7 +117,7 @@ class GpuModel:
                     f"GPU model {self.name!r}: invalid {field}={getattr(self, field)!r} (tdp_w > 0, "
                     "0 <= idle_w < tdp_w, idle_w <= cap_min_w <= tdp_w, gpus_per_node >= 1, "
                     "node_overhead_w >= node_idle_overhead_w >= 0, cooling air/liquid/either, rack_gpus a multiple "
-                    "of gpus_per_node)",
+                    "of gpus_per_node, training_speed > 0)",
                     field=field,
                 )
 
@@ -163,9 +169,23 @@ _ROWS: list[tuple[str, float, float, float, float, int, float, float, Cooling, f
 ]
 # fmt: on
 
+#: Dense BF16 peak tensor throughput [TFLOP/s] per GPU, vendor datasheets (S): A100 SXM 312; H100 SXM and H200
+#: 989; B200 (HGX) 2,250; GB200 (per GPU of an NVL72) 2,500; MI300X 1,307.
+DENSE_BF16_TFLOPS: dict[str, float] = {
+    "H100-SXM": 989.0,
+    "H200": 989.0,
+    "B200": 2_250.0,
+    "GB200": 2_500.0,
+    "MI300X": 1_307.0,
+    "A100-SXM": 312.0,
+}
+#: Training speed relative to an H100 SXM: the peak ratio (U, see :attr:`GpuModel.training_speed`).
+TRAINING_SPEED: dict[str, float] = {k: v / DENSE_BF16_TFLOPS["H100-SXM"] for k, v in DENSE_BF16_TFLOPS.items()}
+
 #: The accelerators wattbit knows, by name; values and status in ``docs/models/gpu.md``.
 GPU_CATALOG: dict[str, GpuModel] = {
-    row[0]: GpuModel(*row[:10], sources=_SOURCES[row[0]], rack_gpus=row[10]) for row in _ROWS
+    row[0]: GpuModel(*row[:10], sources=_SOURCES[row[0]], rack_gpus=row[10], training_speed=TRAINING_SPEED[row[0]])
+    for row in _ROWS
 }
 
 

@@ -127,6 +127,7 @@ def kpis(
         "job_interruptions": int(jrec.interruptions.sum()),
         "gpu_hours_overhead": float((gpus * jrec.overhead_h).sum()),
         "job_pauses": int(jrec.pauses.sum()),
+        "job_evictions": int(jrec.evictions.sum()),
         "job_migrations": int(jrec.migrations.sum()),
         "refused_starts": jrec.refused_starts,
         "refused_pauses": jrec.refused_pauses,

@@ -54,7 +54,9 @@ class JobRecord:
     """What happened to every job (arrays over jobs).
 
     ``remaining_h`` is work still to do; ``lost_h`` work redone after failures (added to remaining when lost);
-    ``overhead_h`` time its gang spent on pause checkpoints, state transfers and restarts after pauses or migrations.
+    ``overhead_h`` time its gang spent on pause checkpoints, state transfers and restarts after pauses or migrations;
+    ``evictions`` the pauses the engine made itself because inference or the grid connection claimed GPUs back
+    (counted in ``pauses`` too).
     """
 
     state: NDArray[np.int8]
@@ -67,6 +69,7 @@ class JobRecord:
     finish_step: NDArray[np.float64]
     interruptions: NDArray[np.int32]
     pauses: NDArray[np.int32]
+    evictions: NDArray[np.int32]
     migrations: NDArray[np.int32]
     lost_h: NDArray[np.float64]
     overhead_h: NDArray[np.float64]
@@ -162,6 +165,7 @@ class Engine:
         # throughput left after periodic checkpoints (capped at 90 % overhead)
         self._work_rate = 1.0 - np.clip(jobs.checkpoint_cost_h / self._interval_h, 0, 0.9)
         self._gangs = jobs.gpus.astype(np.int64)
+        self._site_speed = np.array([p.gpu.training_speed for p in fleet.plants])
         self.transfer_h = jobs.data_size_gb * 8.0 / self.link_gbps / 3600.0
         self.jobs_rec = JobRecord(
             state=np.full(n, WAITING, dtype=np.int8),
@@ -174,6 +178,7 @@ class Engine:
             finish_step=np.full(n, np.nan),
             interruptions=np.zeros(n, dtype=np.int32),
             pauses=np.zeros(n, dtype=np.int32),
+            evictions=np.zeros(n, dtype=np.int32),
             migrations=np.zeros(n, dtype=np.int32),
             lost_h=np.zeros(n),
             overhead_h=np.zeros(n),
@@ -299,12 +304,20 @@ class Engine:
         self.rec.inference_gpus[k] = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
         self.rec.inference_needed[k] = needed
         limit = self._limit(k)
+        # GPUs taken out by failures and derates take their jobs down at once (work since the checkpoint lost);
+        # capacity that inference or the grid connection claims back is foreseen a step ahead, so the youngest
+        # jobs over it are checkpointed and paused (no work lost), or lose their work if they cannot pause
         for site in np.flatnonzero(self.busy > limit):
             on_site = sorted((j for j in self.running if self.jobs_rec.site[j] == site), reverse=True)
             for j in on_site:  # youngest first
                 if self.busy[site] <= limit[site]:
                     break
-                self._interrupt(j)
+                if self.busy[site] > available[site] or not self.jobs.pausable[j]:
+                    self._interrupt(j)
+                else:
+                    self._pause(j)
+                    self.jobs_rec.evictions[j] += 1
+                    self._requeue(j)
         return np.maximum(limit - self.busy, 0)
 
     def _view(self, job: NDArray[np.int64]) -> JobView:
@@ -460,7 +473,7 @@ class Engine:
         rec, step_h = self.jobs_rec, self.fleet.step_h
         run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
         sites = rec.site[run]
-        rate = self._work_rate[run]
+        rate = self._work_rate[run] * self._site_speed[sites]  # H100-hours of work per hour on the site's GPUs
         caps = self.rec.gpu_cap_w[k]
         if not np.isnan(caps).all():
             exempt = np.isin(run, self._uncapped) if self._uncapped.size else np.zeros(run.size, dtype=bool)

@@ -285,6 +285,7 @@ def jobs_frame(jobs: TrainingJobs, jrec: JobRecord, fleet: Fleet) -> pd.DataFram
     frame["lost_h"] = jrec.lost_h
     frame["interruptions"] = jrec.interruptions
     frame["pauses"] = jrec.pauses
+    frame["evictions"] = jrec.evictions
     frame["migrations"] = jrec.migrations
     frame["overhead_h"] = jrec.overhead_h
     return frame
