@@ -128,10 +128,23 @@ def running_slack(obs: Observation, rules: DispatchRules | None = None, with_res
 
 
 def queued_slack(obs: Observation, rules: DispatchRules | None = None) -> FloatArray:
-    """Slack of every queued job on the fleet's slowest GPUs (it may have to run there)."""
+    """Slack of every queued job at every site, (jobs, sites): on each site's GPUs (see :func:`slack_steps`)."""
     q = obs.queue
-    speed = float(site_speed(obs).min())
-    return slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, reserve(q, rules), speed)
+    speed = site_speed(obs)
+    extra = reserve(q, rules)
+    columns = [slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, extra, v) for v in speed.tolist()]
+    return np.stack(columns, axis=1) if columns else np.zeros((len(q), 0))
+
+
+def in_time_sites(slack: FloatArray, allowed: list[int], margin: float) -> list[int]:
+    """Of ``allowed`` sites, those where a job keeps more than ``margin`` steps of slack; else those where it still
+    finishes; else those where it is least late (the fastest)."""
+    for bound in (margin, 0.0):
+        sites = [s for s in allowed if slack[s] > bound or (bound == 0.0 and slack[s] >= 0)]
+        if sites:
+            return sites
+    best = max((slack[s] for s in allowed), default=0.0)
+    return [s for s in allowed if slack[s] >= best - 1e-9]
 
 
 def reserve(jobs: JobView, rules: DispatchRules | None = None) -> FloatArray:
@@ -172,13 +185,24 @@ def dispatch_jobs(
         slack = running_slack(obs, r)
         movable = run.pausable & (run.remaining_h >= r.min_remaining_h) & (slack > 2 * r.urgent_steps)
         transfer_h = run.data_size_gb * 8.0 / obs.migration_link_gbps / 3600.0
+        # its slack on each site's GPUs, the transfer included: a job only moves where it still finishes in time
+        speeds = site_speed(obs)
+        extra = reserve(run, r) + transfer_h
+        slack_at = np.stack(
+            [slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, extra, v) for v in speeds.tolist()],
+            axis=1,
+        )
         for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
             s, g = run_site[i], run_gpus[i]
             if not movable[i] or busy[s] - target[s] < g / 2:
                 continue
             dest = -1
             if run.migratable[i] and transfer_h[i] <= r.max_transfer_share * run.remaining_h[i]:
-                rooms = [(target[d] - busy[d], d) for d in range(n_s) if d != s and free[d] >= g]
+                rooms = [
+                    (target[d] - busy[d], d)
+                    for d in range(n_s)
+                    if d != s and free[d] >= g and slack_at[i, d] > 2 * r.urgent_steps
+                ]
                 rooms = [x for x in rooms if x[0] >= g * r.fill]
                 if rooms:
                     dest = max(rooms)[1]
@@ -198,29 +222,37 @@ def dispatch_jobs(
     stopped = set(pause_job) | set(migrate_job)
     run_slack = running_slack(obs, r)
     if len(q):
-        slack_q = queued_slack(obs, r)
+        slack_q = queued_slack(obs, r)  # (jobs, sites): a job only goes where it can still finish in time
+        best_slack = slack_q.max(axis=1) if slack_q.size else np.zeros(len(q))
         edf = np.lexsort((q.submit_step, q.deadline_step))
         gangs, home = q.gpus.tolist(), q.data_site.tolist()
         migratable = q.migratable.tolist()
         max_free = max(free)
         for i in edf.tolist():
             g = gangs[i]
-            urgent = slack_q[i] <= r.urgent_steps
+            urgent = best_slack[i] <= r.urgent_steps
             if g > max_free and not urgent:
                 continue
             h = home[i]
             allowed = [h] if (h >= 0 and not migratable[i]) else order
             if urgent:
-                fits = [s for s in allowed if free[s] >= g]
-                # where the plan has room first (the state's site among them first), then anywhere it fits
+                # where it still finishes (the fastest GPUs if nowhere), where the plan has room first
+                in_time = [s for s in allowed if slack_q[i, s] >= 0] or sorted(allowed, key=lambda s: -slack_q[i, s])[
+                    :1
+                ]
+                fits = [s for s in in_time if free[s] >= g]
                 cands = sorted(fits, key=lambda s: (target[s] - busy[s] < g * r.fill, s != h))
                 if not cands and r.pause:
-                    site = _make_room(run, run_slack, stopped, free, allowed, g, 2 * r.urgent_steps)
+                    site = _make_room(run, run_slack, stopped, free, in_time, g, 2 * r.urgent_steps)
                     if site >= 0:
                         pause_job.extend(j for j in stopped if j not in pause_job and j not in migrate_job)
                         cands = [site]
             else:
-                cands = [s for s in allowed if free[s] >= g and target[s] - busy[s] >= g * r.fill]
+                cands = [
+                    s
+                    for s in allowed
+                    if free[s] >= g and target[s] - busy[s] >= g * r.fill and slack_q[i, s] > r.urgent_steps
+                ]
                 if h >= 0 and h in cands:
                     cands = [h]
                 elif cands:

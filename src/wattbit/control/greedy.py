@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.control.dispatch import queued_slack
+from wattbit.control.dispatch import in_time_sites, queued_slack
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import site_energy_model
 from wattbit.sim.policy import Actions, Observation
@@ -96,18 +96,19 @@ class GreedyPolicy:
 
         now = [grams_per_gpu_h(s, 1) for s in range(len(free))]
         by_clean = sorted(range(len(free)), key=lambda s: now[s])
-        slack = queued_slack(obs)
+        slack = queued_slack(obs)  # (jobs, sites)
         gangs, home, migratable = q.gpus.tolist(), q.data_site.tolist(), q.migratable.tolist()
         horizon = len(self._threshold)
         jobs, sites = [], []
         for i in np.lexsort((q.submit_step, q.deadline_step)).tolist():
             g = gangs[i]
             allowed = [home[i]] if home[i] >= 0 and not migratable[i] else by_clean
-            fits = [s for s in allowed if free[s] >= g]
+            # sites where it fits and can still finish in time with margin (the fastest if none can)
+            fits = [s for s in in_time_sites(slack[i], allowed, self.urgent_steps) if free[s] >= g]
             if not fits:
                 continue
             site = min(fits, key=lambda s: grams_per_gpu_h(s, g))
-            wait = slack[i] - self.urgent_steps
+            wait = slack[i, site] - self.urgent_steps
             if wait > 0:
                 window = int(min(wait, horizon))
                 if grams_per_gpu_h(site, g) > self._threshold[window - 1]:
