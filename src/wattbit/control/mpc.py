@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.control.dispatch import DispatchRules, dispatch_jobs, running_slack, site_speed
+from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
 from wattbit.control.lp import Plan, PlanInfeasible, PlanInputs, Weights, WorkClasses
 from wattbit.control.lp_fast import solve_plan_fast
 from wattbit.control.signals_ahead import ahead
@@ -288,8 +288,15 @@ def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int
     actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)
     # jobs short of time run uncapped (caps are set per GPU), keeping one failure's work in hand
     run = obs.running
-    if len(run):
-        actions.uncapped_job = run.job[running_slack(obs, rules) <= 2 * rules.urgent_steps].astype(np.int64)
+    short = [run.job[running_slack(obs, rules) <= 2 * rules.urgent_steps]] if len(run) else []
+    if len(actions.start_job):  # jobs starting now, on the GPUs they were given
+        q = obs.queue
+        row = {int(j): i for i, j in enumerate(q.job.tolist())}
+        idx = np.array([row[int(j)] for j in actions.start_job], dtype=np.int64)
+        slack = queued_slack(obs, rules)[idx, actions.start_site]
+        short.append(actions.start_job[slack <= 2 * rules.urgent_steps])
+    if short:
+        actions.uncapped_job = np.concatenate(short).astype(np.int64)
     actions.supply_temp_c = energy.supply_temp_c[min(slot, energy.supply_temp_c.shape[0] - 1)].copy()
     actions.battery_mw = plan.battery_mw[slot].copy()
     if plan.inference_share is not None and obs.inference_full_gpus is not None:
