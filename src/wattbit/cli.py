@@ -203,6 +203,25 @@ def _print_bench(result: dict[str, Any], table: Any) -> None:
             typer.echo(f"{key}: {result[key]:.3f}")
 
 
+@app.command()
+@user_errors
+def plan(scenario: ScenarioArg, out: OutOption = Path("out/plan")) -> None:
+    """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
+    optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
+    DIR/dispatch.parquet."""
+    from wattbit.plan.planner import plan as run_plan
+    from wattbit.plan.planner import plan_summary, summary_lines, write_plan
+    from wattbit.report.plan_report import build_plan_report
+    from wattbit.scenario import load_scenario
+
+    result = run_plan(load_scenario(scenario))
+    write_plan(result, out)
+    report = build_plan_report(result, out)
+    for line in summary_lines(plan_summary(result)):
+        typer.echo(line)
+    typer.echo(f"results: {out / 'plan.json'}, {report}")
+
+
 @scenario_app.command("validate")
 @user_errors
 def scenario_validate(scenario: ScenarioArg) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from wattbit.errors import ScenarioError
+from wattbit.plan.spec import PlanSpec
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
@@ -278,6 +279,7 @@ class Scenario(_Model):
     workload: WorkloadSpec = WorkloadSpec()
     policy: PolicySpec = PolicySpec()
     finance: FinanceSpec = FinanceSpec()
+    plan: PlanSpec | None = None
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -1,0 +1,255 @@
+"""One site's hourly dispatch for given capacities, as a HiGHS LP whose value and subgradient feed the Benders master.
+
+For fixed capacities ``K = (it_o, pv, wind, E, P, G, carbon budget, dirty budget)`` the dispatch of a site is the
+LP (columns ``g`` grid import, ``c`` charge, ``d`` discharge, ``e`` state of charge, ``u`` unserved energy, ``xc``
+and ``xd`` excess carbon and excess grid energy that is not carbon-free, per year)::
+
+    min   w sum_t price_t g_t + w pi_u sum_t u_t + pi_c xc + pi_d xd
+    s.t.  g_t - c_t + d_t + u_t >= sum_o f_ot it_o - cf_t pv - cw_t wind        balance
+          e_t - e_(t-1) - eta_c c_t + d_t / eta_d = 0                             cyclic state of charge
+          w sum_t k_t g_t - xc <= carbon budget,   w sum_t (1 - cfe_t) g_t - xd <= dirty budget
+          0 <= g <= G,  0 <= c, d <= P,  soc_min E <= e <= E,  u, xc, xd >= 0
+
+The penalties ``pi`` make the LP feasible for any ``K``. They are exact penalties: once they exceed the limits'
+shadow prices, ``u``, ``xc`` and ``xd`` are zero at the optimum wherever a feasible plan exists
+(:mod:`wattbit.plan.benders` raises them if not). Capacities appear only in bounds and right-hand sides, so the LP is
+sparse (two rows per hour) and re-solves warm in milliseconds when they change. Its optimal value ``V(K)`` is convex
+and piecewise linear in ``K``; a subgradient comes from the duals: the balance row duals ``y_t`` give ``dV/dit_o =
+sum_t y_t f_ot`` and ``dV/dpv = -sum_t y_t cf_t``, and each column's reduced cost ``r_j`` is the sensitivity to the
+bound it sits at (``r_j <= 0`` at the upper bound, ``>= 0`` at the lower), e.g. ``dV/dG = sum_t min(r_gt, 0)`` and
+``dV/dE = sum_t min(r_et, 0) + soc_min max(r_et, 0)`` (LP duality; the tests check each component against finite
+differences).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+from scipy.sparse import coo_matrix
+
+from wattbit.plan.problem import MONEY_SCALE, FloatArray, PlanProblem
+
+INF = highspy.kHighsInf
+
+
+@dataclass(frozen=True)
+class CapacityLayout:
+    """Positions of one site's capacities in its vector ``K`` (length ``O + 7``)."""
+
+    n_options: int
+
+    @property
+    def pv(self) -> int:
+        """Index of PV [MW]."""
+        return self.n_options
+
+    @property
+    def wind(self) -> int:
+        """Index of wind [MW]."""
+        return self.n_options + 1
+
+    @property
+    def energy(self) -> int:
+        """Index of battery energy [MWh]."""
+        return self.n_options + 2
+
+    @property
+    def power(self) -> int:
+        """Index of battery power [MW]."""
+        return self.n_options + 3
+
+    @property
+    def grid(self) -> int:
+        """Index of the grid connection [MW]."""
+        return self.n_options + 4
+
+    @property
+    def carbon(self) -> int:
+        """Index of the site's carbon budget [t/yr]."""
+        return self.n_options + 5
+
+    @property
+    def dirty(self) -> int:
+        """Index of the site's budget of grid energy that is not carbon-free [MWh/yr]."""
+        return self.n_options + 6
+
+    @property
+    def size(self) -> int:
+        """Length of ``K``."""
+        return self.n_options + 7
+
+
+@dataclass(frozen=True)
+class Penalties:
+    """Costs of the elastic columns [currency / MONEY_SCALE per unit]: per MWh unserved, t of excess carbon, MWh of
+    excess not-carbon-free grid energy."""
+
+    unserved_per_mwh: float
+    carbon_per_t: float
+    dirty_per_mwh: float
+
+    def scaled(self, unserved: float, carbon: float, dirty: float) -> Penalties:
+        """The penalties multiplied by the factors given."""
+        return Penalties(self.unserved_per_mwh * unserved, self.carbon_per_t * carbon, self.dirty_per_mwh * dirty)
+
+
+@dataclass(frozen=True)
+class DispatchResult:
+    """Value of a site's dispatch LP and a subgradient with respect to its capacities.
+
+    Attributes
+    ----------
+    value
+        Optimal value, penalties included [currency / MONEY_SCALE per year].
+    gradient
+        Subgradient with respect to ``K`` (see :class:`CapacityLayout`).
+    unserved_mwh, excess_carbon_t, excess_dirty_mwh
+        The elastic columns at the optimum, per year.
+    """
+
+    value: float
+    gradient: FloatArray
+    unserved_mwh: float
+    excess_carbon_t: float
+    excess_dirty_mwh: float
+
+
+class SiteDispatchLP:
+    """The dispatch LP of site ``s`` of ``problem``, kept in one HiGHS instance and re-solved warm.
+
+    Parameters
+    ----------
+    problem
+        The planning problem.
+    s
+        Index of the site.
+    penalties
+        Costs of the elastic columns.
+    """
+
+    def __init__(self, problem: PlanProblem, s: int, penalties: Penalties) -> None:
+        p = problem
+        self.problem, self.s = p, s
+        self.layout = CapacityLayout(len(p.options))
+        self.t_n = p.hours
+        self.has_carbon = p.carbon_cap_t_per_year is not None
+        self.has_dirty = p.min_clean_energy_share is not None
+        self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.passModel(self._lp())
+        self.set_penalties(penalties)
+
+    # columns: g [0, T), c [T, 2T), d [2T, 3T), e [3T, 4T), u [4T, 5T), xc 5T, xd 5T + 1
+    def _lp(self) -> highspy.HighsLp:
+        p, s, t_n = self.problem, self.s, self.t_n
+        w = p.year_weight
+        b = p.battery
+        t = np.arange(t_n)
+        ones = np.ones(t_n)
+        rows = [t, t, t, t, t_n + t, t_n + t, t_n + t, t_n + t]
+        cols = [t, t_n + t, 2 * t_n + t, 4 * t_n + t, 3 * t_n + t, 3 * t_n + (t - 1) % t_n, t_n + t, 2 * t_n + t]
+        vals = [ones, -ones, ones, ones, ones, -ones, -b.charge_efficiency * ones, ones / b.discharge_efficiency]
+        n_rows, n_cols = 2 * t_n + 2, 5 * t_n + 2
+        rows += [np.full(t_n, 2 * t_n), np.array([2 * t_n]), np.full(t_n, 2 * t_n + 1), np.array([2 * t_n + 1])]
+        cols += [t, np.array([5 * t_n]), t, np.array([5 * t_n + 1])]
+        vals += [w * p.carbon_t_per_mwh[s], -np.ones(1), w * (1.0 - np.nan_to_num(p.cfe_fraction[s])), -np.ones(1)]
+        a = coo_matrix(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_cols)
+        ).tocsc()
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n_cols, n_rows
+        lp.col_cost_ = np.concatenate([p.price_per_mwh[s] * w / MONEY_SCALE, np.zeros(4 * t_n + 2)])
+        lp.col_lower_ = np.zeros(n_cols)
+        upper = np.full(n_cols, INF)
+        upper[5 * t_n] = INF if self.has_carbon else 0.0
+        upper[5 * t_n + 1] = INF if self.has_dirty else 0.0
+        lp.col_upper_ = upper
+        lp.row_lower_ = np.concatenate([np.zeros(t_n), np.zeros(t_n), [-INF, -INF]])
+        lp.row_upper_ = np.concatenate([np.full(t_n, INF), np.zeros(t_n), [INF, INF]])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a.indptr
+        lp.a_matrix_.index_ = a.indices
+        lp.a_matrix_.value_ = a.data
+        return lp
+
+    def set_penalties(self, penalties: Penalties) -> None:
+        """Set the costs of the elastic columns (the basis is kept)."""
+        t_n = self.t_n
+        idx = np.arange(4 * t_n, 5 * t_n + 2, dtype=np.int32)
+        cost = np.concatenate(
+            [
+                np.full(t_n, penalties.unserved_per_mwh * self.problem.year_weight),
+                [penalties.carbon_per_t],
+                [penalties.dirty_per_mwh],
+            ]
+        )
+        self.highs.changeColsCost(idx.size, idx, cost)
+
+    def _set_capacities(self, k: FloatArray) -> None:
+        p, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
+        demand = p.facility_mw_per_it_mw[s].T @ k[: lay.n_options]
+        net = demand - p.pv_mw_per_mw[s] * k[lay.pv] - p.wind_mw_per_mw[s] * k[lay.wind]
+        e_max, power, grid = max(k[lay.energy], 0.0), max(k[lay.power], 0.0), max(k[lay.grid], 0.0)
+        lower = np.concatenate([np.zeros(3 * t_n), np.full(t_n, p.battery.soc_min * e_max)])
+        upper = np.concatenate([np.full(t_n, grid), np.full(2 * t_n, power), np.full(t_n, e_max)])
+        idx = np.arange(4 * t_n, dtype=np.int32)
+        self.highs.changeColsBounds(idx.size, idx, lower, upper)
+        ridx = np.arange(t_n, dtype=np.int32)
+        self.highs.changeRowsBounds(t_n, ridx, net, np.full(t_n, INF))  # type: ignore[attr-defined]
+        budgets = [k[lay.carbon] if self.has_carbon else INF, k[lay.dirty] if self.has_dirty else INF]
+        bidx = np.array([2 * t_n, 2 * t_n + 1], dtype=np.int32)
+        self.highs.changeRowsBounds(2, bidx, np.full(2, -INF), np.asarray(budgets, dtype=float))  # type: ignore[attr-defined]
+
+    def solve(self, k: FloatArray) -> DispatchResult:
+        """Value and subgradient of the dispatch at capacities ``k``.
+
+        Raises
+        ------
+        RuntimeError
+            If HiGHS ends without an optimal solution (it always has one: the LP is elastic and bounded).
+        """
+        self._set_capacities(np.asarray(k, dtype=float))
+        self.highs.run()
+        status = self.highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            self.highs.clearSolver()  # start afresh once: a warm start can stall on a degenerate basis
+            self.highs.run()
+            status = self.highs.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"site dispatch LP: HiGHS ended with {self.highs.modelStatusToString(status)}")
+        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        t_n = self.t_n
+        return DispatchResult(
+            value=float(self.highs.getInfo().objective_function_value),
+            gradient=self._gradient(),
+            unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * self.problem.year_weight,
+            excess_carbon_t=float(x[5 * t_n]),
+            excess_dirty_mwh=float(x[5 * t_n + 1]),
+        )
+
+    def _gradient(self) -> FloatArray:
+        p, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
+        sol = self.highs.getSolution()
+        row_dual = np.asarray(sol.row_dual, dtype=float)
+        col_dual = np.asarray(sol.col_dual, dtype=float)
+        y = row_dual[:t_n]
+        grad = np.zeros(lay.size)
+        grad[: lay.n_options] = p.facility_mw_per_it_mw[s] @ y
+        grad[lay.pv] = -float(p.pv_mw_per_mw[s] @ y)
+        grad[lay.wind] = -float(p.wind_mw_per_mw[s] @ y)
+        at_upper = np.minimum(col_dual, 0.0)
+        at_lower = np.maximum(col_dual, 0.0)
+        grad[lay.grid] = at_upper[:t_n].sum()
+        grad[lay.power] = at_upper[t_n : 3 * t_n].sum()
+        grad[lay.energy] = at_upper[3 * t_n : 4 * t_n].sum() + p.battery.soc_min * at_lower[3 * t_n : 4 * t_n].sum()
+        grad[lay.carbon] = row_dual[2 * t_n] if self.has_carbon else 0.0
+        grad[lay.dirty] = row_dual[2 * t_n + 1] if self.has_dirty else 0.0
+        return grad
+
+    def dispatch(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Hourly ``grid, charge, discharge, soc, unserved`` [MW, MWh] of the last solve."""
+        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
+        t_n = self.t_n
+        return x[:t_n], x[t_n : 2 * t_n], x[2 * t_n : 3 * t_n], x[3 * t_n : 4 * t_n], x[4 * t_n : 5 * t_n]

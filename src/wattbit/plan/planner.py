@@ -1,0 +1,259 @@
+"""``wattbit plan``: choose sites and capacities for a scenario's ``[plan]``, then evaluate the plan's finances.
+
+:func:`plan` runs the whole chain — inputs (:mod:`wattbit.plan.inputs`), optimisation (:mod:`wattbit.plan.solve`),
+finance and tornado (:mod:`wattbit.plan.evaluate`) — and :func:`write_plan` writes ``plan.json``,
+``cash_flows.csv`` and ``dispatch.parquet``; the HTML report is :mod:`wattbit.report.plan_report`. Formulation,
+parameters and sources: ``docs/planner.md``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from wattbit.plan.evaluate import PlanFinance, TornadoBar, annual_figures, evaluate_plan, tco_per_year, tornado
+from wattbit.plan.inputs import PlanContext, build_problem
+from wattbit.plan.model import site_gpus
+from wattbit.plan.problem import PlanProblem, PlanSolution
+from wattbit.plan.solve import Method, choose_method, solve
+from wattbit.scenario import Scenario
+
+#: Keys every plan.json has at its top level (the issue's list).
+REQUIRED_KEYS = (
+    "sites",
+    "npv",
+    "irr",
+    "payback_years",
+    "lcoe_per_mwh",
+    "cost_per_gpu_hour",
+    "carbon_t_per_year",
+    "clean_energy_share",
+)
+_ZERO = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class PlanResult:
+    """A solved plan with its finances.
+
+    Attributes
+    ----------
+    problem, context, solution
+        What was optimised, with what, and the optimum.
+    finance
+        NPV, IRR, payback, LCOE, cost per GPU-hour and cash flows (:class:`~wattbit.plan.evaluate.PlanFinance`).
+    tornado
+        NPV sensitivities, widest first.
+    figures
+        Yearly energy, carbon and clean-energy figures.
+    method
+        ``"monolithic"`` or ``"decomposed"``.
+    timings_s
+        Wall time of each step [s].
+    """
+
+    problem: PlanProblem
+    context: PlanContext
+    solution: PlanSolution
+    finance: PlanFinance
+    tornado: list[TornadoBar]
+    figures: dict[str, float]
+    method: str
+    timings_s: dict[str, float]
+
+
+def plan(scenario: Scenario, method: Method = "auto") -> PlanResult:
+    """Plan ``scenario`` (which must have a ``[plan]`` section).
+
+    Raises
+    ------
+    ScenarioError
+        For a missing or inconsistent ``[plan]``.
+    PlanInfeasibleError
+        If no plan meets the constraints; the message names those that bind.
+    """
+    t0 = time.perf_counter()
+    problem, context = build_problem(scenario)
+    t1 = time.perf_counter()
+    chosen = choose_method(problem, method)
+    solution = solve(problem, chosen)
+    t2 = time.perf_counter()
+    finance = evaluate_plan(context, problem, solution)
+    bars = tornado(context, problem, solution)
+    t3 = time.perf_counter()
+    return PlanResult(
+        problem=problem,
+        context=context,
+        solution=solution,
+        finance=finance,
+        tornado=bars,
+        figures=annual_figures(context, problem, solution),
+        method=chosen,
+        timings_s={"inputs": t1 - t0, "solve": t2 - t1, "finance": t3 - t2, "total": t3 - t0},
+    )
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities to None, numpy scalars to Python, tiny negatives of rounding to 0."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return 0.0 if abs(value) < 1e-9 else value
+    return value
+
+
+def site_rows(result: PlanResult) -> list[dict[str, Any]]:
+    """One dict per candidate: build decision, capacities, design mix and yearly energy."""
+    p, ctx, sol = result.problem, result.context, result.solution
+    gpus = site_gpus(p, sol)
+    w = p.year_weight
+    rows = []
+    for i, site in enumerate(ctx.sites):
+        it = sol.it_mw[i]
+        facility = float(sol.facility_mw[i].sum()) * w
+        it_energy = float(it @ ctx.it_mw_per_it_mw[i]) * 8760.0
+        rows.append(
+            {
+                "site": site.name,
+                "grid_area": site.grid_area,
+                "gpu_model": site.it.gpu_model,
+                "build": bool(sol.build[i] > 0.5) or bool(it.sum() > _ZERO),
+                "it_mw": float(it.sum()),
+                "gpus": float(gpus[i]),
+                "designs": {p.options[j]: float(it[j]) for j in range(len(p.options)) if it[j] > _ZERO},
+                "pv_mw": float(sol.pv_mw[i]),
+                "wind_mw": float(sol.wind_mw[i]),
+                "battery_mwh": float(sol.battery_mwh[i]),
+                "battery_mw": float(sol.battery_mw[i]),
+                "connection_mw": float(sol.connection_mw[i]),
+                "ready_year": ctx.ready_year[i],
+                "pue": facility / it_energy if it_energy > 0 else None,
+                "facility_energy_mwh_per_year": facility,
+                "grid_import_mwh_per_year": float(sol.grid_mw[i].sum()) * w,
+                "carbon_t_per_year": float((sol.grid_mw[i] * p.carbon_t_per_mwh[i]).sum()) * w,
+            }
+        )
+    return rows
+
+
+def plan_summary(result: PlanResult) -> dict[str, Any]:
+    """The content of ``plan.json``."""
+    p, ctx, fin, sol = result.problem, result.context, result.finance, result.solution
+    spec, period = ctx.spec, ctx.scenario.period
+    notes = []
+    unknown = [ctx.sites[i].name for i in np.flatnonzero(np.isnan(p.cfe_fraction).any(axis=1))]
+    if unknown:
+        notes.append(f"grid carbon-free share unknown at {unknown}: counted as 0 % clean in clean_energy_share")
+    if p.hours != 8760:
+        notes.append(f"the period has {p.hours} hours; each stands for {p.year_weight:.4g} h of a year")
+    doc = {
+        "scenario": ctx.scenario.name,
+        "objective": spec.objective,
+        "currency": ctx.currency,
+        "period": {"start": period.start.isoformat(), "end": period.end.isoformat(), "hours": p.hours},
+        "sites": site_rows(result),
+        "excluded": ctx.excluded,
+        "npv": fin.npv,
+        "irr": fin.irr,
+        "irr_note": fin.irr_note,
+        "payback_years": fin.payback_years,
+        "discounted_payback_years": fin.discounted_payback_years,
+        "lcoe_per_mwh": fin.lcoe_per_mwh,
+        "cost_per_gpu_hour": fin.cost_per_gpu_hour,
+        "equity_npv": fin.equity_npv,
+        "discount_rate": fin.discount_rate,
+        "carbon_t_per_year": result.figures["carbon_t_per_year"],
+        "clean_energy_share": result.figures["clean_energy_share"],
+        "tco_per_year": tco_per_year(p, sol),
+        "energy": result.figures,
+        "target": spec.target.model_dump(mode="json"),
+        "constraints": spec.constraints.model_dump(mode="json"),
+        "stages": [
+            {"build_year_offset": o, "site_shares": {ctx.sites[i].name: float(x) for i, x in enumerate(s) if x > 0}}
+            for o, s in fin.stages
+        ],
+        "tornado": [
+            {"input": b.name, "low": b.low, "high": b.high, "npv_low": b.npv_low, "npv_high": b.npv_high}
+            for b in result.tornado
+        ],
+        "solver": {
+            "method": result.method,
+            "status": sol.status,
+            "gap": sol.mip_gap,
+            "timings_s": result.timings_s,
+        },
+        "notes": notes,
+    }
+    return dict(_clean(doc))
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """Short text lines of a :func:`plan_summary`: each built site, then the headline figures."""
+    lines = []
+    for site in doc["sites"]:
+        if site["build"]:
+            lines.append(
+                f"  {site['site']}: {site['it_mw']:,.1f} MW IT ({site['gpus']:,.0f} GPUs), PV {site['pv_mw']:,.1f} MW, "
+                f"wind {site['wind_mw']:,.1f} MW, battery {site['battery_mwh']:,.1f} MWh / {site['battery_mw']:,.1f} "
+                f"MW, grid {site['connection_mw']:,.1f} MW"
+            )
+    units = {"npv": doc["currency"], "cost_per_gpu_hour": doc["currency"], "lcoe_per_mwh": f"{doc['currency']}/MWh"}
+    for key in ("npv", "irr", "payback_years", "lcoe_per_mwh", "cost_per_gpu_hour", "carbon_t_per_year"):
+        value = doc[key]
+        shown = "n/a" if value is None else f"{value:,.4g}"
+        lines.append(f"{key}: {shown} {units.get(key, '')}".rstrip())
+    share = doc["clean_energy_share"]
+    lines.append(f"clean_energy_share: {'n/a' if share is None else f'{share:.1%}'}")
+    return lines
+
+
+def dispatch_frame(result: PlanResult) -> pd.DataFrame:
+    """Hourly dispatch of every built site, long format (time_utc, site, columns in MW / MWh)."""
+    p, sol = result.problem, result.solution
+    index = result.context.index_utc
+    frames = []
+    for i, name in enumerate(p.sites):
+        frames.append(
+            pd.DataFrame(
+                {
+                    "site": name,
+                    "facility_mw": sol.facility_mw[i],
+                    "pv_mw": sol.pv_out_mw[i],
+                    "wind_mw": sol.wind_out_mw[i],
+                    "grid_mw": sol.grid_mw[i],
+                    "battery_charge_mw": sol.charge_mw[i],
+                    "battery_discharge_mw": sol.discharge_mw[i],
+                    "battery_soc_mwh": sol.soc_mwh[i],
+                    "spill_mw": sol.spill_mw[i],
+                },
+                index=index,
+            )
+        )
+    return pd.concat(frames).rename_axis("time_utc").reset_index()
+
+
+def write_plan(result: PlanResult, out_dir: Path) -> dict[str, Path]:
+    """Write ``plan.json``, ``cash_flows.csv`` and ``dispatch.parquet`` to ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "plan": out_dir / "plan.json",
+        "cash_flows": out_dir / "cash_flows.csv",
+        "dispatch": out_dir / "dispatch.parquet",
+    }
+    paths["plan"].write_text(json.dumps(plan_summary(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    result.finance.table.to_csv(paths["cash_flows"])
+    dispatch_frame(result).to_parquet(paths["dispatch"], index=False)
+    return paths

@@ -1,0 +1,103 @@
+"""Solve a :class:`~wattbit.plan.problem.PlanProblem`: the monolithic linopy model for small problems, Benders
+decomposition for large ones (the same optimisation; see :mod:`wattbit.plan.benders` for why).
+
+Either way the result is a :class:`~wattbit.plan.problem.PlanSolution`, or a
+:class:`~wattbit.plan.infeasible.PlanInfeasibleError` naming the limits that bind.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Literal
+
+import numpy as np
+
+from wattbit.plan.benders import BendersResult, master_violations, solve_benders
+from wattbit.plan.infeasible import PlanInfeasibleError, describe, field_of
+from wattbit.plan.model import solve_plan
+from wattbit.plan.problem import MONEY_SCALE, FloatArray, PlanProblem, PlanSolution
+
+Method = Literal["auto", "monolithic", "decomposed"]
+#: Largest ``sites x hours`` solved as one linopy model by ``method="auto"``.
+MONOLITHIC_MAX_SITE_HOURS = 4_000
+
+
+def choose_method(p: PlanProblem, method: Method = "auto") -> Literal["monolithic", "decomposed"]:
+    """The method ``auto`` picks: monolithic up to :data:`MONOLITHIC_MAX_SITE_HOURS` site-hours."""
+    if method != "auto":
+        return method
+    return "monolithic" if len(p.sites) * p.hours <= MONOLITHIC_MAX_SITE_HOURS else "decomposed"
+
+
+def solve(p: PlanProblem, method: Method = "auto", rel_gap: float = 1e-4) -> PlanSolution:
+    """The least-cost (or largest-NPV) plan of ``p``.
+
+    Parameters
+    ----------
+    p
+        The problem.
+    method
+        ``"monolithic"`` (one linopy model, HiGHS), ``"decomposed"`` (Benders) or ``"auto"``.
+    rel_gap
+        Relative optimality gap of the Benders loop (the monolithic model uses ``p.mip_rel_gap``).
+
+    Raises
+    ------
+    PlanInfeasibleError
+        If no plan meets every limit.
+    """
+    if choose_method(p, method) == "monolithic":
+        return solve_plan(p)
+    t0 = time.perf_counter()
+    result = solve_benders(p, rel_gap=rel_gap, time_limit_s=p.time_limit_s)
+    violations: dict[str, FloatArray | float]
+    if not result.master_feasible:
+        violations = dict(master_violations(p))
+        raise PlanInfeasibleError(describe(p, violations), field=field_of(violations))
+    if result.violated:
+        violations = _dispatch_violations(result)
+        raise PlanInfeasibleError(describe(p, violations), field=field_of(violations))
+    return _solution(p, result, time.perf_counter() - t0)
+
+
+def _dispatch_violations(result: BendersResult) -> dict[str, FloatArray | float]:
+    return {
+        "unserved": np.array([r.unserved_mwh for r in result.results]),
+        "carbon": float(sum(r.excess_carbon_t for r in result.results)),
+        "clean": float(sum(r.excess_dirty_mwh for r in result.results)),
+    }
+
+
+def _solution(p: PlanProblem, result: BendersResult, wall_s: float) -> PlanSolution:
+    lay = result.sites[0].layout
+    k = result.capacities
+    dispatch = [lp.dispatch() for lp in result.sites]
+    grid, charge, discharge, soc = (np.maximum(np.stack([d[i] for d in dispatch]), 0.0) for i in range(4))
+    it = k[:, : lay.n_options]
+    pv, wind = k[:, lay.pv], k[:, lay.wind]
+    facility = np.einsum("sot,so->st", p.facility_mw_per_it_mw, it)
+    pv_out, wind_out = p.pv_mw_per_mw * pv[:, None], p.wind_mw_per_mw * wind[:, None]
+    spill = np.maximum(pv_out + wind_out + discharge + grid - charge - facility, 0.0)
+    stats = result.stats
+    return PlanSolution(
+        build=result.build,
+        it_mw=it,
+        pv_mw=pv,
+        wind_mw=wind,
+        battery_mwh=k[:, lay.energy],
+        battery_mw=k[:, lay.power],
+        connection_mw=k[:, lay.grid],
+        grid_mw=grid,
+        charge_mw=charge,
+        discharge_mw=discharge,
+        soc_mwh=soc,
+        facility_mw=facility,
+        pv_out_mw=pv_out,
+        wind_out_mw=wind_out,
+        spill_mw=spill,
+        objective_per_year=stats.upper_bound * MONEY_SCALE,
+        status=f"benders: gap {max(stats.gap, 0.0):.1e} after {stats.iterations} iterations",
+        mip_gap=max(stats.gap, 0.0),
+        build_s=0.0,
+        solve_s=wall_s,
+    )
