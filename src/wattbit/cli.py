@@ -205,10 +205,23 @@ def _print_bench(result: dict[str, Any], table: Any) -> None:
 
 @app.command()
 @user_errors
-def plan(scenario: ScenarioArg, out: OutOption = Path("out/plan")) -> None:
+def plan(
+    scenario: ScenarioArg,
+    out: OutOption = Path("out/plan"),
+    draws: Annotated[
+        int, typer.Option("--draws", help="Monte Carlo draws of the chosen plan's NPV and carbon (0: none).", min=0)
+    ] = 0,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor", help="Where draws run: 'local' (a process per CPU), 'serial', 'dask' or tcp://host:port."
+        ),
+    ] = "local",
+    seed: SeedOption = None,
+) -> None:
     """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
     optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
-    DIR/dispatch.parquet."""
+    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv."""
     from wattbit.plan.planner import plan as run_plan
     from wattbit.plan.planner import plan_summary, summary_lines, write_plan
     from wattbit.report.plan_report import build_plan_report
@@ -216,6 +229,17 @@ def plan(scenario: ScenarioArg, out: OutOption = Path("out/plan")) -> None:
 
     result = run_plan(load_scenario(scenario))
     write_plan(result, out)
+    if draws:
+        from wattbit.plan.plan_uncertainty import plan_monte_carlo, uncertainty_summary
+
+        mc = plan_monte_carlo(result, draws, seed or 0, executor)
+        mc.table.to_csv(out / "montecarlo.csv")
+        doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
+        doc["uncertainty"] = uncertainty_summary(mc)
+        (out / "plan.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        for name in ("npv", "carbon_t_per_year"):
+            q = doc["uncertainty"][name]
+            typer.echo(f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws)")
     report = build_plan_report(result, out)
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
