@@ -88,3 +88,22 @@ def test_tohoku_2022_against_published_utility_factor(shared_data: Path) -> None
     ].sum(axis=1)
     annual = float((ci * gen).sum() / gen.sum())
     assert 400 < annual < 560
+
+
+def test_a_source_empty_in_every_row_is_absent_not_missing() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from wattbit.physics.carbon import carbon_free_share_from_mix, carbon_intensity_from_mix, default_emission_factors
+
+    idx = pd.date_range("2022-01-01", periods=3, freq="1h", tz="UTC")
+    mix = pd.DataFrame({"thermal_mwh": [100.0, 50.0, 80.0], "hydro_mwh": [100.0, 150.0, 20.0]}, index=idx)
+    factors = default_emission_factors("tohoku")
+    with_empty = mix.assign(geothermal_mwh=np.nan)  # Hokuriku: no geothermal plant, column left empty
+    pd.testing.assert_series_equal(
+        carbon_intensity_from_mix(with_empty, factors), carbon_intensity_from_mix(mix, factors)
+    )
+    pd.testing.assert_series_equal(carbon_free_share_from_mix(with_empty), carbon_free_share_from_mix(mix))
+    # a gap in a column that has values elsewhere stays a gap
+    gap = mix.assign(geothermal_mwh=[1.0, np.nan, 1.0])
+    assert np.isnan(carbon_intensity_from_mix(gap, factors).iloc[1])

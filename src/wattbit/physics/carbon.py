@@ -245,8 +245,13 @@ def carbon_free_share_from_mix(mix_mwh: pd.DataFrame, carbon_free: tuple[str, ..
 
 
 def _generation_mwh(mix_mwh: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """The generation sources present in ``mix_mwh`` and their values (rows x sources), checked to be >= 0."""
-    cols = [s for s in GENERATION_SOURCES if f"{s}_mwh" in mix_mwh.columns]
+    """The generation sources present in ``mix_mwh`` and their values (rows x sources), checked to be >= 0.
+
+    A source column with no value in any row is a source the area does not report (Hokuriku's files leave
+    geothermal empty: it has no geothermal plant) and is left out, as if the column were absent; a column with
+    values in some rows and gaps in others keeps its gaps, which make those rows NaN.
+    """
+    cols = [s for s in GENERATION_SOURCES if f"{s}_mwh" in mix_mwh.columns and mix_mwh[f"{s}_mwh"].notna().any()]
     if not cols:
         raise WattbitInputError(
             f"no generation columns found; expected some of {[s + '_mwh' for s in GENERATION_SOURCES]}"
