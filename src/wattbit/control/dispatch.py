@@ -127,13 +127,18 @@ def running_slack(obs: Observation, rules: DispatchRules | None = None, with_res
     return slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, extra, site_speed(obs)[run.site])
 
 
+def slack_at_sites(obs: Observation, jobs: JobView, reserve_h: FloatArray | float) -> FloatArray:
+    """Slack of each of ``jobs`` on each site's GPUs, (jobs, sites) (see :func:`slack_steps`)."""
+    columns = [
+        slack_steps(obs, jobs.remaining_h, jobs.deadline_step, jobs.work_rate, reserve_h, v)
+        for v in site_speed(obs).tolist()
+    ]
+    return np.stack(columns, axis=1) if columns else np.zeros((len(jobs), 0))
+
+
 def queued_slack(obs: Observation, rules: DispatchRules | None = None) -> FloatArray:
-    """Slack of every queued job at every site, (jobs, sites): on each site's GPUs (see :func:`slack_steps`)."""
-    q = obs.queue
-    speed = site_speed(obs)
-    extra = reserve(q, rules)
-    columns = [slack_steps(obs, q.remaining_h, q.deadline_step, q.work_rate, extra, v) for v in speed.tolist()]
-    return np.stack(columns, axis=1) if columns else np.zeros((len(q), 0))
+    """Slack of every queued job at every site, (jobs, sites), with one failure's work in hand."""
+    return slack_at_sites(obs, obs.queue, reserve(obs.queue, rules))
 
 
 def in_time_sites(slack: FloatArray, allowed: list[int], margin: float) -> list[int]:
@@ -186,12 +191,7 @@ def dispatch_jobs(
         movable = run.pausable & (run.remaining_h >= r.min_remaining_h) & (slack > 2 * r.urgent_steps)
         transfer_h = run.data_size_gb * 8.0 / obs.migration_link_gbps / 3600.0
         # its slack on each site's GPUs, the transfer included: a job only moves where it still finishes in time
-        speeds = site_speed(obs)
-        extra = reserve(run, r) + transfer_h
-        slack_at = np.stack(
-            [slack_steps(obs, run.remaining_h, run.deadline_step, run.work_rate, extra, v) for v in speeds.tolist()],
-            axis=1,
-        )
+        slack_at = slack_at_sites(obs, run, reserve(run, r) + transfer_h)
         for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
             s, g = run_site[i], run_gpus[i]
             if not movable[i] or busy[s] - target[s] < g / 2:

@@ -229,26 +229,17 @@ class MPCPolicy:
         )
         value = self.config.weights.carbon_per_t * float(np.median(carbon / 1000.0 * marginal_mwh[None, :]))
         ends = np.arange(1, n_slots + 1)
+        work_gpu_h = np.concatenate([w_in[1:], [w_req_later, w_opt]])
+        keep = work_gpu_h > 1e-9  # classes with no work left out
         classes = WorkClasses(
-            work_gpu_h=np.concatenate([w_in[1:], [w_req_later, w_opt]]),
-            max_gpus=np.concatenate([g_in[1:], [g_out, g_out]]),
-            first_slot=np.zeros(n_slots + 2, dtype=np.int64),
-            end_slot=np.concatenate([ends, [n_slots, n_slots]]).astype(np.int64),
-            required=np.concatenate([np.ones(n_slots + 1, bool), [False]]),
-            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]]),
+            work_gpu_h=work_gpu_h[keep],
+            max_gpus=np.concatenate([g_in[1:], [g_out, g_out]])[keep],
+            first_slot=np.zeros(int(keep.sum()), dtype=np.int64),
+            end_slot=np.concatenate([ends, [n_slots, n_slots]]).astype(np.int64)[keep],
+            required=np.concatenate([np.ones(n_slots + 1, bool), [False]])[keep],
+            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]])[keep],
         )
-        keep = classes.work_gpu_h > 1e-9
-        return (
-            WorkClasses(
-                work_gpu_h=classes.work_gpu_h[keep],
-                max_gpus=classes.max_gpus[keep],
-                first_slot=classes.first_slot[keep],
-                end_slot=classes.end_slot[keep],
-                required=classes.required[keep],
-                value_per_gpu_h=classes.value_per_gpu_h[keep],
-            ),
-            pinned,
-        )
+        return classes, pinned
 
     # --------------------------------------------------------------------------------------------- decision
     def decide(self, obs: Observation) -> Actions:

@@ -45,6 +45,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.physics._ranges import check_range as _check_range
+from wattbit.physics._ranges import check_scalar as _check_scalar
 
 try:
     from pvlib import iam, inverter, irradiance, pvsystem, solarposition, temperature
@@ -76,21 +78,6 @@ _COS_87_DEG = float(np.cos(np.deg2rad(87.0)))
 
 
 # ---------------------------------------------------------------------------------------------- validation helpers
-def _check_range(name: str, values: ArrayLike, lo: float, hi: float) -> FloatArray:
-    """Return ``values`` as a float array, or raise naming the first value that is NaN or outside ``lo..hi``."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size and not (np.min(arr) >= lo and np.max(arr) <= hi):  # two reductions; NaN fails both
-        i = int(np.flatnonzero(~((arr >= lo) & (arr <= hi)))[0])
-        raise WattbitInputError(
-            f"value {arr.ravel()[i]} at position {i} is NaN or outside the expected range {lo:g}..{hi:g}", field=name
-        )
-    return arr
-
-
-def _check_scalar(name: str, value: float, lo: float, hi: float) -> float:
-    return float(_check_range(name, value, lo, hi))
-
-
 def _as_times(times_utc: pd.DatetimeIndex) -> pd.DatetimeIndex:
     times = pd.DatetimeIndex(times_utc)
     if times.tz is None:

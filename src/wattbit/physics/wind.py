@@ -21,6 +21,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.physics._ranges import check_range as _check_range
+from wattbit.physics._ranges import check_scalar as _check_scalar
 
 try:
     from windpowerlib import data as wpl_data
@@ -42,21 +44,6 @@ STANDARD_AIR_DENSITY_KG_M3 = 1.225
 #: Values per block: long series are evaluated in blocks of rows of about this many values, so that temporaries
 #: stay in cache.
 BLOCK_ELEMENTS = 1 << 15
-
-
-def _check_range(name: str, values: ArrayLike, lo: float, hi: float) -> FloatArray:
-    """Return ``values`` as a float array, or raise naming the first value that is NaN or outside ``lo..hi``."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size and not (np.min(arr) >= lo and np.max(arr) <= hi):  # two reductions; NaN fails both
-        i = int(np.flatnonzero(~((arr >= lo) & (arr <= hi)))[0])
-        raise WattbitInputError(
-            f"value {arr.ravel()[i]} at position {i} is NaN or outside the expected range {lo:g}..{hi:g}", field=name
-        )
-    return arr
-
-
-def _check_scalar(name: str, value: float, lo: float, hi: float) -> float:
-    return float(_check_range(name, value, lo, hi))
 
 
 @cache

@@ -357,27 +357,9 @@ class Engine:
             inference_share=None if self.inference_share is None else self.inference_share.copy(),
         )
 
-    def _start(self, k: int, j: int, site: int, free: NDArray[np.int64]) -> bool:
-        """Start queued job ``j`` at ``site`` if it fits and may run there; returns whether it started."""
-        rec, gang = self.jobs_rec, int(self.jobs.gpus[j])
-        if rec.state[j] != QUEUED or not 0 <= site < len(free) or free[site] < gang:
-            return False
-        home = int(rec.data_site[j])
-        if home >= 0 and home != site:
-            if not self.jobs.migratable[j]:
-                return False
-            rec.pending_overhead_h[j] += float(self.transfer_h[j])
-            rec.migrations[j] += 1
-        free[site] -= gang
-        self.busy[site] += gang
-        rec.state[j], rec.site[j], rec.data_site[j] = RUNNING, site, site
-        if rec.first_start_step[j] < 0:
-            rec.first_start_step[j] = k
-        self.running.add(j)
-        return True
-
     def _start_many(self, k: int, job: NDArray[np.int64], site: NDArray[np.int64], free: NDArray[np.int64]) -> int:
-        """Start the listed queued jobs in order where each fits (as :meth:`_start` one by one); returns refusals."""
+        """Start the listed queued jobs in order where each fits and may run (a job whose state sits at another
+        site moves it there, if it is migratable); returns how many were refused."""
         rec = self.jobs_rec
         job = np.asarray(job, dtype=np.int64)
         site = np.asarray(site, dtype=np.int64)
@@ -437,7 +419,7 @@ class Engine:
             site = self._pause(j)
             rec.pauses[j] -= 1  # a migration, counted as such by _start
             free[site] = max(min(limit[site] - self.busy[site], free[site] + gang), 0)
-            self._start(k, j, dest, free)
+            self._start_many(k, np.array([j]), np.array([dest]), free)
         if len(actions.start_job) or len(actions.start_site):
             rec.refused_starts += self._start_many(k, actions.start_job, actions.start_site, free)
         s = len(self.fleet.names)
