@@ -1,6 +1,6 @@
 """Monte Carlo scaling: 200 draws of the example project through each executor, 1 and 2 workers.
 
-Each draw (``wattbit.plan.example_project.ExampleProject``) rebuilds the site's hourly facility load for the drawn
+Each draw (``montecarlo_project.ExampleProject``) rebuilds the site's hourly facility load for the drawn
 demand, solves the battery dispatch for the year as a linear programme with HiGHS (``scipy.optimize.linprog``,
 8,760 hours, 35,040 variables) under the drawn prices and carbon, and evaluates the 20-year project finance.
 
@@ -20,6 +20,7 @@ per process so that a worker is one core. Not a test: the numbers depend on the 
 from __future__ import annotations
 
 import os
+import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
@@ -35,9 +36,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import scipy  # noqa: E402
 
-from wattbit.plan.example_project import ExampleProject  # noqa: E402
-from wattbit.plan.executor import DaskExecutor, Executor, LocalExecutor, available_cpus  # noqa: E402
-from wattbit.plan.uncertainty import MonteCarloResult, UncertaintySpec, run_monte_carlo  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+from montecarlo_project import ExampleProject  # noqa: E402
+
+from wattbit.montecarlo.engine import MonteCarloResult, UncertaintySpec, run_monte_carlo  # noqa: E402
+from wattbit.parallel import DaskExecutor, Executor, LocalExecutor, available_cpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 2026

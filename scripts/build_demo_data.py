@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from wattbit.data.signals import SIGNAL_UNITS, load_site_signals
+from wattbit.data.signals import load_site_signals
+from wattbit.data.wattbit_signals import SIGNAL_UNITS
 from wattbit.scenario import parse_scenario
 
 REPO = Path(__file__).resolve().parents[1]

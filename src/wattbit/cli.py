@@ -45,8 +45,8 @@ def demo(out: OutOption = Path("out/demo")) -> None:
     policy. Writes DIR/report.html, the data files and DIR/simulate/ (time series, jobs, summary)."""
     from rich.progress import Progress
 
-    from wattbit.bench import comparison_table, run_bench
     from wattbit.control import POLICY_NAMES, make_policy
+    from wattbit.report.bench_report import comparison_table, run_bench
     from wattbit.report.html import Section
     from wattbit.report.signals_report import build_data_report
     from wattbit.report.sim_report import simulation_sections
@@ -86,7 +86,7 @@ def demo(out: OutOption = Path("out/demo")) -> None:
         f"simulation ({policy.name}): PUE {result.summary['pue']:.3f}, carbon {result.summary['carbon_t']:,.0f} t, "
         f"GPU utilisation {result.summary['gpu_utilization']:.1%}, deadline misses {result.summary['deadline_misses']}"
     )
-    from wattbit.bench import TABLE
+    from wattbit.report.bench_report import TABLE
 
     _print_bench(compared, TABLE)
     typer.echo(f"report: {out / 'report.html'}")
@@ -133,8 +133,8 @@ def simulate(
     """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
     from rich.progress import Progress
 
-    from wattbit.bench import run_policy
     from wattbit.control import POLICY_NAMES
+    from wattbit.control.bench import run_policy
     from wattbit.scenario import load_scenario, with_period
     from wattbit.sim.run import prepare, write_result
 
@@ -170,7 +170,7 @@ def bench(
     and DIR/bench.html."""
     from rich.progress import Progress
 
-    from wattbit.bench import TABLE, run_bench
+    from wattbit.report.bench_report import TABLE, run_bench
     from wattbit.scenario import load_scenario, with_period
 
     sc = with_period(load_scenario(scenario), start, end)
@@ -230,7 +230,7 @@ def plan(
     result = run_plan(load_scenario(scenario))
     write_plan(result, out)
     if draws:
-        from wattbit.plan.plan_uncertainty import plan_monte_carlo, uncertainty_summary
+        from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
 
         mc = plan_monte_carlo(result, draws, seed or 0, executor)
         mc.table.to_csv(out / "montecarlo.csv")

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.sim.test_engine import NO_FAULTS, _scenario
-from wattbit.bench import due_in_period, run_policy
 from wattbit.cli import app
 from wattbit.control import make_policy
+from wattbit.control.bench import due_in_period, run_policy
 from wattbit.control.lp import Weights
 from wattbit.control.oracle import OracleConfig
 from wattbit.sim.run import SimInputs, collect, make_engine, prepare

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wattbit.data.signals import align, read_wattbit_signals
+from wattbit.data.signals import align
+from wattbit.data.wattbit_signals import read_wattbit_signals
 from wattbit.errors import DataFormatError, WattbitInputError
 from wattbit.scenario import Period
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan.depreciation import depreciation_fractions, depreciation_schedule
+from wattbit.finance.depreciation import depreciation_fractions, depreciation_schedule
 
 # IRS Publication 946, Appendix A, Table A-1 (GDS, half-year convention), percent of basis per recovery year.
 PUB946_TABLE_A1 = {

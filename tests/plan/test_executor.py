@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan.executor import DaskExecutor, Executor, LocalExecutor, TaskError, is_executor, make_executor
+from wattbit.parallel import DaskExecutor, Executor, LocalExecutor, TaskError, is_executor, make_executor
 
 
 def square_with_pid(x: int) -> tuple[int, int]:

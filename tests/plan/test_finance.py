@@ -9,11 +9,11 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from wattbit.plan.components import Component, Operations
-from wattbit.plan.finance import Project, breakeven_price_per_gpu_hour, evaluate, with_price_per_gpu_hour
-from wattbit.plan.financing import DevelopmentBankLoan, Financing, wacc
-from wattbit.plan.incentives import CapacityGrant, Incentives, ProductionIncentive
-from wattbit.plan.tax import TaxSpec
+from wattbit.finance.components import Component, Operations
+from wattbit.finance.financing import DevelopmentBankLoan, Financing, wacc
+from wattbit.finance.incentives import CapacityGrant, Incentives, ProductionIncentive
+from wattbit.finance.project import Project, breakeven_price_per_gpu_hour, evaluate, with_price_per_gpu_hour
+from wattbit.finance.tax import TaxSpec
 
 HOURS = 8760
 

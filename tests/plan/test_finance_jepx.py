@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from wattbit.data.jepx import read_jepx_spot
-from wattbit.plan.components import Component, Operations
-from wattbit.plan.finance import Project, evaluate
-from wattbit.plan.financing import Financing
+from wattbit.finance.components import Component, Operations
+from wattbit.finance.financing import Financing
+from wattbit.finance.project import Project, evaluate
 
 
 @pytest.mark.shared_data

@@ -7,7 +7,7 @@ import numpy_financial as npf
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan.financing import DevelopmentBankLoan, Financing, loan_schedule, wacc
+from wattbit.finance.financing import DevelopmentBankLoan, Financing, loan_schedule, wacc
 
 
 def test_loan_with_grace_period_by_hand_and_numpy_financial() -> None:

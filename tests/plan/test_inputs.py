@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan.components import Component, Operations
-from wattbit.plan.finance import Project, evaluate
-from wattbit.plan.financing import DevelopmentBankLoan, Financing
-from wattbit.plan.incentives import CapacityGrant, Incentives, ProductionIncentive
+from wattbit.finance.components import Component, Operations
+from wattbit.finance.financing import DevelopmentBankLoan, Financing
+from wattbit.finance.incentives import CapacityGrant, Incentives, ProductionIncentive
+from wattbit.finance.project import Project, evaluate
 
 HOURS = 8760
 

@@ -8,7 +8,7 @@ import numpy as np
 import numpy_financial as npf
 import pytest
 
-from wattbit.plan.metrics import annuity_payment, irr, mirr, npv, payback_years
+from wattbit.finance.metrics import annuity_payment, irr, mirr, npv, payback_years
 
 
 def _rel(a: float, b: float) -> float:

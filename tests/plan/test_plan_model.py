@@ -12,8 +12,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from wattbit.finance.costs import capital_recovery_factor, equivalent_annual_cost, lifecycle_present_value
 from wattbit.plan.benders import solve_benders
-from wattbit.plan.costs import capital_recovery_factor, equivalent_annual_cost, lifecycle_present_value
 from wattbit.plan.dispatch_lp import CapacityLayout, Penalties, SiteDispatchLP
 from wattbit.plan.infeasible import PlanInfeasibleError
 from wattbit.plan.model import site_gpus
@@ -240,10 +240,10 @@ def test_equivalent_annual_cost_by_hand() -> None:
 
 
 def test_equivalent_annual_cost_matches_the_finance_module_capital_flows() -> None:
-    from wattbit.plan.capital import capital_flows
-    from wattbit.plan.components import Component
-    from wattbit.plan.incentives import Incentives
-    from wattbit.plan.metrics import discount_factors
+    from wattbit.finance.capital import capital_flows
+    from wattbit.finance.components import Component
+    from wattbit.finance.incentives import Incentives
+    from wattbit.finance.metrics import discount_factors
 
     r, n = 0.06, 20
     for life, again in ((5, None), (8, 700.0), (30, None)):
@@ -300,9 +300,9 @@ def test_site_share_that_the_limits_cannot_allow_is_named() -> None:
 
 
 def test_costs_given_in_the_file_use_its_currency_and_defaults_stay_in_usd() -> None:
-    from wattbit.plan.costs import Money
+    from wattbit.finance.costs import Money
     from wattbit.plan.inputs import _cost, _dict_cost
-    from wattbit.plan.spec import FACILITY_CAPEX_USD_PER_MW, PlanCosts
+    from wattbit.scenario.plan import FACILITY_CAPEX_USD_PER_MW, PlanCosts
 
     money = Money("JPY", 131.5)
     costs = PlanCosts(currency="JPY", pv_capex_per_mw=290e6, facility_capex_per_mw={"air_chiller": 1.9e9})

@@ -9,8 +9,8 @@ import pytest
 
 from tests.plan.test_plan_cli import BASIC, runner, scenario_text, write
 from wattbit.cli import app
-from wattbit.plan.plan_uncertainty import PlanDraw
 from wattbit.plan.planner import plan
+from wattbit.plan.uncertainty import PlanDraw
 from wattbit.scenario import parse_scenario
 
 

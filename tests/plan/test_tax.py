@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan.tax import TaxSpec, corporate_tax
+from wattbit.finance.tax import TaxSpec, corporate_tax
 
 
 def test_default_is_japan_large_corporation() -> None:

@@ -10,22 +10,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
-
-from wattbit.errors import WattbitInputError
-from wattbit.physics.battery import BatterySpec
-from wattbit.physics.gpu import it_power_w
-from wattbit.physics.site import plant_from_site, site_power
-from wattbit.plan.distributions import LogNormal, Normal, Triangular, Uniform, distribution_from_mapping
-from wattbit.plan.example_project import (
+from montecarlo_project import (
     FAILURES_PER_GPU_DAY,
     ExampleProject,
     dispatch_grid_import,
     example_project_draw,
     load_site_year,
 )
-from wattbit.plan.executor import DaskExecutor, LocalExecutor, TaskError
-from wattbit.plan.uncertainty import (
+from scipy import stats
+
+from wattbit.errors import WattbitInputError
+from wattbit.montecarlo.distributions import LogNormal, Normal, Triangular, Uniform, distribution_from_mapping
+from wattbit.montecarlo.engine import (
     DEFAULT_ENERGY_PRICE,
     MonteCarloResult,
     UncertaintySpec,
@@ -33,6 +29,10 @@ from wattbit.plan.uncertainty import (
     sample_draws,
     sensitivity,
 )
+from wattbit.parallel import DaskExecutor, LocalExecutor, TaskError
+from wattbit.physics.battery import BatterySpec
+from wattbit.physics.gpu import it_power_w
+from wattbit.physics.site import plant_from_site, site_power
 
 Z90 = 1.2815515655446004  # standard normal 90th percentile
 

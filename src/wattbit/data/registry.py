@@ -13,19 +13,17 @@ from typing import Any
 
 import pandas as pd
 
-from wattbit.data import area_supply_demand, electricitymaps, epw, jepx, jma, signals, workload_traces
+from wattbit.data import area_supply_demand, electricitymaps, epw, jepx, jma, wattbit_signals, workload_traces
 from wattbit.data._base import SourceMeta, decode_text, read_bytes
 from wattbit.errors import DataFormatError
 
-_MODULES = (jma, jepx, area_supply_demand, electricitymaps, epw, workload_traces)
+_MODULES = (jma, jepx, area_supply_demand, electricitymaps, epw, workload_traces, wattbit_signals)
 
 SNIFFERS: dict[str, Callable[[str], bool]] = {}
 READERS: dict[str, Callable[..., tuple[pd.DataFrame, SourceMeta]]] = {}
 for _module in _MODULES:
     SNIFFERS.update(_module.SNIFFERS)
     READERS.update(_module.READERS)
-SNIFFERS["wattbit_signals"] = lambda head: head.lstrip("#").startswith("time_utc") or "\ntime_utc," in head
-READERS["wattbit_signals"] = signals.read_wattbit_signals
 
 HEAD_CHARS = 4000
 

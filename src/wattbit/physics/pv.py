@@ -45,8 +45,8 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.physics._ranges import check_range as _check_range
-from wattbit.physics._ranges import check_scalar as _check_scalar
+from wattbit.units import check_range as _check_range
+from wattbit.units import check_scalar as _check_scalar
 
 try:
     from pvlib import iam, inverter, irradiance, pvsystem, solarposition, temperature

@@ -1,6 +1,5 @@
-"""Planning: project finance (:mod:`wattbit.plan.finance`) — cash flows, NPV, IRR, payback, LCOE, cost per GPU-hour.
-
-Modules: ``components`` (capital components, one operating year), ``depreciation``, ``tax``, ``incentives``,
-``financing`` (loan, WACC), ``metrics`` (NPV, IRR, MIRR, payback), ``capital`` (yearly capital flows) and
-``finance`` (the project and its evaluation). Formulas and sources: ``docs/finance.md``.
+"""Planning: which candidate sites to build and how much IT, PV, wind, battery and grid connection at each
+(:mod:`wattbit.plan.planner`), the finance of the chosen plan (:mod:`wattbit.plan.evaluate`, on
+:mod:`wattbit.finance`) and its Monte Carlo (:mod:`wattbit.plan.uncertainty`). The optimisation itself lives in
+:mod:`wattbit.opt`. Formulation and sources: ``docs/planner.md``.
 """

@@ -13,8 +13,8 @@ import math
 from dataclasses import dataclass
 
 from wattbit.errors import ScenarioError
-from wattbit.plan.spec import GPU_CAPEX_USD, Candidate, PlanSpec, cost_entry
 from wattbit.scenario import Scenario, Site
+from wattbit.scenario.plan import GPU_CAPEX_USD, Candidate, PlanSpec, cost_entry
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,13 @@
-"""The chosen plan's finances, with :mod:`wattbit.plan.finance`: NPV, IRR, payback, LCOE, cost per GPU-hour, cash flows,
-and a tornado of the NPV.
+"""The chosen plan's finances, with :mod:`wattbit.finance.project`: NPV, IRR, payback, LCOE, cost per GPU-hour,
+cash flows, and a tornado of the NPV.
 
 Each built site becomes finance components (GPUs and servers, the facility with its site cost, PV, wind, battery,
 grid connection — lives, tax lives and O&M in ``docs/planner.md``); the representative year's dispatch becomes the
-:class:`~wattbit.plan.components.Operations`. A target that grows over years is built in stages: stage ``k`` builds
+:class:`~wattbit.finance.components.Operations`. A target that grows over years is built in stages: stage ``k`` builds
 the increment ``size_k - size_(k-1)`` in the year before its target year and runs to the end of the project. The
 increment is taken from the sites ready by that year, earliest-ready first (:func:`stage_shares`: a site's capacities
 are split across stages in proportion to the compute it gives each). Each stage is evaluated as its own project and
-their cash flows are added year by year before the metrics are taken (:mod:`wattbit.plan.metrics`). Tax losses are
+their cash flows are added year by year before the metrics are taken (:mod:`wattbit.finance.metrics`). Tax losses are
 carried within a stage, not across stages, and the capacity grant's cap is shared among stages pro rata (both
 simplifications).
 """
@@ -20,16 +20,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from wattbit.plan.components import Component, Operations
-from wattbit.plan.costs import Money
-from wattbit.plan.finance import FinanceResult, Project, evaluate
-from wattbit.plan.financing import DevelopmentBankLoan, Financing
-from wattbit.plan.incentives import CapacityGrant, Incentives
+from wattbit.finance.components import Component, Operations
+from wattbit.finance.costs import Money
+from wattbit.finance.financing import DevelopmentBankLoan, Financing
+from wattbit.finance.incentives import CapacityGrant, Incentives
+from wattbit.finance.metrics import discount_factors, irr, payback_years
+from wattbit.finance.project import FinanceResult, Project, evaluate
+from wattbit.finance.tax import TaxSpec
 from wattbit.plan.inputs import PlanContext
-from wattbit.plan.metrics import discount_factors, irr, payback_years
 from wattbit.plan.model import site_gpus
 from wattbit.plan.problem import YEAR_H, FloatArray, PlanProblem, PlanSolution
-from wattbit.plan.tax import TaxSpec
 
 #: Statutory (tax) lives used for depreciation [years] (docs/finance.md, S): servers 5, PV 17, battery fixtures 6,
 #: building fixtures 15; wind 17 and the connection contribution 15 are assumptions (U).
@@ -57,7 +57,7 @@ class PlanFinance:
     Attributes
     ----------
     npv, irr, payback_years, discounted_payback_years, lcoe_per_mwh, cost_per_gpu_hour, equity_npv
-        As in :class:`~wattbit.plan.finance.FinanceResult`, over the whole project [currency, 1/yr, years,
+        As in :class:`~wattbit.finance.project.FinanceResult`, over the whole project [currency, 1/yr, years,
         currency/MWh, currency/GPU-h].
     irr_note
         Why ``irr`` is NaN, if it is.

@@ -7,7 +7,7 @@
 3. Physics per site and design option (:mod:`wattbit.plan.site_factors`): facility power per MW of IT at the target
    utilisation, GPUs per MW, PV and wind output per MW.
 4. Money in the scenario's finance currency: grid price = JEPX area price + ``grid_adder_jpy_per_mwh`` (+ carbon
-   price x intensity), and each capacity's equivalent annual cost (:mod:`wattbit.plan.costs`).
+   price x intensity), and each capacity's equivalent annual cost (:mod:`wattbit.finance.costs`).
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from pydantic import ValidationError
 
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.errors import ScenarioError
+from wattbit.finance.costs import Money, equivalent_annual_cost
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import get_gpu
 from wattbit.plan import checks
-from wattbit.plan.costs import Money, equivalent_annual_cost
 from wattbit.plan.problem import Battery, FloatArray, PlanProblem, TargetStage
 from wattbit.plan.site_factors import design_factors, gpu_fits_cooling, gpus_per_it_mw, renewable_factors
-from wattbit.plan.spec import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanCosts, PlanSpec, cost_entry
 from wattbit.scenario import Period, Scenario, Site
+from wattbit.scenario.plan import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanCosts, PlanSpec, cost_entry
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def unit_costs(
 
 
 def _eac(capex: float | FloatArray, life: int, years: int, rate: float, again: float | None = None) -> FloatArray:
-    """:func:`~wattbit.plan.costs.equivalent_annual_cost` element-wise (capital only)."""
+    """:func:`~wattbit.finance.costs.equivalent_annual_cost` element-wise (capital only)."""
     arr = np.asarray(capex, dtype=float)
     flat = [equivalent_annual_cost(float(x), life, years, rate, again) for x in arr.ravel()]
     return np.asarray(flat, dtype=float).reshape(arr.shape)

@@ -1,30 +1,21 @@
-"""``wattbit bench``: every policy on the same scenario, seed, workload and failures, side by side.
-
-The workload is the scenario's, less the jobs due after the period ends: those could be left half done by a policy
-that defers work, which would lower its carbon by doing less. With only jobs due inside the period, a policy that
-meets its deadlines does the same work as every other, and the figures compare like with like (the number of jobs
-left out is reported). The offline optimum's own plan is reported as ``oracle_bound`` beside what following it
-achieves in the engine (``oracle``).
-"""
+"""The ``wattbit bench`` outputs: ``bench.json`` and ``bench.html`` (comparison table, carbon bars, daily grid
+import per policy) of :func:`wattbit.control.bench.compare_policies`."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from wattbit.control import POLICY_NAMES, make_policy
-from wattbit.errors import WattbitInputError
+from wattbit.control import POLICY_NAMES
+from wattbit.control.bench import compare_policies
 from wattbit.report.html import Section, figure_html, table_html, write_page
 from wattbit.scenario import Scenario
-from wattbit.sim.run import SimInputs, SimResult, collect, json_safe, make_engine, prepare
+from wattbit.sim.run import SimResult, json_safe
 
 #: Summary keys shown in the comparison table, with their labels and decimals.
 TABLE = (
@@ -44,42 +35,6 @@ TABLE = (
 )
 
 
-def due_in_period(inputs: SimInputs) -> tuple[SimInputs, int]:
-    """``inputs`` without the jobs due after the period; returns them and how many were left out."""
-    jobs = inputs.jobs
-    end = inputs.fleet.index[-1].tz_convert("UTC").tz_localize(None).to_datetime64() + np.timedelta64(
-        int(inputs.fleet.step_h * 3600), "s"
-    )
-    keep = ~np.isnat(jobs.deadline_utc) & (jobs.deadline_utc <= end)
-    if keep.all():
-        return inputs, 0
-    return replace(inputs, jobs=jobs.select(np.flatnonzero(keep))), int((~keep).sum())
-
-
-def run_policy(
-    inputs: SimInputs, name: str, progress: Callable[[int], None] | None = None
-) -> tuple[SimResult, dict[str, Any]]:
-    """Simulate ``inputs`` under policy ``name``; returns the result and the policy's own statistics."""
-    t0 = time.perf_counter()
-    policy = make_policy(name, inputs)
-    engine = make_engine(inputs, policy)
-    engine.run(progress)
-    result = collect(inputs, engine, name, t0)
-    extra: dict[str, Any] = {}
-    seconds = getattr(policy, "decision_seconds", None)
-    if seconds:
-        ms = np.asarray(seconds) * 1000.0
-        extra["decision_ms_p50"], extra["decision_ms_p99"], extra["decision_ms_max"] = (
-            float(np.percentile(ms, 50)),
-            float(np.percentile(ms, 99)),
-            float(ms.max()),
-        )
-    bound = getattr(policy, "bound", None)
-    if bound is not None:
-        extra["bound"] = dict(bound)
-    return result, extra
-
-
 def run_bench(
     scenario: Scenario,
     out: Path,
@@ -87,46 +42,15 @@ def run_bench(
     seed: int | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Run ``policies`` on ``scenario``; writes ``out/bench.json``, ``out/bench.html`` and per-policy summaries."""
-    unknown = [p for p in policies if p not in POLICY_NAMES]
-    if unknown:
-        raise WattbitInputError(f"unknown policies {unknown}; known: {', '.join(POLICY_NAMES)}", field="policies")
-    inputs, dropped = due_in_period(prepare(scenario, seed=seed))
-    results: dict[str, SimResult] = {}
-    bench: dict[str, Any] = {
-        "scenario": scenario.name,
-        "period": [scenario.period.start.isoformat(), scenario.period.end.isoformat()],
-        "seed": inputs.seed,
-        "jobs": len(inputs.jobs),
-        "jobs_due_after_period_left_out": dropped,
-        "policies": {},
-    }
-    for name in policies:
-        cb = (lambda k, n=name: progress(n, k)) if progress is not None else None
-        result, extra = run_policy(inputs, name, cb)
-        results[name] = result
-        bench["policies"][name] = {**result.summary, **{k: v for k, v in extra.items() if k != "bound"}}
-        if "bound" in extra:
-            bench["oracle_bound"] = extra["bound"]
-    base = bench["policies"].get("baseline")
-    if base is not None:
-        for s in bench["policies"].values():
-            s["carbon_reduction_t"] = base["carbon_t"] - s["carbon_t"]
-        if "oracle_bound" in bench:
-            bench["oracle_bound"]["carbon_reduction_t"] = base["carbon_t"] - bench["oracle_bound"]["carbon_t"]
-        best = bench.get("oracle_bound", {}).get("carbon_reduction_t")
-        if "mpc" in bench["policies"] and best and best > 0:
-            bench["mpc_share_of_oracle_bound_reduction"] = bench["policies"]["mpc"]["carbon_reduction_t"] / best
-        if "mpc" in bench["policies"] and "oracle" in bench["policies"]:
-            achieved = bench["policies"]["oracle"]["carbon_reduction_t"]
-            if achieved > 0:
-                bench["mpc_share_of_oracle_reduction"] = bench["policies"]["mpc"]["carbon_reduction_t"] / achieved
+    """Run ``policies`` on ``scenario`` (:func:`~wattbit.control.bench.compare_policies`); writes
+    ``out/bench.json`` and ``out/bench.html`` and returns the comparison."""
+    bench, results = compare_policies(scenario, policies, seed, progress)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").write_text(json.dumps(json_safe(bench), indent=2) + "\n", encoding="utf-8")
     write_page(
         out / "bench.html",
         f"wattbit bench: {scenario.name}",
-        f"{len(policies)} policies, same workload, failures and seed ({inputs.seed})",
+        f"{len(bench['policies'])} policies, same workload, failures and seed ({bench['seed']})",
         bench_sections(bench, results, scenario.period.timezone),
     )
     return bench

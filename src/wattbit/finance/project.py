@@ -1,8 +1,8 @@
 """Project finance for an AI datacenter with its power supply: cash flows, NPV, IRR, payback, LCOE, cost per GPU-hour.
 
-Build a :class:`Project` from :class:`~wattbit.plan.components.Component` s, one year of
-:class:`~wattbit.plan.components.Operations`, :class:`~wattbit.plan.tax.TaxSpec`,
-:class:`~wattbit.plan.financing.Financing` and :class:`~wattbit.plan.incentives.Incentives`, then call
+Build a :class:`Project` from :class:`~wattbit.finance.components.Component` s, one year of
+:class:`~wattbit.finance.components.Operations`, :class:`~wattbit.finance.tax.TaxSpec`,
+:class:`~wattbit.finance.financing.Financing` and :class:`~wattbit.finance.incentives.Incentives`, then call
 :func:`evaluate`. Every formula, default and source is in ``docs/finance.md``.
 
 Two views are computed. The **project** (unlevered) cash flow ``EBITDA - capex + residual + grant + ITC - tax``
@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan._checks import check_int
-from wattbit.plan.capital import CapitalFlows, FloatArray, capital_flows
-from wattbit.plan.components import Component, Operations
-from wattbit.plan.financing import Financing, loan_schedule, wacc
-from wattbit.plan.incentives import Incentives
-from wattbit.plan.metrics import discount_factors, irr, mirr, payback_years
-from wattbit.plan.tax import TaxSpec, corporate_tax
+from wattbit.finance.capital import CapitalFlows, FloatArray, capital_flows
+from wattbit.finance.components import Component, Operations
+from wattbit.finance.financing import Financing, loan_schedule, wacc
+from wattbit.finance.incentives import Incentives
+from wattbit.finance.metrics import discount_factors, irr, mirr, payback_years
+from wattbit.finance.tax import TaxSpec, corporate_tax
+from wattbit.units import check_int
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 
@@ -45,7 +45,7 @@ class Project:
     project_years
         Operating years ``N``, 1..60 (construction is year 0).
     tax
-        Corporate tax rules (default: Japan, see :mod:`wattbit.plan.tax`).
+        Corporate tax rules (default: Japan, see :mod:`wattbit.finance.tax`).
     financing
         Cost of equity, loan and discount rate.
     incentives

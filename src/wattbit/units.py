@@ -1,11 +1,24 @@
-"""Input checks shared by the finance inputs: each failure is a :class:`WattbitInputError` naming the field."""
+"""Shared array types and range checks.
+
+Every check raises a :class:`~wattbit.errors.WattbitInputError` that names the field, the bad value and what was
+expected: :func:`check_number` and :func:`check_int` for one input value (a finance or Monte Carlo parameter),
+:func:`check_range` and :func:`check_scalar` for arrays of physical quantities (the first bad element is named).
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
 
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
 from wattbit.errors import WattbitInputError
+
+#: Arrays of floats, integers and booleans: the one definition every module uses.
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 
 def check_number(
@@ -75,3 +88,19 @@ def _describe(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
     if math.isinf(lo):
         return f"a finite number {'<' if hi_open else '<='} {hi:g}"
     return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+
+
+def check_range(name: str, values: ArrayLike, lo: float, hi: float) -> FloatArray:
+    """Return ``values`` as a float array, or raise naming the first value that is NaN or outside ``lo..hi``."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size and not (np.min(arr) >= lo and np.max(arr) <= hi):  # two reductions; NaN fails both
+        i = int(np.flatnonzero(~((arr >= lo) & (arr <= hi)))[0])
+        raise WattbitInputError(
+            f"value {arr.ravel()[i]} at position {i} is NaN or outside the expected range {lo:g}..{hi:g}", field=name
+        )
+    return arr
+
+
+def check_scalar(name: str, value: float, lo: float, hi: float) -> float:
+    """:func:`check_range` for one number."""
+    return float(check_range(name, value, lo, hi))

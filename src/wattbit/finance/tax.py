@@ -28,7 +28,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan._checks import check_int, check_number
+from wattbit.units import check_int, check_number
 
 LossTreatment = Literal["carry_forward", "offset_elsewhere"]
 

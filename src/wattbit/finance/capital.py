@@ -1,6 +1,6 @@
 """Yearly capital flows of a project's components: purchases, residual values, depreciation, O&M, ITC and grant.
 
-See ``docs/finance.md`` for the formulas. Internal to :mod:`wattbit.plan.finance`.
+See ``docs/finance.md`` for the formulas. Internal to :mod:`wattbit.finance.project`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.plan.components import Component
-from wattbit.plan.depreciation import DepreciationMethod, depreciation_fractions
-from wattbit.plan.incentives import Incentives
+from wattbit.finance.components import Component
+from wattbit.finance.depreciation import DepreciationMethod, depreciation_fractions
+from wattbit.finance.incentives import Incentives
 
 FloatArray = NDArray[np.float64]
 

@@ -5,7 +5,7 @@ Each is a frozen dataclass validated on construction (a bad parameter raises
 :class:`~wattbit.errors.WattbitInputError` naming it and the range expected) with three operations: ``mean``, the
 quantile function ``ppf(q)`` and ``from_normal(z)``, which maps standard normal scores to the distribution
 (``ppf(Phi(z))``, closed form for the normal and log-normal). Sampling through normal scores lets
-:mod:`wattbit.plan.uncertainty` correlate parameters with a Gaussian copula. Formulas: ``docs/uncertainty.md``.
+:mod:`wattbit.montecarlo.engine` correlate parameters with a Gaussian copula. Formulas: ``docs/uncertainty.md``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import ndtr, ndtri
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan._checks import check_number
+from wattbit.units import check_number
 
 FloatArray = NDArray[np.float64]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.plan._checks import check_int, check_number
+from wattbit.units import check_int, check_number
 
 
 @dataclass(frozen=True)

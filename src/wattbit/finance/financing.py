@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan._checks import check_int, check_number
-from wattbit.plan.metrics import annuity_payment
+from wattbit.finance.metrics import annuity_payment
+from wattbit.units import check_int, check_number
 
 #: Highest interest or discount rate accepted (50 % a year): above it an input is almost surely a percent typed as a
 #: fraction's hundredfold or a monthly/annual mix-up.

@@ -1,9 +1,9 @@
-"""Unit costs of a plan: currency conversion and equivalent annual costs that match :mod:`wattbit.plan.finance`.
+"""Unit costs of a plan: currency conversion and equivalent annual costs that match :mod:`wattbit.finance.project`.
 
 The optimisation compares a year of energy with capital that lasts decades, so each capital item enters it as its
 *equivalent annual cost* over the project: the present value of buying it at year 0, replacing it every
 ``life_years`` while the project runs, less its residual value at the end (the same timeline and linear residual as
-:func:`wattbit.plan.capital.capital_flows`), spread evenly over the ``N`` operating years by the capital recovery
+:func:`wattbit.finance.capital.capital_flows`), spread evenly over the ``N`` operating years by the capital recovery
 factor ``CRF(r, N) = r / (1 - (1 + r)^-N)`` (``1 / N`` at ``r = 0``). Before tax and without escalation: the reported
 NPV and IRR come from the full after-tax evaluation of the chosen plan.
 """
@@ -43,7 +43,7 @@ def lifecycle_present_value(
     """Present value of buying an item at year 0 and every ``life_years`` before ``project_years``, less residual.
 
     The last purchase ``p`` is credited ``cost x (p + life - N) / life`` at year ``N`` (linear economic depreciation),
-    as :func:`wattbit.plan.capital.capital_flows` does.
+    as :func:`wattbit.finance.capital.capital_flows` does.
 
     Parameters
     ----------

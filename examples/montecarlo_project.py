@@ -1,8 +1,8 @@
 """A ready-made Monte Carlo model: a 20-year AI datacenter project on a japan-2022 site, evaluated with
-:mod:`wattbit.plan.finance` after re-dispatching its battery for each draw.
+:mod:`wattbit.finance.project` after re-dispatching its battery for each draw.
 
 :class:`ExampleProject` is a picklable callable ``draw -> outputs`` for
-:func:`wattbit.plan.uncertainty.run_monte_carlo` and :func:`~wattbit.plan.uncertainty.sensitivity`;
+:func:`wattbit.montecarlo.engine.run_monte_carlo` and :func:`~wattbit.montecarlo.engine.sensitivity`;
 :func:`example_project_draw` is the default instance as a plain function. For one draw it
 
 1. takes the site's real base year (built-in japan-2022 signals: JEPX prices, grid carbon, weather; averaged to
@@ -16,7 +16,7 @@
    with at least its initial charge — 35,040 variables, nearly all of a draw's 0.22 s of CPU;
 4. bills the grid import at the drawn prices, counts carbon as ``sum_h g_h carbon_h m_carbon``, loses GPU-hours to
    failures at the drawn rate, scales each component group's capex, and evaluates NPV, IRR, LCOE and cost per
-   GPU-hour with :func:`wattbit.plan.finance.evaluate`.
+   GPU-hour with :func:`wattbit.finance.project.evaluate`.
 
 Every assumption and its status (V/S/U as in REFERENCE.md) is in the constants below and in
 ``docs/uncertainty.md``.
@@ -36,15 +36,15 @@ from scipy.optimize import linprog
 
 from wattbit.data.signals import load_site_signals
 from wattbit.errors import WattbitInputError
+from wattbit.finance.components import Component, ComponentKind, Operations
+from wattbit.finance.financing import Financing
+from wattbit.finance.project import Project, evaluate
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import it_power_w
 from wattbit.physics.renewables import pv_power_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
-from wattbit.plan._checks import check_int, check_number
-from wattbit.plan.components import Component, ComponentKind, Operations
-from wattbit.plan.finance import Project, evaluate
-from wattbit.plan.financing import Financing
 from wattbit.scenario import Site, load_scenario
+from wattbit.units import check_int, check_number
 
 FloatArray = NDArray[np.float64]
 
@@ -68,7 +68,7 @@ GRID_JPY_PER_MW = 50e6
 IT_OPEX_SHARE, FACILITY_OPEX_SHARE = 0.04, 0.02
 #: Unplanned interruptions per GPU-day, Llama 3 405B on 16,384 H100 (419 in 54 days; REFERENCE §7, S, derived).
 FAILURES_PER_GPU_DAY = 4.7e-4
-#: Capex groups of :class:`~wattbit.plan.uncertainty.UncertaintySpec` by component kind.
+#: Capex groups of :class:`~wattbit.montecarlo.engine.UncertaintySpec` by component kind.
 CAPEX_GROUPS = {
     "it": "it",
     "building": "facility",

@@ -183,7 +183,7 @@ class PlanCosts(_Model):
 
 
 class LoanSpec(_Model):
-    """A development-bank loan (:class:`wattbit.plan.financing.DevelopmentBankLoan`)."""
+    """A development-bank loan (:class:`wattbit.finance.financing.DevelopmentBankLoan`)."""
 
     rate: float = Field(ge=0, le=0.5)
     tenor_years: int = Field(ge=1, le=60)
@@ -192,7 +192,7 @@ class LoanSpec(_Model):
 
 
 class GrantSpec(_Model):
-    """A capacity grant (:class:`wattbit.plan.incentives.CapacityGrant`); ``cap`` in costs.currency."""
+    """A capacity grant (:class:`wattbit.finance.incentives.CapacityGrant`); ``cap`` in costs.currency."""
 
     share: float = Field(ge=0, le=1)
     cap: float | None = Field(default=None, ge=0)

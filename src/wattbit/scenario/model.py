@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from wattbit.errors import ScenarioError
-from wattbit.plan.spec import PlanSpec
+from wattbit.scenario.plan import PlanSpec
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")

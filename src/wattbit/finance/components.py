@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.plan._checks import check_int, check_number
-from wattbit.plan.depreciation import DEPRECIATION_METHODS, MACRS_FACTORS, DepreciationMethod
+from wattbit.finance.depreciation import DEPRECIATION_METHODS, MACRS_FACTORS, DepreciationMethod
+from wattbit.units import check_int, check_number
 
 ComponentKind = Literal["it", "building", "cooling", "power_chain", "pv", "wind", "battery", "grid_connection", "other"]
 

@@ -1,0 +1,108 @@
+"""Every policy on the same scenario, seed, workload and failures, side by side (``wattbit bench``).
+
+The workload is the scenario's, less the jobs due after the period ends: those could be left half done by a policy
+that defers work, which would lower its carbon by doing less. With only jobs due inside the period, a policy that
+meets its deadlines does the same work as every other, and the figures compare like with like (the number of jobs
+left out is reported). The offline optimum's own plan is reported as ``oracle_bound`` beside what following it
+achieves in the engine (``oracle``). The report is :mod:`wattbit.report.bench_report`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from wattbit.control import POLICY_NAMES, make_policy
+from wattbit.errors import WattbitInputError
+from wattbit.scenario import Scenario
+from wattbit.sim.run import SimInputs, SimResult, collect, make_engine, prepare
+
+
+def due_in_period(inputs: SimInputs) -> tuple[SimInputs, int]:
+    """``inputs`` without the jobs due after the period; returns them and how many were left out."""
+    jobs = inputs.jobs
+    end = inputs.fleet.index[-1].tz_convert("UTC").tz_localize(None).to_datetime64() + np.timedelta64(
+        int(inputs.fleet.step_h * 3600), "s"
+    )
+    keep = ~np.isnat(jobs.deadline_utc) & (jobs.deadline_utc <= end)
+    if keep.all():
+        return inputs, 0
+    return replace(inputs, jobs=jobs.select(np.flatnonzero(keep))), int((~keep).sum())
+
+
+def run_policy(
+    inputs: SimInputs, name: str, progress: Callable[[int], None] | None = None
+) -> tuple[SimResult, dict[str, Any]]:
+    """Simulate ``inputs`` under policy ``name``; returns the result and the policy's own statistics."""
+    t0 = time.perf_counter()
+    policy = make_policy(name, inputs)
+    engine = make_engine(inputs, policy)
+    engine.run(progress)
+    result = collect(inputs, engine, name, t0)
+    extra: dict[str, Any] = {}
+    seconds = getattr(policy, "decision_seconds", None)
+    if seconds:
+        ms = np.asarray(seconds) * 1000.0
+        extra["decision_ms_p50"], extra["decision_ms_p99"], extra["decision_ms_max"] = (
+            float(np.percentile(ms, 50)),
+            float(np.percentile(ms, 99)),
+            float(ms.max()),
+        )
+    bound = getattr(policy, "bound", None)
+    if bound is not None:
+        extra["bound"] = dict(bound)
+    return result, extra
+
+
+def compare_policies(
+    scenario: Scenario,
+    policies: Sequence[str] = POLICY_NAMES,
+    seed: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> tuple[dict[str, Any], dict[str, SimResult]]:
+    """Run ``policies`` on ``scenario`` with the same jobs, failures and seed.
+
+    Returns
+    -------
+    bench, results
+        The comparison (per-policy summaries, the oracle's bound and the carbon reductions relative to baseline) and
+        each policy's simulation result.
+    """
+    unknown = [p for p in policies if p not in POLICY_NAMES]
+    if unknown:
+        raise WattbitInputError(f"unknown policies {unknown}; known: {', '.join(POLICY_NAMES)}", field="policies")
+    inputs, dropped = due_in_period(prepare(scenario, seed=seed))
+    results: dict[str, SimResult] = {}
+    bench: dict[str, Any] = {
+        "scenario": scenario.name,
+        "period": [scenario.period.start.isoformat(), scenario.period.end.isoformat()],
+        "seed": inputs.seed,
+        "jobs": len(inputs.jobs),
+        "jobs_due_after_period_left_out": dropped,
+        "policies": {},
+    }
+    for name in policies:
+        cb = (lambda k, n=name: progress(n, k)) if progress is not None else None
+        result, extra = run_policy(inputs, name, cb)
+        results[name] = result
+        bench["policies"][name] = {**result.summary, **{k: v for k, v in extra.items() if k != "bound"}}
+        if "bound" in extra:
+            bench["oracle_bound"] = extra["bound"]
+    base = bench["policies"].get("baseline")
+    if base is not None:
+        for s in bench["policies"].values():
+            s["carbon_reduction_t"] = base["carbon_t"] - s["carbon_t"]
+        if "oracle_bound" in bench:
+            bench["oracle_bound"]["carbon_reduction_t"] = base["carbon_t"] - bench["oracle_bound"]["carbon_t"]
+        best = bench.get("oracle_bound", {}).get("carbon_reduction_t")
+        if "mpc" in bench["policies"] and best and best > 0:
+            bench["mpc_share_of_oracle_bound_reduction"] = bench["policies"]["mpc"]["carbon_reduction_t"] / best
+        if "mpc" in bench["policies"] and "oracle" in bench["policies"]:
+            achieved = bench["policies"]["oracle"]["carbon_reduction_t"]
+            if achieved > 0:
+                bench["mpc_share_of_oracle_reduction"] = bench["policies"]["mpc"]["carbon_reduction_t"] / achieved
+    return bench, results

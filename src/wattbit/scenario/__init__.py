@@ -1,0 +1,60 @@
+"""The scenario: one schema that every wattbit command reads (:mod:`wattbit.scenario.model`), with the plan's
+section in :mod:`wattbit.scenario.plan`.
+
+This package sits at the bottom of the layers: it imports nothing of wattbit but :mod:`wattbit.errors`, so loading a
+scenario never loads the planner, the engine or the readers.
+"""
+
+from wattbit.scenario.model import (
+    BUILTIN_SCENARIOS,
+    GRID_AREAS,
+    DataSource,
+    DesignSpec,
+    FinanceSpec,
+    InferenceSpec,
+    ITSpec,
+    Period,
+    PolicySpec,
+    Scenario,
+    ScenarioInfo,
+    SignalReader,
+    Site,
+    SiteData,
+    TraceReader,
+    TraceSource,
+    TrainingSpec,
+    WorkloadSpec,
+    builtin_scenario_path,
+    format_validation_error,
+    load_scenario,
+    parse_scenario,
+    with_period,
+)
+from wattbit.scenario.plan import PlanSpec
+
+__all__ = [
+    "BUILTIN_SCENARIOS",
+    "DataSource",
+    "DesignSpec",
+    "FinanceSpec",
+    "GRID_AREAS",
+    "ITSpec",
+    "InferenceSpec",
+    "Period",
+    "PlanSpec",
+    "PolicySpec",
+    "Scenario",
+    "ScenarioInfo",
+    "SignalReader",
+    "Site",
+    "SiteData",
+    "TraceReader",
+    "TraceSource",
+    "TrainingSpec",
+    "WorkloadSpec",
+    "builtin_scenario_path",
+    "format_validation_error",
+    "load_scenario",
+    "parse_scenario",
+    "with_period",
+]
