@@ -227,7 +227,7 @@ def instrumented(policy: Any, clock: Clock) -> Iterator[None]:
     names = {"ahead": "forecast", "site_energy_model": "energy_model", "dispatch_jobs": "dispatch"}
     names["safe_share"] = "dispatch"
     saved = {name: getattr(mpc, name) for name in names}
-    solve = mpc.solve_plan_fast
+    solve = mpc.solve_dispatch
 
     def solve_split(*a: Any, **k: Any) -> Any:
         t = time.perf_counter()
@@ -250,14 +250,14 @@ def instrumented(policy: Any, clock: Clock) -> Iterator[None]:
     try:
         for name, part in names.items():
             setattr(mpc, name, clock.wrap(part, saved[name]))
-        mpc.solve_plan_fast = solve_split
+        mpc.solve_dispatch = solve_split
         policy.plan_inputs = inputs_split
         policy._work = clock.wrap("work_classes", work)
         yield
     finally:
         for name, fn in saved.items():
             setattr(mpc, name, fn)
-        mpc.solve_plan_fast = solve
+        mpc.solve_dispatch = solve
         del policy.plan_inputs, policy._work
 
 

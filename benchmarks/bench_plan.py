@@ -10,7 +10,7 @@ What it does:
 1. Builds the planning problem of the scenario (default ``examples/japan-plan.toml``: Okuma, Ishikari, Tomakomai,
    Inzai and Kitakyushu over calendar 2022, hourly; 8 design options), timing the inputs (signals from the public
    files, site physics per site and option, PV and wind) apart from the optimisation.
-2. Solves it with the decomposition (``wattbit.plan.solve``, Benders with one HiGHS LP per site) in several
+2. Solves it with the decomposition (``wattbit.opt.capacity.solve``, Benders with one HiGHS LP per site) in several
    variants of the constraints — as in the file (site share, latency, 50 % hourly clean energy), none, a carbon cap,
    the ``npv`` objective — and reports wall time, iterations, final gap, and the chosen capacities.
 3. Solves the first ``--monolithic-hours`` hours with both methods (the monolithic linopy model and the
@@ -33,17 +33,16 @@ from typing import Any
 import highspy
 import numpy as np
 
+from wattbit.opt.capacity import CapacityProblem, TargetStage, solve_capacity
 from wattbit.plan.evaluate import tco_per_year
 from wattbit.plan.inputs import build_problem
-from wattbit.plan.problem import PlanProblem, TargetStage
-from wattbit.plan.solve import solve
 from wattbit.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 60.0
 
 
-def variants(p: PlanProblem) -> dict[str, PlanProblem]:
+def variants(p: CapacityProblem) -> dict[str, CapacityProblem]:
     """The constraint variants timed."""
     bare = replace(p, min_clean_energy_share=None, max_site_share=None)
     return {
@@ -54,7 +53,7 @@ def variants(p: PlanProblem) -> dict[str, PlanProblem]:
     }
 
 
-def first_hours(p: PlanProblem, hours: int) -> PlanProblem:
+def first_hours(p: CapacityProblem, hours: int) -> CapacityProblem:
     """``p`` over its first ``hours`` hours (each then stands for 8,760 / hours of a year)."""
     h = slice(0, hours)
     return replace(
@@ -69,9 +68,9 @@ def first_hours(p: PlanProblem, hours: int) -> PlanProblem:
     )
 
 
-def timed_solve(p: PlanProblem, method: str) -> dict[str, Any]:
+def timed_solve(p: CapacityProblem, method: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    sol = solve(p, method)  # type: ignore[arg-type]
+    sol = solve_capacity(p, method)  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     built = [
         f"{p.sites[i]} {sol.it_mw[i].sum():.1f} MW IT / PV {sol.pv_mw[i]:.1f} / bat {sol.battery_mwh[i]:.1f} MWh"

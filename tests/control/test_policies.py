@@ -14,8 +14,8 @@ from tests.sim.test_engine import NO_FAULTS, _scenario
 from wattbit.cli import app
 from wattbit.control import make_policy
 from wattbit.control.bench import due_in_period, run_policy
-from wattbit.control.lp import Weights
 from wattbit.control.oracle import OracleConfig
+from wattbit.opt import DispatchWeights
 from wattbit.sim.run import SimInputs, collect, make_engine, prepare
 
 
@@ -32,7 +32,7 @@ def two_days_no_faults() -> SimInputs:
 
 
 def test_oracle_bound_is_never_beaten(two_days: SimInputs) -> None:
-    carbon_only = OracleConfig(weights=Weights(carbon_per_t=1.0, curtailment_per_mwh=0.0))
+    carbon_only = OracleConfig(weights=DispatchWeights(carbon_per_t=1.0, curtailment_per_mwh=0.0))
     oracle = make_policy("oracle", two_days, config=carbon_only)
     bound = oracle.bound["carbon_t"]  # type: ignore[attr-defined]
     results = {name: run_policy(two_days, name)[0].summary for name in ("baseline", "greedy", "mpc", "oracle")}

@@ -23,10 +23,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
-from wattbit.control.lp import Plan, PlanInfeasible, PlanInputs, Weights, WorkClasses
-from wattbit.control.lp_fast import solve_plan_fast
 from wattbit.control.signals_ahead import ahead
-from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
+from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
+from wattbit.opt import (
+    DispatchInputs,
+    DispatchPlan,
+    DispatchWeights,
+    InfeasibleError,
+    SiteEnergyModel,
+    SolveError,
+    WorkClasses,
+    solve_dispatch,
+)
 from wattbit.sim.engine import NO_DEADLINE
 from wattbit.sim.policy import Actions, Observation
 
@@ -78,7 +86,7 @@ class MPCConfig:
     horizon_h: float = 36.0
     slot_h: float = 1.0
     interval_steps: int = 4
-    weights: Weights = field(default_factory=Weights)
+    weights: DispatchWeights = field(default_factory=DispatchWeights)
     cap_fractions: tuple[float, ...] = DEFAULT_CAP_FRACTIONS
     routing: bool = True
     max_rtt_ms: float = 20.0
@@ -94,7 +102,7 @@ class Decision:
     """What the last plan decided, for reports and tests."""
 
     step: int
-    plan: Plan
+    plan: DispatchPlan
     energy: SiteEnergyModel
     slot_steps: int
     seconds: float
@@ -117,7 +125,7 @@ class MPCPolicy:
         """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
         return ahead(history, steps, per_day, upper=upper)
 
-    def plan_inputs(self, obs: Observation) -> tuple[PlanInputs, int]:
+    def plan_inputs(self, obs: Observation) -> tuple[DispatchInputs, int]:
         """The programme for the horizon from ``obs``; returns the inputs and the engine steps per slot."""
         c = self.config
         slot_steps = max(1, round(c.slot_h / obs.step_h))
@@ -152,7 +160,7 @@ class MPCPolicy:
             inference[0] = np.maximum(inference[0], obs.inference_gpus)
             inference = np.minimum(inference, available)
         work, pinned = self._work(obs, n_slots, slot_steps, energy, carbon)
-        inputs = PlanInputs(
+        inputs = DispatchInputs(
             slot_h=slot_steps * obs.step_h,
             energy=energy,
             gpus_available=available,
@@ -249,8 +257,8 @@ class MPCPolicy:
         if last is None or obs.step - last.step >= self.config.interval_steps:
             inputs, slot_steps = self.plan_inputs(obs)
             try:
-                plan = solve_plan_fast(inputs, self.config.weights, self.config.time_limit_s)
-            except PlanInfeasible:
+                plan = solve_dispatch(inputs, self.config.weights, time_limit_s=self.config.time_limit_s)
+            except (InfeasibleError, SolveError):
                 self.failed_plans += 1
                 plan = None
             if plan is not None:
@@ -268,7 +276,9 @@ class MPCPolicy:
         return act_on_plan(obs, d.plan, d.energy, slot, self.config.dispatch)
 
 
-def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int, rules: DispatchRules) -> Actions:
+def act_on_plan(
+    obs: Observation, plan: DispatchPlan, energy: SiteEnergyModel, slot: int, rules: DispatchRules
+) -> Actions:
     """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing."""
     slot = min(slot, plan.busy_gpus.shape[0] - 1)
     busy = plan.busy_gpus[slot]  # (sites, levels)

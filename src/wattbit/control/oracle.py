@@ -33,9 +33,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules
-from wattbit.control.lp import CumulativeWork, Plan, PlanInputs, Weights, WindowedWork, solve_plan
 from wattbit.control.mpc import act_on_plan, rtt_ms
-from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
+from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
+from wattbit.opt import (
+    CumulativeWork,
+    DispatchInputs,
+    DispatchPlan,
+    DispatchWeights,
+    SiteEnergyModel,
+    WindowedWork,
+    solve_dispatch,
+)
 from wattbit.sim.engine import NO_DEADLINE, _gpus_out, steps_of
 from wattbit.sim.policy import Actions, Observation
 
@@ -47,7 +55,7 @@ class OracleConfig:
     """Settings of the offline optimum (see :class:`wattbit.control.mpc.MPCConfig` for the shared ones)."""
 
     slot_steps: int = 4
-    weights: Weights = field(default_factory=Weights)
+    weights: DispatchWeights = field(default_factory=DispatchWeights)
     cap_fractions: tuple[float, ...] = DEFAULT_CAP_FRACTIONS
     routing: bool = True
     max_rtt_ms: float = 20.0
@@ -66,7 +74,7 @@ def _slots(a: FloatArray, n: int, how: str) -> FloatArray:
     return {"min": r.min(axis=1), "max": r.max(axis=1), "sum": r.sum(axis=1), "mean": r.mean(axis=1)}[how]
 
 
-def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEnergyModel]:
+def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[DispatchInputs, SiteEnergyModel]:
     """The cumulative programme of a whole run (``inputs``: :class:`wattbit.sim.run.SimInputs`)."""
     fleet, jobs, n = inputs.fleet, inputs.jobs, config.slot_steps
     n_steps, n_slots = fleet.steps, -(-fleet.steps // n)
@@ -119,7 +127,7 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEn
     )
     routing = config.routing and inputs.inference_full_gpus is not None
     coords = [(s.latitude_deg, s.longitude_deg) for s in inputs.scenario.sites]
-    plan_inputs = PlanInputs(
+    plan_inputs = DispatchInputs(
         slot_h=n * fleet.step_h,
         energy=energy,
         gpus_available=available,
@@ -149,7 +157,9 @@ class OraclePolicy:
         self.config = config or OracleConfig()
         t0 = time.perf_counter()
         plan_inputs, self.energy = oracle_inputs(inputs, self.config)
-        self.plan: Plan = solve_plan(plan_inputs, self.config.weights, self.config.time_limit_s)
+        self.plan: DispatchPlan = solve_dispatch(
+            plan_inputs, self.config.weights, backend="linopy", time_limit_s=self.config.time_limit_s
+        )
         self.bound = {
             "carbon_t": self.plan.carbon_t,
             "energy_cost": self.plan.cost,

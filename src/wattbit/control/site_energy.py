@@ -19,11 +19,10 @@ per site and step this module gives
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.opt.dispatch.inputs import SiteEnergyModel
 from wattbit.physics.cooling.design import supply_range_c
 from wattbit.physics.gpu import it_power_w, throughput_factor
 from wattbit.physics.site import SitePlant, site_power
@@ -38,44 +37,6 @@ DEFAULT_CAP_FRACTIONS = (1.0, 0.85, 0.7)
 SETPOINT_HEADROOM_K = 4.0
 _FINE_POINTS = 41
 _CURVATURE_MARGIN = 2e-4
-
-
-@dataclass(frozen=True)
-class SiteEnergyModel:
-    """Linear site-power coefficients for steps ``0..T-1`` (arrays over (T, sites) unless noted).
-
-    Attributes
-    ----------
-    idle_w_per_gpu, inference_w_per_gpu
-        IT DC power per available idle GPU and per GPU held for inference (sites,) [W].
-    busy_w_per_gpu
-        IT DC power per GPU running training at each cap level (sites, levels) [W].
-    throughput
-        Training work per GPU-hour at each cap level, in H100-hours (cap throughput x the GPU's training speed)
-        (sites, levels).
-    cap_w
-        Cap of each level (sites, levels) [W]; the first level is the TDP (no cap).
-    rated_it_dc_w
-        IT DC rating (sites,) [W].
-    line_a_w, line_b
-        Facility power lower-bound lines (T, sites, lines): ``P >= a + b * IT_dc``.
-    supply_temp_c
-        Chosen cooling supply setpoint (T, sites) [°C].
-    """
-
-    idle_w_per_gpu: FloatArray
-    inference_w_per_gpu: FloatArray
-    busy_w_per_gpu: FloatArray
-    throughput: FloatArray
-    cap_w: FloatArray
-    rated_it_dc_w: FloatArray
-    line_a_w: FloatArray
-    line_b: FloatArray
-    supply_temp_c: FloatArray
-
-    def facility_lower_w(self, it_dc_w: FloatArray) -> FloatArray:
-        """The lower bound evaluated at IT power ``it_dc_w`` (T, sites) [W]."""
-        return np.max(self.line_a_w + self.line_b * it_dc_w[..., None], axis=-1)
 
 
 def _per_gpu_w(plant: SitePlant, utilization: float, cap_w: float | None = None) -> float:

@@ -4,7 +4,7 @@ Each failure is a :class:`~wattbit.errors.ScenarioError` naming the scenario fil
 site``), the value and what was expected. The obvious infeasibilities are caught here, with the numbers that show
 why: a target larger than the candidates' limits (in total, or among the sites whose grid connection is ready by a
 stage's year), latency or hazard limits that exclude every candidate, a site share that needs more sites than there
-are. What only the optimisation can tell is diagnosed by :mod:`wattbit.plan.solve`.
+are. What only the optimisation can tell is diagnosed by :mod:`wattbit.opt.capacity.solve`.
 """
 
 from __future__ import annotations

@@ -27,9 +27,10 @@ from wattbit.finance.incentives import CapacityGrant, Incentives
 from wattbit.finance.metrics import discount_factors, irr, payback_years
 from wattbit.finance.project import FinanceResult, Project, evaluate
 from wattbit.finance.tax import TaxSpec
+from wattbit.opt.capacity import CapacityProblem, CapacitySolution, capacity_cost_per_year, site_gpus
+from wattbit.opt.capacity.problem import YEAR_H
 from wattbit.plan.inputs import PlanContext
-from wattbit.plan.model import site_gpus
-from wattbit.plan.problem import YEAR_H, FloatArray, PlanProblem, PlanSolution
+from wattbit.units import FloatArray
 
 #: Statutory (tax) lives used for depreciation [years] (docs/finance.md, S): servers 5, PV 17, battery fixtures 6,
 #: building fixtures 15; wind 17 and the connection contribution 15 are assumptions (U).
@@ -82,7 +83,7 @@ class PlanFinance:
     stages: tuple[tuple[int, FloatArray], ...]
 
 
-def stage_shares(ctx: PlanContext, p: PlanProblem, sol: PlanSolution) -> tuple[tuple[int, FloatArray], ...]:
+def stage_shares(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution) -> tuple[tuple[int, FloatArray], ...]:
     """``(offset, share per site)`` per build stage: built at the end of year ``offset``, running from ``offset + 1``.
 
     Stage ``k``'s increment of the target is filled from the sites ready by its year, earliest ready first, with
@@ -117,7 +118,7 @@ def stage_shares(ctx: PlanContext, p: PlanProblem, sol: PlanSolution) -> tuple[t
 
 
 def _site_items(
-    ctx: PlanContext, sol: PlanSolution, gpus: float, i: int
+    ctx: PlanContext, sol: CapacitySolution, gpus: float, i: int
 ) -> list[tuple[str, str, float, int, float, float | None]]:
     """``(name, kind, capex, life, O&M per year, replacement capex)`` of site ``i``'s components."""
     c, u = ctx.spec.costs, ctx.units
@@ -142,7 +143,7 @@ def _site_items(
 
 
 def components(
-    ctx: PlanContext, p: PlanProblem, sol: PlanSolution, shares: FloatArray, levers: Levers
+    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
 ) -> tuple[Component, ...]:
     """Finance components of ``shares`` (per site) of the plan: GPUs, facility, PV, wind, battery, connection.
 
@@ -172,7 +173,7 @@ def components(
     return tuple(out)
 
 
-def annual_figures(ctx: PlanContext, p: PlanProblem, sol: PlanSolution) -> dict[str, float]:
+def annual_figures(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution) -> dict[str, float]:
     """Yearly energy, carbon and clean-energy figures of the plan (the representative period scaled to a year)."""
     w = p.year_weight
     facility = float(sol.facility_mw.sum()) * w
@@ -193,23 +194,15 @@ def annual_figures(ctx: PlanContext, p: PlanProblem, sol: PlanSolution) -> dict[
     }
 
 
-def tco_per_year(p: PlanProblem, sol: PlanSolution) -> float:
+def tco_per_year(p: CapacityProblem, sol: CapacitySolution) -> float:
     """Equivalent annual cost of the plan: capacities (with O&M and risk premium) and a year of grid energy
     (with the carbon price) [currency/yr], revenue not counted — the ``tco`` objective."""
-    capacity = float(np.sum(p.it_cost_per_mw * sol.it_mw))
-    for unit, amount in (
-        (p.pv_cost_per_mw, sol.pv_mw),
-        (p.wind_cost_per_mw, sol.wind_mw),
-        (p.battery_cost_per_mwh, sol.battery_mwh),
-        (p.battery_cost_per_mw, sol.battery_mw),
-        (p.connection_cost_per_mw, sol.connection_mw),
-        (p.site_cost, sol.build),
-    ):
-        capacity += float(unit @ amount)
-    return capacity + float((p.price_per_mwh * sol.grid_mw).sum()) * p.year_weight
+    return capacity_cost_per_year(p, sol) + float((p.price_per_mwh * sol.grid_mw).sum()) * p.year_weight
 
 
-def operations(ctx: PlanContext, p: PlanProblem, sol: PlanSolution, shares: FloatArray, levers: Levers) -> Operations:
+def operations(
+    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
+) -> Operations:
     """One operating year of ``shares`` (per site) of the plan."""
     fin = ctx.spec.finance
     w = p.year_weight
@@ -238,7 +231,7 @@ def operations(ctx: PlanContext, p: PlanProblem, sol: PlanSolution, shares: Floa
 
 
 def _project(
-    ctx: PlanContext, p: PlanProblem, sol: PlanSolution, offset: int, shares: FloatArray, levers: Levers
+    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, offset: int, shares: FloatArray, levers: Levers
 ) -> Project:
     fin, scen = ctx.spec.finance, ctx.scenario.finance
     rate = scen.discount_rate * levers.discount_rate
@@ -270,7 +263,9 @@ def _money_factor(ctx: PlanContext) -> float:
     return Money(ctx.currency, ctx.scenario.finance.jpy_per_usd).factor(ctx.spec.costs.currency)
 
 
-def evaluate_plan(ctx: PlanContext, p: PlanProblem, sol: PlanSolution, levers: Levers = Levers()) -> PlanFinance:
+def evaluate_plan(
+    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, levers: Levers = Levers()
+) -> PlanFinance:
     """Finances of the plan over the whole project, stages added year by year."""
     n = ctx.scenario.finance.project_years
     stages = stage_shares(ctx, p, sol)
@@ -366,7 +361,7 @@ TORNADO_INPUTS = (
 )
 
 
-def tornado(ctx: PlanContext, p: PlanProblem, sol: PlanSolution, change: float = 0.2) -> list[TornadoBar]:
+def tornado(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, change: float = 0.2) -> list[TornadoBar]:
     """NPV for each input of :data:`TORNADO_INPUTS` at ``1 -/+ change`` with the plan held fixed, widest first.
 
     The plan is not re-optimised for each case (a re-solve per bar would cost a full optimisation); the bars say

@@ -1,4 +1,4 @@
-"""From a scenario with a ``[plan]`` to a :class:`~wattbit.plan.problem.PlanProblem`: signals, physics and costs.
+"""From a scenario with a ``[plan]`` to a :class:`~wattbit.opt.capacity.CapacityProblem`: signals, physics and costs.
 
 1. Checks (:mod:`wattbit.plan.checks`): candidates, years, GPU prices, what latency and hazard limits exclude.
 2. The eligible candidates' signals over the scenario period **at 1-hour steps** (whatever the scenario's own step):
@@ -21,13 +21,14 @@ from pydantic import ValidationError
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.errors import ScenarioError
 from wattbit.finance.costs import Money, equivalent_annual_cost
+from wattbit.opt.capacity import Battery, CapacityProblem, TargetStage
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import get_gpu
 from wattbit.plan import checks
-from wattbit.plan.problem import Battery, FloatArray, PlanProblem, TargetStage
 from wattbit.plan.site_factors import design_factors, gpu_fits_cooling, gpus_per_it_mw, renewable_factors
 from wattbit.scenario import Period, Scenario, Site
 from wattbit.scenario.plan import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanCosts, PlanSpec, cost_entry
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,7 @@ def _stages(spec: PlanSpec, candidates: tuple[Candidate, ...]) -> tuple[TargetSt
     return tuple(out)
 
 
-def build_problem(scenario: Scenario) -> tuple[PlanProblem, PlanContext]:
+def build_problem(scenario: Scenario) -> tuple[CapacityProblem, PlanContext]:
     """The planning problem of ``scenario`` and its context.
 
     Raises
@@ -288,7 +289,7 @@ def build_problem(scenario: Scenario) -> tuple[PlanProblem, PlanContext]:
     carbon_cost = units.carbon_price_per_t * carbon_t
     limits = spec.constraints
     battery = BatterySpec(energy_mwh=1.0, power_mw=1.0)
-    problem = PlanProblem(
+    problem = CapacityProblem(
         sites=tuple(names),
         options=tuple(f"{c}/{a}" for c, a in designs),
         facility_mw_per_it_mw=facility,

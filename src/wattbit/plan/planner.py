@@ -1,9 +1,9 @@
 """``wattbit plan``: choose sites and capacities for a scenario's ``[plan]``, then evaluate the plan's finances.
 
-:func:`plan` runs the whole chain — inputs (:mod:`wattbit.plan.inputs`), optimisation (:mod:`wattbit.plan.solve`),
-finance and tornado (:mod:`wattbit.plan.evaluate`) — and :func:`write_plan` writes ``plan.json``,
-``cash_flows.csv`` and ``dispatch.parquet``; the HTML report is :mod:`wattbit.report.plan_report`. Formulation,
-parameters and sources: ``docs/planner.md``.
+:func:`plan` runs the whole chain — inputs (:mod:`wattbit.plan.inputs`), optimisation
+(:func:`wattbit.opt.solve_capacity`), finance and tornado (:mod:`wattbit.plan.evaluate`) — and :func:`write_plan` writes
+``plan.json``, ``cash_flows.csv`` and ``dispatch.parquet``; the HTML report is :mod:`wattbit.report.plan_report`.
+Formulation, parameters and sources: ``docs/planner.md``.
 """
 
 from __future__ import annotations
@@ -18,11 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattbit.opt.capacity import CapacityProblem, CapacitySolution, Method, choose_method, site_gpus, solve_capacity
 from wattbit.plan.evaluate import PlanFinance, TornadoBar, annual_figures, evaluate_plan, tco_per_year, tornado
 from wattbit.plan.inputs import PlanContext, build_problem
-from wattbit.plan.model import site_gpus
-from wattbit.plan.problem import PlanProblem, PlanSolution
-from wattbit.plan.solve import Method, choose_method, solve
 from wattbit.scenario import Scenario
 
 #: Keys every plan.json has at its top level (the issue's list).
@@ -59,9 +57,9 @@ class PlanResult:
         Wall time of each step [s].
     """
 
-    problem: PlanProblem
+    problem: CapacityProblem
     context: PlanContext
-    solution: PlanSolution
+    solution: CapacitySolution
     finance: PlanFinance
     tornado: list[TornadoBar]
     figures: dict[str, float]
@@ -76,14 +74,14 @@ def plan(scenario: Scenario, method: Method = "auto") -> PlanResult:
     ------
     ScenarioError
         For a missing or inconsistent ``[plan]``.
-    PlanInfeasibleError
+    InfeasibleError
         If no plan meets the constraints; the message names those that bind.
     """
     t0 = time.perf_counter()
     problem, context = build_problem(scenario)
     t1 = time.perf_counter()
     chosen = choose_method(problem, method)
-    solution = solve(problem, chosen)
+    solution = solve_capacity(problem, chosen)
     t2 = time.perf_counter()
     finance = evaluate_plan(context, problem, solution)
     bars = tornado(context, problem, solution)

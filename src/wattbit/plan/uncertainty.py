@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from wattbit.montecarlo.engine import MonteCarloResult, UncertaintySpec, run_monte_carlo
+from wattbit.opt.capacity import CapacityProblem, CapacitySolution
 from wattbit.parallel import Executor
 from wattbit.plan.evaluate import Levers, evaluate_plan
 from wattbit.plan.inputs import PlanContext
-from wattbit.plan.problem import PlanProblem, PlanSolution
 
 #: Share of GPU-hours lost to failures at the base failure rate (U): Llama 3 405B's 419 unplanned interruptions in
 #: 54 days on 16,384 GPUs, each costing the work since the last checkpoint and a restart, came to a few per cent of
@@ -39,8 +39,8 @@ class PlanDraw:
     """One draw's NPV and carbon for a fixed plan; picklable, so that workers can run it."""
 
     context: PlanContext
-    problem: PlanProblem
-    solution: PlanSolution
+    problem: CapacityProblem
+    solution: CapacitySolution
     carbon_t_per_year: float
 
     def __call__(self, draw: Mapping[str, float]) -> dict[str, float]:

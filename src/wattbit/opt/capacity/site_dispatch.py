@@ -12,9 +12,10 @@ and ``xd`` excess carbon and excess grid energy that is not carbon-free, per yea
 
 The penalties ``pi`` make the LP feasible for any ``K``. They are exact penalties: once they exceed the limits'
 shadow prices, ``u``, ``xc`` and ``xd`` are zero at the optimum wherever a feasible plan exists
-(:mod:`wattbit.plan.benders` raises them if not). Capacities appear only in bounds and right-hand sides, so the LP is
-sparse (two rows per hour) and re-solves warm in milliseconds when they change. Its optimal value ``V(K)`` is convex
-and piecewise linear in ``K``; a subgradient comes from the duals: the balance row duals ``y_t`` give ``dV/dit_o =
+(:mod:`wattbit.opt.capacity.benders` raises them if not). Capacities appear only in bounds and right-hand sides, so the
+LP is sparse (two rows per hour) and re-solves warm in milliseconds when they change. Its optimal value ``V(K)`` is
+convex and piecewise linear in ``K``; a subgradient comes from the duals: the balance row duals ``y_t`` give ``dV/dit_o
+=
 sum_t y_t f_ot`` and ``dV/dpv = -sum_t y_t cf_t``, and each column's reduced cost ``r_j`` is the sensitivity to the
 bound it sits at (``r_j <= 0`` at the upper bound, ``>= 0`` at the lower), e.g. ``dV/dG = sum_t min(r_gt, 0)`` and
 ``dV/dE = sum_t min(r_et, 0) + soc_min max(r_et, 0)`` (LP duality; the tests check each component against finite
@@ -29,9 +30,9 @@ import highspy
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from wattbit.plan.problem import MONEY_SCALE, FloatArray, PlanProblem
-
-INF = highspy.kHighsInf
+from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem
+from wattbit.opt.highs import INF, new_highs
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)
@@ -129,23 +130,22 @@ class SiteDispatchLP:
         Costs of the elastic columns.
     """
 
-    def __init__(self, problem: PlanProblem, s: int, penalties: Penalties) -> None:
-        p = problem
-        self.problem, self.s = p, s
-        self.layout = CapacityLayout(len(p.options))
-        self.t_n = p.hours
-        self.has_carbon = p.carbon_cap_t_per_year is not None
-        self.has_dirty = p.min_clean_energy_share is not None
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
+    def __init__(self, problem: CapacityProblem, s: int, penalties: Penalties) -> None:
+        problem = problem
+        self.problem, self.s = problem, s
+        self.layout = CapacityLayout(len(problem.options))
+        self.t_n = problem.hours
+        self.has_carbon = problem.carbon_cap_t_per_year is not None
+        self.has_dirty = problem.min_clean_energy_share is not None
+        self.highs = new_highs()
         self.highs.passModel(self._lp())
         self.set_penalties(penalties)
 
     # columns: g [0, T), c [T, 2T), d [2T, 3T), e [3T, 4T), u [4T, 5T), xc 5T, xd 5T + 1
     def _lp(self) -> highspy.HighsLp:
-        p, s, t_n = self.problem, self.s, self.t_n
-        w = p.year_weight
-        b = p.battery
+        problem, s, t_n = self.problem, self.s, self.t_n
+        w = problem.year_weight
+        b = problem.battery
         t = np.arange(t_n)
         ones = np.ones(t_n)
         rows = [t, t, t, t, t_n + t, t_n + t, t_n + t, t_n + t]
@@ -154,13 +154,18 @@ class SiteDispatchLP:
         n_rows, n_cols = 2 * t_n + 2, 5 * t_n + 2
         rows += [np.full(t_n, 2 * t_n), np.array([2 * t_n]), np.full(t_n, 2 * t_n + 1), np.array([2 * t_n + 1])]
         cols += [t, np.array([5 * t_n]), t, np.array([5 * t_n + 1])]
-        vals += [w * p.carbon_t_per_mwh[s], -np.ones(1), w * (1.0 - np.nan_to_num(p.cfe_fraction[s])), -np.ones(1)]
+        vals += [
+            w * problem.carbon_t_per_mwh[s],
+            -np.ones(1),
+            w * (1.0 - np.nan_to_num(problem.cfe_fraction[s])),
+            -np.ones(1),
+        ]
         a = coo_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_rows, n_cols)
         ).tocsc()
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n_cols, n_rows
-        lp.col_cost_ = np.concatenate([p.price_per_mwh[s] * w / MONEY_SCALE, np.zeros(4 * t_n + 2)])
+        lp.col_cost_ = np.concatenate([problem.price_per_mwh[s] * w / MONEY_SCALE, np.zeros(4 * t_n + 2)])
         lp.col_lower_ = np.zeros(n_cols)
         upper = np.full(n_cols, INF)
         upper[5 * t_n] = INF if self.has_carbon else 0.0
@@ -188,11 +193,11 @@ class SiteDispatchLP:
         self.highs.changeColsCost(idx.size, idx, cost)
 
     def _set_capacities(self, k: FloatArray) -> None:
-        p, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
-        demand = p.facility_mw_per_it_mw[s].T @ k[: lay.n_options]
-        net = demand - p.pv_mw_per_mw[s] * k[lay.pv] - p.wind_mw_per_mw[s] * k[lay.wind]
+        problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
+        demand = problem.facility_mw_per_it_mw[s].T @ k[: lay.n_options]
+        net = demand - problem.pv_mw_per_mw[s] * k[lay.pv] - problem.wind_mw_per_mw[s] * k[lay.wind]
         e_max, power, grid = max(k[lay.energy], 0.0), max(k[lay.power], 0.0), max(k[lay.grid], 0.0)
-        lower = np.concatenate([np.zeros(3 * t_n), np.full(t_n, p.battery.soc_min * e_max)])
+        lower = np.concatenate([np.zeros(3 * t_n), np.full(t_n, problem.battery.soc_min * e_max)])
         upper = np.concatenate([np.full(t_n, grid), np.full(2 * t_n, power), np.full(t_n, e_max)])
         idx = np.arange(4 * t_n, dtype=np.int32)
         self.highs.changeColsBounds(idx.size, idx, lower, upper)
@@ -230,20 +235,22 @@ class SiteDispatchLP:
         )
 
     def _gradient(self) -> FloatArray:
-        p, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
+        problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
         sol = self.highs.getSolution()
         row_dual = np.asarray(sol.row_dual, dtype=float)
         col_dual = np.asarray(sol.col_dual, dtype=float)
         y = row_dual[:t_n]
         grad = np.zeros(lay.size)
-        grad[: lay.n_options] = p.facility_mw_per_it_mw[s] @ y
-        grad[lay.pv] = -float(p.pv_mw_per_mw[s] @ y)
-        grad[lay.wind] = -float(p.wind_mw_per_mw[s] @ y)
+        grad[: lay.n_options] = problem.facility_mw_per_it_mw[s] @ y
+        grad[lay.pv] = -float(problem.pv_mw_per_mw[s] @ y)
+        grad[lay.wind] = -float(problem.wind_mw_per_mw[s] @ y)
         at_upper = np.minimum(col_dual, 0.0)
         at_lower = np.maximum(col_dual, 0.0)
         grad[lay.grid] = at_upper[:t_n].sum()
         grad[lay.power] = at_upper[t_n : 3 * t_n].sum()
-        grad[lay.energy] = at_upper[3 * t_n : 4 * t_n].sum() + p.battery.soc_min * at_lower[3 * t_n : 4 * t_n].sum()
+        grad[lay.energy] = (
+            at_upper[3 * t_n : 4 * t_n].sum() + problem.battery.soc_min * at_lower[3 * t_n : 4 * t_n].sum()
+        )
         grad[lay.carbon] = row_dual[2 * t_n] if self.has_carbon else 0.0
         grad[lay.dirty] = row_dual[2 * t_n + 1] if self.has_dirty else 0.0
         return grad

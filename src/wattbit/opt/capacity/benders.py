@@ -1,10 +1,10 @@
 """The planning problem solved by Benders decomposition: capacities in a small HiGHS MILP (the master), each site's
-hourly dispatch in its own LP (:class:`~wattbit.plan.dispatch_lp.SiteDispatchLP`).
+hourly dispatch in its own LP (:class:`~wattbit.opt.capacity.site_dispatch.SiteDispatchLP`).
 
-Why: the model of :mod:`wattbit.plan.model` over 8,760 hours has capacity columns in every hour's rows, which makes
-each simplex iteration (and each interior-point iteration) expensive — three sites took HiGHS over two minutes.
-With capacities fixed, a site's dispatch is a sparse LP that re-solves warm in milliseconds, and its value ``V_s(K)``
-is convex in the capacities ``K``. The master holds the capacities, the build decisions, the targets, the site share
+Why: the model of :mod:`wattbit.opt.capacity.model` over 8,760 hours has capacity columns in every hour's rows, which
+makes each simplex iteration (and each interior-point iteration) expensive — three sites took HiGHS over two minutes.
+With capacities fixed, a site's dispatch is a sparse LP that re-solves warm in milliseconds, and its value ``V_s(K)`` is
+convex in the capacities ``K``. The master holds the capacities, the build decisions, the targets, the site share
 and the carbon and clean-energy limits (split into per-site budgets ``cb_s``, ``db_s`` that the dispatch LPs must
 respect), and one variable ``theta_s`` per site bounded below by cuts::
 
@@ -37,11 +37,13 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
-from wattbit.plan.dispatch_lp import CapacityLayout, DispatchResult, Penalties, SiteDispatchLP
-from wattbit.plan.infeasible import TARGET_SLACK_WEIGHT, PlanSolveError
-from wattbit.plan.problem import MONEY_SCALE, YEAR_H, FloatArray, PlanProblem
+from wattbit.opt.capacity.diagnose import TARGET_SLACK_WEIGHT
+from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem, unit_costs
+from wattbit.opt.capacity.site_dispatch import CapacityLayout, DispatchResult, Penalties, SiteDispatchLP
+from wattbit.opt.errors import SolveError
+from wattbit.opt.highs import INF, new_highs
+from wattbit.units import FloatArray
 
-INF = highspy.kHighsInf
 #: The master is solved as an LP (build decisions in [0, 1]) until the bounds are this close (or its bound stops
 #: rising), then as a MILP.
 RELAXED_GAP = 1e-2
@@ -76,7 +78,7 @@ class BendersResult:
     Attributes
     ----------
     capacities
-        ``(S, O + 7)``: per site the layout of :class:`~wattbit.plan.dispatch_lp.CapacityLayout`.
+        ``(S, O + 7)``: per site the layout of :class:`~wattbit.opt.capacity.site_dispatch.CapacityLayout`.
     build
         ``(S,)`` build decisions.
     master_feasible
@@ -99,7 +101,7 @@ class BendersResult:
     violated: bool = False
 
 
-def penalties(p: PlanProblem) -> Penalties:
+def penalties(problem: CapacityProblem) -> Penalties:
     """Starting penalties, from the costliest yearly capacity cost ``C`` (per MW): ``10 C`` per MWh unserved,
     ``10 C`` per the carbon of 1 MW-year at the lowest grid intensity, ``10 C`` per MW-year of dirty energy.
 
@@ -107,14 +109,14 @@ def penalties(p: PlanProblem) -> Penalties:
     battery or connection, each cheaper than ``10 C``; carbon and dirty energy likewise.
     """
     costs = [
-        np.abs(p.it_cost_per_mw).max(initial=0.0),
-        p.connection_cost_per_mw.max(initial=0.0),
-        p.battery_cost_per_mw.max(initial=0.0),
-        np.abs(p.price_per_mwh).max(initial=0.0) * YEAR_H,
+        np.abs(problem.it_cost_per_mw).max(initial=0.0),
+        problem.connection_cost_per_mw.max(initial=0.0),
+        problem.battery_cost_per_mw.max(initial=0.0),
+        np.abs(problem.price_per_mwh).max(initial=0.0) * YEAR_H,
         1.0,
     ]
     c_ref = 10.0 * max(costs) / MONEY_SCALE
-    positive = p.carbon_t_per_mwh[p.carbon_t_per_mwh > 0]
+    positive = problem.carbon_t_per_mwh[problem.carbon_t_per_mwh > 0]
     intensity = float(positive.min()) if positive.size else 1.0
     return Penalties(c_ref, c_ref / (YEAR_H * intensity), c_ref / YEAR_H)
 
@@ -122,22 +124,20 @@ def penalties(p: PlanProblem) -> Penalties:
 class _Master:
     """The capacity MILP with its cuts, in one HiGHS instance; ``elastic``: slack on targets and share, no costs."""
 
-    def __init__(self, p: PlanProblem, elastic: bool = False) -> None:
-        self.p, self.elastic = p, elastic
-        self.lay = CapacityLayout(len(p.options))
+    def __init__(self, problem: CapacityProblem, elastic: bool = False) -> None:
+        self.problem, self.elastic = problem, elastic
+        self.lay = CapacityLayout(len(problem.options))
         self.width = self.lay.size + 2  # K, build, theta
-        self.n_site_cols = len(p.sites) * self.width
+        self.n_site_cols = len(problem.sites) * self.width
         self.slack_cols: dict[str, np.ndarray] = {}
-        self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.setOptionValue("mip_rel_gap", min(p.mip_rel_gap, 1e-6))
+        self.highs = new_highs(mip_rel_gap=min(problem.mip_rel_gap, 1e-6))
         self._columns()
         self._rows()
 
     def set_integer(self, integer: bool) -> None:
         """Solve the build decisions as binaries (if the problem asks for them) or relaxed to [0, 1]."""
-        self.integer = integer and self.p.integer_build and not self.elastic
-        idx = np.array([self.col(s, self.lay.size) for s in range(len(self.p.sites))], dtype=np.int32)
+        self.integer = integer and self.problem.integer_build and not self.elastic
+        idx = np.array([self.col(s, self.lay.size) for s in range(len(self.problem.sites))], dtype=np.int32)
         kind = np.full(idx.size, 1 if self.integer else 0, dtype=np.uint8)
         self.highs.changeColsIntegrality(idx.size, idx, kind)
 
@@ -146,15 +146,22 @@ class _Master:
         return s * self.width + j
 
     def _columns(self) -> None:
-        p, lay, h = self.p, self.lay, self.highs
+        problem, lay, h = self.problem, self.lay, self.highs
         lo, hi, cost = [], [], []
-        battery_power = np.where(p.max_battery_mwh > 0.0, INF, 0.0)
-        for s in range(len(p.sites)):
-            it_hi = np.where(p.allowed[s], p.max_it_mw[s], 0.0)
-            his = [*it_hi, p.max_pv_mw[s], p.max_wind_mw[s], min(p.max_battery_mwh[s], INF), battery_power[s], INF]
-            his += [INF if p.carbon_cap_t_per_year is not None else 0.0]
-            his += [INF if p.min_clean_energy_share is not None else 0.0]
-            theta = (0.0, 0.0) if self.elastic else (_theta_floor(p, s), INF)
+        battery_power = np.where(problem.max_battery_mwh > 0.0, INF, 0.0)
+        for s in range(len(problem.sites)):
+            it_hi = np.where(problem.allowed[s], problem.max_it_mw[s], 0.0)
+            his = [
+                *it_hi,
+                problem.max_pv_mw[s],
+                problem.max_wind_mw[s],
+                min(problem.max_battery_mwh[s], INF),
+                battery_power[s],
+                INF,
+            ]
+            his += [INF if problem.carbon_cap_t_per_year is not None else 0.0]
+            his += [INF if problem.min_clean_energy_share is not None else 0.0]
+            theta = (0.0, 0.0) if self.elastic else (_theta_floor(problem, s), INF)
             lo += [0.0] * lay.size + [0.0, theta[0]]
             hi += [*his, 1.0, theta[1]]
             cost += [*self.capacity_cost(s), 1.0]
@@ -163,10 +170,10 @@ class _Master:
         h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(cost))
         self.set_integer(True)
         if self.elastic:
-            scales = violation_scales(p)
+            scales = violation_scales(problem)
             target = scales["target"] / TARGET_SLACK_WEIGHT
-            for name, m, scale in [(f"target-{k}", 1, target) for k in range(len(p.stages))] + [
-                ("share", len(p.sites), scales["share"])
+            for name, m, scale in [(f"target-{k}", 1, target) for k in range(len(problem.stages))] + [
+                ("share", len(problem.sites), scales["share"])
             ]:
                 start = h.getNumCol()
                 h.addVars(m, np.zeros(m), np.full(m, INF))
@@ -176,17 +183,17 @@ class _Master:
 
     def capacity_cost(self, s: int) -> FloatArray:
         """Objective coefficients of site ``s``'s K and build [currency / MONEY_SCALE per year]."""
-        p, lay = self.p, self.lay
-        c = np.zeros(lay.size + 1)
+        lay = self.lay
+        cost = np.zeros(lay.size + 1)
         if self.elastic:
-            return c
-        it_cost = p.it_cost_per_mw[s] - (p.revenue_per_gpu * p.gpus_per_it_mw[s] if p.objective == "npv" else 0.0)
-        c[: lay.n_options] = it_cost
-        c[lay.pv], c[lay.wind] = p.pv_cost_per_mw[s], p.wind_cost_per_mw[s]
-        c[lay.energy], c[lay.power] = p.battery_cost_per_mwh[s], p.battery_cost_per_mw[s]
-        c[lay.grid] = p.connection_cost_per_mw[s]
-        c[lay.size] = p.site_cost[s]
-        return c / MONEY_SCALE
+            return cost
+        units = unit_costs(self.problem, with_revenue=True)
+        cost[: lay.n_options] = units.it_per_mw[s]
+        for j, unit in zip(
+            (lay.pv, lay.wind, lay.energy, lay.power, lay.grid, lay.size), units.per_site(), strict=True
+        ):
+            cost[j] = unit[s]
+        return cost / MONEY_SCALE
 
     def _add_row(self, lo: float, hi: float, cols: list[int], vals: list[float]) -> None:
         idx = np.asarray(cols, dtype=np.int32)
@@ -200,41 +207,41 @@ class _Master:
         return [*cols, int(self.slack_cols[name][i])], [*vals, sign]
 
     def _rows(self) -> None:
-        p, lay = self.p, self.lay
-        for s in range(len(p.sites)):
+        problem, lay = self.problem, self.lay
+        for s in range(len(problem.sites)):
             build = self.col(s, lay.size)
             its = [self.col(s, o) for o in range(lay.n_options)]
-            self._add_row(-INF, 0.0, [*its, build], [1.0] * len(its) + [-p.max_it_mw[s]])
+            self._add_row(-INF, 0.0, [*its, build], [1.0] * len(its) + [-problem.max_it_mw[s]])
             for j, limit in (
-                (lay.pv, p.max_pv_mw[s]),
-                (lay.wind, p.max_wind_mw[s]),
-                (lay.grid, p.max_connection_mw[s]),
+                (lay.pv, problem.max_pv_mw[s]),
+                (lay.wind, problem.max_wind_mw[s]),
+                (lay.grid, problem.max_connection_mw[s]),
             ):
                 self._add_row(-INF, 0.0, [self.col(s, j), build], [1.0, -limit])
-        coef = p.target_coefficient()
-        for k, stage in enumerate(p.stages):
+        coef = problem.target_coefficient()
+        for k, stage in enumerate(problem.stages):
             cols, vals = self._it_terms(coef * np.asarray(stage.available, dtype=float)[:, None])
             self._add_row(stage.size, INF, *self._slack(f"target-{k}", 0, 1.0, cols, vals))
-        if p.max_site_share is not None:
-            g = p.gpus_per_it_mw
-            for s in range(len(p.sites)):
-                share = -p.max_site_share * g
+        if problem.max_site_share is not None:
+            g = problem.gpus_per_it_mw
+            for s in range(len(problem.sites)):
+                share = -problem.max_site_share * g
                 share[s] += g[s]
                 self._add_row(-INF, 0.0, *self._slack("share", s, -1.0, *self._it_terms(share)))
-        if p.carbon_cap_t_per_year is not None:
-            cols = [self.col(s, lay.carbon) for s in range(len(p.sites))]
-            self._add_row(-INF, p.carbon_cap_t_per_year, cols, [1.0] * len(cols))
-        if p.min_clean_energy_share is not None:
-            energy = p.facility_mw_per_it_mw.sum(axis=2) * p.year_weight
-            cols, vals = self._it_terms(-(1.0 - p.min_clean_energy_share) * energy)
-            cols += [self.col(s, lay.dirty) for s in range(len(p.sites))]
-            self._add_row(-INF, 0.0, cols, vals + [1.0] * len(p.sites))
+        if problem.carbon_cap_t_per_year is not None:
+            cols = [self.col(s, lay.carbon) for s in range(len(problem.sites))]
+            self._add_row(-INF, problem.carbon_cap_t_per_year, cols, [1.0] * len(cols))
+        if problem.min_clean_energy_share is not None:
+            energy = problem.facility_mw_per_it_mw.sum(axis=2) * problem.year_weight
+            cols, vals = self._it_terms(-(1.0 - problem.min_clean_energy_share) * energy)
+            cols += [self.col(s, lay.dirty) for s in range(len(problem.sites))]
+            self._add_row(-INF, 0.0, cols, vals + [1.0] * len(problem.sites))
 
     def _it_terms(self, coef: FloatArray) -> tuple[list[int], list[float]]:
         cols, vals = [], []
-        for s in range(len(self.p.sites)):
+        for s in range(len(self.problem.sites)):
             for o in range(self.lay.n_options):
-                if self.p.allowed[s, o] and coef[s, o] != 0.0:
+                if self.problem.allowed[s, o] and coef[s, o] != 0.0:
                     cols.append(self.col(s, o))
                     vals.append(float(coef[s, o]))
         return cols, vals
@@ -257,9 +264,9 @@ class _Master:
         if status == highspy.HighsModelStatus.kInfeasible:
             return False, np.zeros(0), np.zeros(0), np.nan
         if status != highspy.HighsModelStatus.kOptimal:
-            raise PlanSolveError(f"the Benders master stopped: HiGHS reports {h.modelStatusToString(status)}")
+            raise SolveError(f"the Benders master stopped: HiGHS reports {h.modelStatusToString(status)}")
         x = np.asarray(h.getSolution().col_value, dtype=float)
-        block = x[: self.n_site_cols].reshape(len(self.p.sites), self.width)
+        block = x[: self.n_site_cols].reshape(len(self.problem.sites), self.width)
         info = h.getInfo()
         bound = float(info.mip_dual_bound) if self.integer else float(info.objective_function_value)
         return True, np.maximum(block[:, : self.lay.size], 0.0), block[:, self.lay.size], bound
@@ -270,87 +277,93 @@ class _Master:
         return {name: x[idx] for name, idx in self.slack_cols.items()}
 
 
-def _cheapest_build(p: PlanProblem, k: FloatArray, lay: CapacityLayout) -> FloatArray:
+def _cheapest_build(problem: CapacityProblem, k: FloatArray, lay: CapacityLayout) -> FloatArray:
     """The least build decision that the capacities ``k`` need (1 where anything is built, or the largest ratio)."""
-    ratios = [k[:, : lay.n_options].sum(axis=1) / p.max_it_mw]
-    for j, limit in ((lay.pv, p.max_pv_mw), (lay.wind, p.max_wind_mw), (lay.grid, p.max_connection_mw)):
+    ratios = [k[:, : lay.n_options].sum(axis=1) / problem.max_it_mw]
+    for j, limit in (
+        (lay.pv, problem.max_pv_mw),
+        (lay.wind, problem.max_wind_mw),
+        (lay.grid, problem.max_connection_mw),
+    ):
         ratios.append(np.divide(k[:, j], limit, out=np.zeros(limit.size), where=limit > 0))
     need = np.clip(np.max(np.stack(ratios), axis=0), 0.0, 1.0)
-    return np.where(need > 1e-9, 1.0, 0.0) if p.integer_build else need
+    return np.where(need > 1e-9, 1.0, 0.0) if problem.integer_build else need
 
 
-def _theta_floor(p: PlanProblem, s: int) -> float:
+def _theta_floor(problem: CapacityProblem, s: int) -> float:
     """Lowest possible dispatch cost of site ``s`` (negative only if prices are)."""
-    cheapest = np.minimum(p.price_per_mwh[s], 0.0).sum() * p.year_weight * min(p.max_connection_mw[s], 1e6)
+    cheapest = (
+        np.minimum(problem.price_per_mwh[s], 0.0).sum() * problem.year_weight * min(problem.max_connection_mw[s], 1e6)
+    )
     return float(cheapest) / MONEY_SCALE
 
 
-def violation_scales(p: PlanProblem) -> dict[str, float]:
+def violation_scales(problem: CapacityProblem) -> dict[str, float]:
     """What each master violation is measured against: the target and the nominal GPUs."""
-    size = max((stage.size for stage in p.stages), default=1.0)
-    per_mw = float(np.mean(p.gpus_per_it_mw[p.allowed])) if p.allowed.any() else 1.0
-    it_mw = size / per_mw if p.target_unit == "gpus" else size
+    size = max((stage.size for stage in problem.stages), default=1.0)
+    per_mw = float(np.mean(problem.gpus_per_it_mw[problem.allowed])) if problem.allowed.any() else 1.0
+    it_mw = size / per_mw if problem.target_unit == "gpus" else size
     return {"target": max(size, 1e-9), "share": max(it_mw * per_mw, 1.0), "energy": max(it_mw * YEAR_H, 1.0)}
 
 
-def master_violations(p: PlanProblem) -> dict[str, FloatArray]:
+def master_violations(problem: CapacityProblem) -> dict[str, FloatArray]:
     """Least slack on each target stage (``target-k``) and site share (``share``, per site) to meet the limits."""
-    master = _Master(p, elastic=True)
+    master = _Master(problem, elastic=True)
     ok, *_ = master.solve()
     if not ok:
         raise RuntimeError("the elastic master has no solution (a bug: its slacks make it always feasible)")
     return master.slack_values()
 
 
-def _initial_point(p: PlanProblem) -> FloatArray:
+def _initial_point(problem: CapacityProblem) -> FloatArray:
     """A first point to take cuts at: each site at its cheapest option up to the final target, grid at its limit."""
-    lay = CapacityLayout(len(p.options))
-    size = max((stage.size for stage in p.stages), default=0.0)
-    k = np.zeros((len(p.sites), lay.size))
-    coef = p.target_coefficient()
-    for s in range(len(p.sites)):
-        options = np.flatnonzero(p.allowed[s])
+    lay = CapacityLayout(len(problem.options))
+    size = max((stage.size for stage in problem.stages), default=0.0)
+    k = np.zeros((len(problem.sites), lay.size))
+    coef = problem.target_coefficient()
+    for s in range(len(problem.sites)):
+        options = np.flatnonzero(problem.allowed[s])
         if options.size == 0:
             continue
-        best = options[np.argmin(p.it_cost_per_mw[s, options])]
-        k[s, best] = min(p.max_it_mw[s], size / max(coef[s, best], 1e-12))
-        k[s, lay.pv], k[s, lay.wind] = 0.5 * p.max_pv_mw[s], 0.5 * p.max_wind_mw[s]
-        k[s, lay.grid] = p.max_connection_mw[s]
-        if p.carbon_cap_t_per_year is not None:
-            k[s, lay.carbon] = p.carbon_cap_t_per_year / len(p.sites)
-        if p.min_clean_energy_share is not None:
-            k[s, lay.dirty] = (1.0 - p.min_clean_energy_share) * YEAR_H * k[s, : lay.n_options].sum()
+        best = options[np.argmin(problem.it_cost_per_mw[s, options])]
+        k[s, best] = min(problem.max_it_mw[s], size / max(coef[s, best], 1e-12))
+        k[s, lay.pv], k[s, lay.wind] = 0.5 * problem.max_pv_mw[s], 0.5 * problem.max_wind_mw[s]
+        k[s, lay.grid] = problem.max_connection_mw[s]
+        if problem.carbon_cap_t_per_year is not None:
+            k[s, lay.carbon] = problem.carbon_cap_t_per_year / len(problem.sites)
+        if problem.min_clean_energy_share is not None:
+            k[s, lay.dirty] = (1.0 - problem.min_clean_energy_share) * YEAR_H * k[s, : lay.n_options].sum()
     return k
 
 
-def _initial_points(p: PlanProblem, k0: FloatArray, lay: CapacityLayout) -> list[FloatArray]:
+def _initial_points(problem: CapacityProblem, k0: FloatArray, lay: CapacityLayout) -> list[FloatArray]:
     """``k0`` and variants with no, half and full renewables and 2- to 8-hour batteries, to cut in every direction."""
     points = [k0]
-    peak = np.einsum("sot,so->st", p.facility_mw_per_it_mw, k0[:, : lay.n_options]).max(axis=1)
+    peak = np.einsum("sot,so->st", problem.facility_mw_per_it_mw, k0[:, : lay.n_options]).max(axis=1)
     for share_re, battery_h, grid_share in ((0.0, 0.0, 1.0), (1.0, 4.0, 1.0), (0.5, 2.0, 0.7), (1.0, 8.0, 0.5)):
         k = k0.copy()
-        k[:, lay.pv], k[:, lay.wind] = share_re * p.max_pv_mw, share_re * p.max_wind_mw
-        power = np.where(p.max_battery_mwh > 0, 0.5 * peak, 0.0)
+        k[:, lay.pv], k[:, lay.wind] = share_re * problem.max_pv_mw, share_re * problem.max_wind_mw
+        power = np.where(problem.max_battery_mwh > 0, 0.5 * peak, 0.0)
         k[:, lay.power] = power
-        k[:, lay.energy] = np.minimum(battery_h * power, p.max_battery_mwh)
-        k[:, lay.grid] = grid_share * p.max_connection_mw
+        k[:, lay.energy] = np.minimum(battery_h * power, problem.max_battery_mwh)
+        k[:, lay.grid] = grid_share * problem.max_connection_mw
         points.append(k)
     return points
 
 
 def solve_benders(
-    p: PlanProblem,
+    problem: CapacityProblem,
     *,
     rel_gap: float = 1e-4,
     max_iterations: int = 300,
     time_limit_s: float | None = None,
     alpha: float = 0.3,
 ) -> BendersResult:
-    """Run the Benders loop on ``p``.
+    """Run the Benders loop on ``problem``.
 
     Parameters
     ----------
-    p
+    problem
         The problem.
     rel_gap
         Stop when the bounds are this close (relative).
@@ -366,26 +379,26 @@ def solve_benders(
         still needs unserved energy, excess carbon or excess dirty energy (no plan meets the limits).
     """
     t0 = time.perf_counter()
-    master = _Master(p)
-    base = penalties(p)
-    sites = [SiteDispatchLP(p, s, base) for s in range(len(p.sites))]
+    master = _Master(problem)
+    base = penalties(problem)
+    sites = [SiteDispatchLP(problem, s, base) for s in range(len(problem.sites))]
     stats = BendersStats()
-    cost = np.stack([master.capacity_cost(s) for s in range(len(p.sites))])
-    best_k = _initial_point(p)
-    for start in _initial_points(p, best_k, master.lay):
+    cost = np.stack([master.capacity_cost(s) for s in range(len(problem.sites))])
+    best_k = _initial_point(problem)
+    for start in _initial_points(problem, best_k, master.lay):
         _evaluate(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
-    ok, best_k, _ = _loop(p, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s)
+    ok, best_k, _ = _loop(problem, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s)
     if not ok:
-        return BendersResult(best_k, np.zeros(len(p.sites)), False, sites, [], stats)
+        return BendersResult(best_k, np.zeros(len(problem.sites)), False, sites, [], stats)
     results = [lp.solve(best_k[s]) for s, lp in enumerate(sites)]  # leaves each LP holding the plan's dispatch
-    violated = bool(_violated_kinds(p, results).any())
-    return BendersResult(best_k, _cheapest_build(p, best_k, master.lay), True, sites, results, stats, violated)
+    violated = bool(_violated_kinds(problem, results).any())
+    return BendersResult(best_k, _cheapest_build(problem, best_k, master.lay), True, sites, results, stats, violated)
 
 
-def _violated_kinds(p: PlanProblem, results: list[DispatchResult]) -> np.ndarray:
+def _violated_kinds(problem: CapacityProblem, results: list[DispatchResult]) -> np.ndarray:
     """Which elastic kinds (unserved, carbon, dirty) the results use beyond rounding (relative to their scale)."""
-    energy = max(violation_scales(p)["energy"], 1.0)
-    carbon = max(p.carbon_cap_t_per_year or 0.0, 1.0)
+    energy = max(violation_scales(problem)["energy"], 1.0)
+    carbon = max(problem.carbon_cap_t_per_year or 0.0, 1.0)
     return np.array(
         [
             sum(r.unserved_mwh for r in results) > VIOLATION_TOLERANCE * energy,
@@ -396,7 +409,7 @@ def _violated_kinds(p: PlanProblem, results: list[DispatchResult]) -> np.ndarray
 
 
 def _loop(
-    p: PlanProblem,
+    problem: CapacityProblem,
     master: _Master,
     sites: list[SiteDispatchLP],
     cost: FloatArray,
@@ -423,17 +436,17 @@ def _loop(
         # in-out: between the master's point and the best plan, unless the bound stalls (then the master's own)
         point = alpha * k + (1.0 - alpha) * best_k if best_results and not stalled else k
         results = _evaluate(master, sites, point, stats)
-        build = _cheapest_build(p, point, master.lay)
+        build = _cheapest_build(problem, point, master.lay)
         value = float(np.sum(cost[:, :-1] * point) + cost[:, -1] @ build) + sum(r.value for r in results)
         if value < stats.upper_bound:
             stats.upper_bound, best_k, best_results = value, point, results
         stats.history.append((stats.lower_bound, stats.upper_bound))
-        if not master.integer and p.integer_build and (stats.gap <= RELAXED_GAP or stalled):
+        if not master.integer and problem.integer_build and (stats.gap <= RELAXED_GAP or stalled):
             # the LP relaxation's bound is close or stuck (fractional builds): finish with the binary decisions
             master.set_integer(True)
             stats.lower_bound = -np.inf
             continue
-        done = stats.gap <= rel_gap and (master.integer or not p.integer_build)
+        done = stats.gap <= rel_gap and (master.integer or not problem.integer_build)
         if done or (time_limit_s is not None and time.perf_counter() - t0 > time_limit_s):
             break
     return True, best_k, best_results

@@ -6,8 +6,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from wattbit.errors import WattbitInputError
-from wattbit.plan.problem import FloatArray, PlanProblem
+from wattbit.opt.capacity.problem import CapacityProblem
+from wattbit.opt.errors import InfeasibleError
+from wattbit.units import FloatArray
 
 #: Violations below this share of their scale are rounding.
 TOLERANCE = 1e-6
@@ -16,24 +17,16 @@ TOLERANCE = 1e-6
 TARGET_SLACK_WEIGHT = 1000.0
 
 
-class PlanInfeasibleError(WattbitInputError):
-    """No plan meets every constraint; the message names the ones that bind and by how much."""
-
-
-class PlanSolveError(RuntimeError):
-    """HiGHS stopped without a plan for a reason other than infeasibility (time limit, numerical trouble)."""
-
-
 def _positive(values: FloatArray, scale: float) -> np.ndarray:
     return np.flatnonzero(np.asarray(values, dtype=float) > TOLERANCE * max(scale, 1.0))
 
 
-def describe(p: PlanProblem, violations: Mapping[str, FloatArray | float]) -> str:
+def describe(problem: CapacityProblem, violations: Mapping[str, FloatArray | float]) -> str:
     """A message listing each violated limit.
 
     Parameters
     ----------
-    p
+    problem
         The problem.
     violations
         Least violations by kind: ``target-k`` (target units), ``share`` (GPUs per site), ``connection`` (MW per
@@ -47,7 +40,7 @@ def describe(p: PlanProblem, violations: Mapping[str, FloatArray | float]) -> st
     lines = []
     for name, raw in violations.items():
         values = np.atleast_1d(np.asarray(raw, dtype=float))
-        line = _line(p, name, values)
+        line = _line(problem, name, values)
         if line:
             lines.append(line)
     if not lines:
@@ -57,41 +50,42 @@ def describe(p: PlanProblem, violations: Mapping[str, FloatArray | float]) -> st
     )
 
 
-def _line(p: PlanProblem, name: str, values: FloatArray) -> str:
-    unit = "MW of IT" if p.target_unit == "it_mw" else "GPUs"
+def _line(problem: CapacityProblem, name: str, values: FloatArray) -> str:
+    unit = "MW of IT" if problem.target_unit == "it_mw" else "GPUs"
     if name.startswith("target-"):
-        stage = p.stages[int(name.split("-")[1])]
+        stage = problem.stages[int(name.split("-")[1])]
         if not _positive(values, stage.size).size:
             return ""
-        ready = [s for s, ok in zip(p.sites, stage.available, strict=True) if ok]
+        ready = [s for s, ok in zip(problem.sites, stage.available, strict=True) if ok]
         return (
             f"plan.target ({stage.label}): {stage.size:,.1f} {unit} cannot be hosted; {values.max():,.1f} {unit} short "
             f"with the sites ready by then ({', '.join(ready) or 'none'}) and their IT, connection and land limits"
         )
     if name in ("connection", "unserved"):
-        scale = float(np.max(p.max_connection_mw)) if name == "connection" else 1.0
+        scale = float(np.max(problem.max_connection_mw)) if name == "connection" else 1.0
         hits = _positive(values, scale)
         if not hits.size:
             return ""
         what = "needs {:,.1f} MW more" if name == "connection" else "would leave {:,.0f} MWh/yr of its load unserved"
         parts = [
-            f"{p.sites[i]} (max_connection_mw = {p.max_connection_mw[i]:,.1f}, {what.format(values[i])})" for i in hits
+            f"{problem.sites[i]} (max_connection_mw = {problem.max_connection_mw[i]:,.1f}, {what.format(values[i])})"
+            for i in hits
         ]
         return (
             "plan.candidates[].max_connection_mw with the PV, wind and battery limits cannot power the IT at "
             + "; ".join(parts)
         )
     if name == "carbon":
-        if not _positive(values, p.carbon_cap_t_per_year or 1.0).size:
+        if not _positive(values, problem.carbon_cap_t_per_year or 1.0).size:
             return ""
         return (
-            f"plan.constraints.carbon_cap_t_per_year = {p.carbon_cap_t_per_year:,.0f} t/yr binds: the least violation "
-            f"emits {values.sum():,.0f} t/yr more"
+            f"plan.constraints.carbon_cap_t_per_year = {problem.carbon_cap_t_per_year:,.0f} t/yr binds: "
+            f"the least violation emits {values.sum():,.0f} t/yr more"
         )
     if name == "clean":
         if not _positive(values, 1.0).size:
             return ""
-        share = p.min_clean_energy_share or 0.0
+        share = problem.min_clean_energy_share or 0.0
         return (
             f"plan.constraints.min_clean_energy_share = {share:.1%} binds: {values.sum():,.0f} MWh/yr more carbon-free "
             "energy would be needed than the land limits for PV and wind, the batteries and the grid's clean share give"
@@ -102,7 +96,7 @@ def _line(p: PlanProblem, name: str, values: FloatArray) -> str:
             return ""
         i = int(hits[np.argmax(values[hits])])
         return (
-            f"plan.constraints.max_site_share = {p.max_site_share:.1%} binds: {p.sites[i]} must hold "
+            f"plan.constraints.max_site_share = {problem.max_site_share:.1%} binds: {problem.sites[i]} must hold "
             f"{values[i]:,.0f} GPUs more than that share (the other sites cannot take the rest)"
         )
     return ""
@@ -121,3 +115,10 @@ def field_of(violations: Mapping[str, FloatArray | float]) -> str:
         if np.any(np.asarray(raw, dtype=float) > TOLERANCE):
             return "plan.target" if name.startswith("target") else fields.get(name, "plan")
     return "plan"
+
+
+def infeasible_error(problem: CapacityProblem, violations: Mapping[str, FloatArray | float]) -> InfeasibleError:
+    """The :class:`~wattbit.opt.errors.InfeasibleError` for ``violations`` (:func:`describe`), with the scenario field
+    of the first violated limit as its ``field`` and ``constraint``."""
+    where = field_of(violations)
+    return InfeasibleError(describe(problem, violations), constraint=where, field=where)

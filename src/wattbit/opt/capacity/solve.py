@@ -1,8 +1,8 @@
-"""Solve a :class:`~wattbit.plan.problem.PlanProblem`: the monolithic linopy model for small problems, Benders
-decomposition for large ones (the same optimisation; see :mod:`wattbit.plan.benders` for why).
+"""``solve_capacity``: a :class:`~wattbit.opt.capacity.problem.CapacityProblem` by the monolithic linopy model for small
+problems, Benders decomposition for large ones (the same optimisation; see :mod:`wattbit.opt.capacity.benders` for why).
 
-Either way the result is a :class:`~wattbit.plan.problem.PlanSolution`, or a
-:class:`~wattbit.plan.infeasible.PlanInfeasibleError` naming the limits that bind.
+Either way the result is a :class:`~wattbit.opt.capacity.problem.CapacitySolution`, or a
+:class:`~wattbit.opt.errors.InfeasibleError` naming the limits that bind.
 """
 
 from __future__ import annotations
@@ -12,52 +12,53 @@ from typing import Literal
 
 import numpy as np
 
-from wattbit.plan.benders import BendersResult, master_violations, solve_benders
-from wattbit.plan.infeasible import PlanInfeasibleError, describe, field_of
-from wattbit.plan.model import solve_plan
-from wattbit.plan.problem import MONEY_SCALE, FloatArray, PlanProblem, PlanSolution
+from wattbit.opt.capacity.benders import BendersResult, master_violations, solve_benders
+from wattbit.opt.capacity.diagnose import infeasible_error
+from wattbit.opt.capacity.model import solve_monolithic
+from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem, CapacitySolution
+from wattbit.units import FloatArray
 
 Method = Literal["auto", "monolithic", "decomposed"]
 #: Largest ``sites x hours`` solved as one linopy model by ``method="auto"``.
 MONOLITHIC_MAX_SITE_HOURS = 4_000
 
 
-def choose_method(p: PlanProblem, method: Method = "auto") -> Literal["monolithic", "decomposed"]:
+def choose_method(problem: CapacityProblem, method: Method = "auto") -> Literal["monolithic", "decomposed"]:
     """The method ``auto`` picks: monolithic up to :data:`MONOLITHIC_MAX_SITE_HOURS` site-hours."""
     if method != "auto":
         return method
-    return "monolithic" if len(p.sites) * p.hours <= MONOLITHIC_MAX_SITE_HOURS else "decomposed"
+    return "monolithic" if len(problem.sites) * problem.hours <= MONOLITHIC_MAX_SITE_HOURS else "decomposed"
 
 
-def solve(p: PlanProblem, method: Method = "auto", rel_gap: float = 1e-4) -> PlanSolution:
-    """The least-cost (or largest-NPV) plan of ``p``.
+def solve_capacity(problem: CapacityProblem, method: Method = "auto", rel_gap: float = 1e-4) -> CapacitySolution:
+    """The least-cost (or largest-NPV) plan of ``problem``.
 
     Parameters
     ----------
-    p
+    problem
         The problem.
     method
         ``"monolithic"`` (one linopy model, HiGHS), ``"decomposed"`` (Benders) or ``"auto"``.
     rel_gap
-        Relative optimality gap of the Benders loop (the monolithic model uses ``p.mip_rel_gap``).
+        Relative optimality gap of the Benders loop (the monolithic model uses ``problem.mip_rel_gap``).
 
     Raises
     ------
-    PlanInfeasibleError
+    InfeasibleError
         If no plan meets every limit.
     """
-    if choose_method(p, method) == "monolithic":
-        return solve_plan(p)
+    if choose_method(problem, method) == "monolithic":
+        return solve_monolithic(problem)
     t0 = time.perf_counter()
-    result = solve_benders(p, rel_gap=rel_gap, time_limit_s=p.time_limit_s)
+    result = solve_benders(problem, rel_gap=rel_gap, time_limit_s=problem.time_limit_s)
     violations: dict[str, FloatArray | float]
     if not result.master_feasible:
-        violations = dict(master_violations(p))
-        raise PlanInfeasibleError(describe(p, violations), field=field_of(violations))
+        violations = dict(master_violations(problem))
+        raise infeasible_error(problem, violations)
     if result.violated:
         violations = _dispatch_violations(result)
-        raise PlanInfeasibleError(describe(p, violations), field=field_of(violations))
-    return _solution(p, result, time.perf_counter() - t0)
+        raise infeasible_error(problem, violations)
+    return _solution(problem, result, time.perf_counter() - t0)
 
 
 def _dispatch_violations(result: BendersResult) -> dict[str, FloatArray | float]:
@@ -68,18 +69,18 @@ def _dispatch_violations(result: BendersResult) -> dict[str, FloatArray | float]
     }
 
 
-def _solution(p: PlanProblem, result: BendersResult, wall_s: float) -> PlanSolution:
+def _solution(problem: CapacityProblem, result: BendersResult, wall_s: float) -> CapacitySolution:
     lay = result.sites[0].layout
     k = result.capacities
     dispatch = [lp.dispatch() for lp in result.sites]
     grid, charge, discharge, soc = (np.maximum(np.stack([d[i] for d in dispatch]), 0.0) for i in range(4))
     it = k[:, : lay.n_options]
     pv, wind = k[:, lay.pv], k[:, lay.wind]
-    facility = np.einsum("sot,so->st", p.facility_mw_per_it_mw, it)
-    pv_out, wind_out = p.pv_mw_per_mw * pv[:, None], p.wind_mw_per_mw * wind[:, None]
+    facility = np.einsum("sot,so->st", problem.facility_mw_per_it_mw, it)
+    pv_out, wind_out = problem.pv_mw_per_mw * pv[:, None], problem.wind_mw_per_mw * wind[:, None]
     spill = np.maximum(pv_out + wind_out + discharge + grid - charge - facility, 0.0)
     stats = result.stats
-    return PlanSolution(
+    return CapacitySolution(
         build=result.build,
         it_mw=it,
         pv_mw=pv,

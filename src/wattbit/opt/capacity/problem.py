@@ -1,6 +1,6 @@
-"""The planning problem as arrays: what :mod:`wattbit.plan.model` optimises, and what it returns.
+"""The capacity problem as arrays: what :mod:`wattbit.opt.capacity` optimises, and what it returns.
 
-:class:`PlanProblem` holds everything the optimisation needs, already turned into numbers: hourly facility power per
+:class:`CapacityProblem` holds everything the optimisation needs, already turned into numbers: hourly facility power per
 MW of IT for each site and design option (from the site physics), PV and wind output per MW (pvlib, windpowerlib),
 grid prices, carbon and carbon-free shares, limits, and costs as *equivalent annual costs* per unit. It is built from
 a scenario by :func:`wattbit.plan.inputs.build_problem`, or by hand in tests. Index names: ``s`` site, ``o`` design
@@ -16,12 +16,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
+from wattbit.units import BoolArray, FloatArray
 
 #: Money in the model is in units of 1e6 of the currency.
 MONEY_SCALE = 1e6
@@ -36,7 +33,7 @@ class TargetStage:
     Attributes
     ----------
     size
-        Required IT [MW at the IT input, full load] or GPUs, as ``PlanProblem.target_unit`` says.
+        Required IT [MW at the IT input, full load] or GPUs, as ``CapacityProblem.target_unit`` says.
     available
         Sites whose grid connection is energised by the stage's year, ``(S,)``.
     label
@@ -58,7 +55,7 @@ class Battery:
 
 
 @dataclass(frozen=True, eq=False)
-class PlanProblem:
+class CapacityProblem:
     """A capacity-planning problem over a representative period of ``T`` hours.
 
     Attributes
@@ -198,7 +195,7 @@ class PlanProblem:
 
 
 @dataclass(frozen=True, eq=False)
-class PlanSolution:
+class CapacitySolution:
     """The optimal plan: capacities per site and the hourly dispatch of the representative period.
 
     Capacities ``(S,)`` [MW, MWh] (``it_mw`` per option ``(S, O)``); hourly arrays ``(S, T)`` [MW, or MWh for
@@ -225,3 +222,86 @@ class PlanSolution:
     mip_gap: float
     build_s: float
     solve_s: float
+
+
+@dataclass(frozen=True)
+class UnitCosts:
+    """Equivalent annual cost of one unit of each capacity [currency/yr]: the objective's coefficients.
+
+    Attributes
+    ----------
+    it_per_mw
+        Per MW of IT with each option ``(S, O)``; for ``npv`` less the GPUs' yearly revenue where asked.
+    pv_per_mw, wind_per_mw, battery_per_mwh, battery_per_mw, connection_per_mw
+        Per unit of each capacity ``(S,)``.
+    site
+        Fixed cost of building each site at all ``(S,)``.
+    """
+
+    it_per_mw: FloatArray
+    pv_per_mw: FloatArray
+    wind_per_mw: FloatArray
+    battery_per_mwh: FloatArray
+    battery_per_mw: FloatArray
+    connection_per_mw: FloatArray
+    site: FloatArray
+
+    def per_site(self) -> tuple[FloatArray, ...]:
+        """The per-site arrays in the order of a site's capacity vector after IT: PV, wind, battery energy,
+        battery power, connection, build."""
+        return (
+            self.pv_per_mw,
+            self.wind_per_mw,
+            self.battery_per_mwh,
+            self.battery_per_mw,
+            self.connection_per_mw,
+            self.site,
+        )
+
+
+def unit_costs(problem: CapacityProblem, *, with_revenue: bool) -> UnitCosts:
+    """The capacities' equivalent annual unit costs of ``problem``, the one place they are assembled.
+
+    Parameters
+    ----------
+    problem
+        The problem.
+    with_revenue
+        Subtract the GPUs' yearly revenue from the IT cost when the objective is ``npv`` (what the optimisation
+        minimises); False gives the plain cost (the ``tco`` of a plan).
+    """
+    it_cost = problem.it_cost_per_mw
+    if with_revenue and problem.objective == "npv":
+        it_cost = it_cost - problem.revenue_per_gpu * problem.gpus_per_it_mw
+    return UnitCosts(
+        it_per_mw=it_cost,
+        pv_per_mw=problem.pv_cost_per_mw,
+        wind_per_mw=problem.wind_cost_per_mw,
+        battery_per_mwh=problem.battery_cost_per_mwh,
+        battery_per_mw=problem.battery_cost_per_mw,
+        connection_per_mw=problem.connection_cost_per_mw,
+        site=problem.site_cost,
+    )
+
+
+def capacity_cost_per_year(problem: CapacityProblem, solution: CapacitySolution) -> float:
+    """Equivalent annual cost of the capacities of ``solution`` (with O&M and risk premium), revenue not counted
+    [currency/yr]."""
+    costs = unit_costs(problem, with_revenue=False)
+    total = float(np.sum(costs.it_per_mw * solution.it_mw))
+    amounts = (
+        solution.pv_mw,
+        solution.wind_mw,
+        solution.battery_mwh,
+        solution.battery_mw,
+        solution.connection_mw,
+        solution.build,
+    )
+    for unit, amount in zip(costs.per_site(), amounts, strict=True):
+        total += float(unit @ amount)
+    return total
+
+
+def site_gpus(problem: CapacityProblem, solution: CapacitySolution) -> FloatArray:
+    """GPUs installed per site ``(S,)``."""
+    return np.asarray((solution.it_mw * problem.gpus_per_it_mw).sum(axis=1), dtype=float)

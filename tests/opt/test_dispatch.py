@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wattbit.control.lp import PlanInfeasible, PlanInputs, Weights, WorkClasses, solve_plan
-from wattbit.control.lp_fast import solve_plan_fast
 from wattbit.control.site_energy import site_energy_model
+from wattbit.opt import DispatchInputs, DispatchWeights, InfeasibleError, WorkClasses, solve_dispatch
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.cooling import default_design
 from wattbit.physics.gpu import get_gpu
@@ -19,7 +18,7 @@ PLANTS = (
 )
 
 
-def _inputs(seed: int, n_t: int = 12, routing: bool = False, battery: bool = True) -> PlanInputs:
+def _inputs(seed: int, n_t: int = 12, routing: bool = False, battery: bool = True) -> DispatchInputs:
     rng = np.random.default_rng(seed)
     n_s = len(PLANTS)
     tdb = rng.uniform(-5, 32, (n_t, n_s))
@@ -33,7 +32,7 @@ def _inputs(seed: int, n_t: int = 12, routing: bool = False, battery: bool = Tru
         required=np.array([True, True, True, True, False]),
         value_per_gpu_h=np.array([0, 0, 0, 0, 0.0004]),
     )
-    return PlanInputs(
+    return DispatchInputs(
         slot_h=1.0,
         energy=energy,
         gpus_available=np.tile([1000.0, 2000.0], (n_t, 1)),
@@ -56,15 +55,15 @@ def _inputs(seed: int, n_t: int = 12, routing: bool = False, battery: bool = Tru
 @pytest.mark.parametrize("routing", [False, True])
 def test_fast_assembly_and_linopy_model_agree(seed: int, routing: bool) -> None:
     inputs = _inputs(seed, routing=routing)
-    w = Weights(carbon_per_t=1.0, cost_per_million=0.2, curtailment_per_mwh=0.1)
-    a, b = solve_plan(inputs, w), solve_plan_fast(inputs, w)
+    w = DispatchWeights(carbon_per_t=1.0, cost_per_million=0.2, curtailment_per_mwh=0.1)
+    a, b = solve_dispatch(inputs, w, backend="linopy"), solve_dispatch(inputs, w, backend="highs")
     assert a.objective == pytest.approx(b.objective, rel=1e-7, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(3))
 def test_every_limit_holds_in_the_solution(seed: int) -> None:
     inputs = _inputs(seed, routing=True)
-    plan = solve_plan_fast(inputs)
+    plan = solve_dispatch(inputs, backend="highs")
     tol = 1e-6
     busy = plan.busy_gpus.sum(axis=2)
     # GPUs: training and inference within what is in service
@@ -102,7 +101,7 @@ def test_every_limit_holds_in_the_solution(seed: int) -> None:
 
 
 def test_deadline_work_is_met_when_capacity_allows() -> None:
-    plan = solve_plan_fast(_inputs(7, battery=False))
+    plan = solve_dispatch(_inputs(7, battery=False), backend="highs")
     assert np.all(plan.late_gpu_h <= 1e-6)
 
 
@@ -125,28 +124,28 @@ def test_facility_lower_bound_is_below_the_physics() -> None:
 def test_capacity_shortfall_names_the_binding_constraint() -> None:
     inputs = _inputs(0)
     inputs.inference_gpus[3, 1] = 2500.0  # more than the 2,000 GPUs in service at site 1
-    with pytest.raises(PlanInfeasible, match="binding constraint: GPU capacity at site 1, slot 3"):
-        solve_plan_fast(inputs)
+    with pytest.raises(InfeasibleError, match="binding constraint: GPU capacity at site 1, slot 3"):
+        solve_dispatch(inputs, backend="highs")
 
 
 def test_grid_shortfall_names_the_binding_constraint() -> None:
     inputs = _inputs(0, battery=False)
     inputs.grid_limit_w[0] = 1e5  # 0.1 MW cannot even keep 1,000 idle GPUs on
     inputs.onsite_w[:] = 0.0
-    with pytest.raises(PlanInfeasible, match=r"binding constraint: grid connection at site 0, slot \d+: .* MW"):
-        solve_plan(inputs)
+    with pytest.raises(InfeasibleError, match=r"binding constraint: grid connection at site 0, slot \d+: .* MW"):
+        solve_dispatch(inputs, backend="linopy")
 
 
 def test_routing_shortfall_names_the_latency_limit() -> None:
     inputs = _inputs(0, routing=True)
     inputs.routable = np.array([False, False])
-    with pytest.raises(PlanInfeasible, match="latency limit"):
-        solve_plan_fast(inputs)
+    with pytest.raises(InfeasibleError, match="latency limit"):
+        solve_dispatch(inputs, backend="highs")
 
 
 def test_bad_weights_are_refused() -> None:
     with pytest.raises(ValueError, match="carbon_per_t must be >= 0"):
-        Weights(carbon_per_t=-1.0)
+        DispatchWeights(carbon_per_t=-1.0)
 
 
 def test_forecast_wet_bulb_above_dry_bulb_is_clipped_not_an_error() -> None:

@@ -1,6 +1,6 @@
-"""The planning optimisation on hand-checkable problems (2 sites, 48 hours), with both solution methods.
+"""The capacity programme on hand-checkable problems (2 sites, 48 hours), with both solution methods.
 
-Every test builds its own :class:`PlanProblem`: two sites with a flat facility factor of 1.1 MW per MW of IT, a
+Every test builds its own :class:`CapacityProblem`: two sites with a flat facility factor of 1.1 MW per MW of IT, a
 sine-shaped PV output, a flat grid price of 20,000 per MWh and 0.5 t CO2 per MWh. Each modelled hour stands for
 8,760 / 48 = 182.5 hours of the year.
 """
@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 
 from wattbit.finance.costs import capital_recovery_factor, equivalent_annual_cost, lifecycle_present_value
-from wattbit.plan.benders import solve_benders
-from wattbit.plan.dispatch_lp import CapacityLayout, Penalties, SiteDispatchLP
-from wattbit.plan.infeasible import PlanInfeasibleError
-from wattbit.plan.model import site_gpus
-from wattbit.plan.problem import PlanProblem, PlanSolution, TargetStage
-from wattbit.plan.solve import solve
+from wattbit.opt import InfeasibleError
+from wattbit.opt.capacity import CapacityProblem, CapacitySolution, TargetStage, site_gpus, solve_capacity
+from wattbit.opt.capacity.benders import solve_benders
+from wattbit.opt.capacity.site_dispatch import CapacityLayout, Penalties, SiteDispatchLP
 
 T = 48
 W = 8760.0 / T
@@ -33,7 +31,7 @@ def sun() -> np.ndarray:
     return np.clip(np.sin((hours - 6) / 12 * np.pi), 0.0, None)
 
 
-def tiny(**changes: object) -> PlanProblem:
+def tiny(**changes: object) -> CapacityProblem:
     """Two sites, one design option, 48 hours; site ``a`` is cheaper. Override any field with ``changes``."""
     s = 2
     base: dict[str, object] = {
@@ -61,11 +59,11 @@ def tiny(**changes: object) -> PlanProblem:
         "site_cost": np.full(s, 1.0e8),
         "stages": (TargetStage(8.0, np.ones(s, bool), "target"),),
     }
-    return PlanProblem(**(base | changes))  # type: ignore[arg-type]
+    return CapacityProblem(**(base | changes))  # type: ignore[arg-type]
 
 
-def run(p: PlanProblem, method: str) -> PlanSolution:
-    return solve(p, method, rel_gap=1e-7)  # type: ignore[arg-type]
+def run(p: CapacityProblem, method: str) -> CapacitySolution:
+    return solve_capacity(p, method, rel_gap=1e-7)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -138,7 +136,7 @@ def test_energy_balance_closes_every_hour_and_capacities_stay_within_limits(meth
 def test_connection_too_small_names_the_binding_limit(method: str) -> None:
     # 8 MW of IT needs 8.8 MW; two 4 MW connections and no PV or battery cannot supply it
     p = tiny(max_connection_mw=np.full(2, 4.0), max_pv_mw=np.zeros(2))
-    with pytest.raises(PlanInfeasibleError, match="max_connection_mw") as info:
+    with pytest.raises(InfeasibleError, match="max_connection_mw") as info:
         run(p, method)
     assert "binds" not in str(info.value) or "cannot power" in str(info.value)
 
@@ -146,7 +144,7 @@ def test_connection_too_small_names_the_binding_limit(method: str) -> None:
 @pytest.mark.parametrize("method", METHODS)
 def test_impossible_carbon_cap_says_by_how_much(method: str) -> None:
     p = tiny(max_pv_mw=np.zeros(2), carbon_cap_t_per_year=10_000.0)
-    with pytest.raises(PlanInfeasibleError) as info:
+    with pytest.raises(InfeasibleError) as info:
         run(p, method)
     message = str(info.value)
     assert "carbon_cap_t_per_year = 10,000 t/yr binds" in message
@@ -155,7 +153,7 @@ def test_impossible_carbon_cap_says_by_how_much(method: str) -> None:
 
 
 def test_clean_energy_share_needs_known_grid_cfe() -> None:
-    from wattbit.plan.model import build_model
+    from wattbit.opt.capacity.model import build_model
 
     cfe = np.full((2, T), 0.3)
     cfe[1, 5] = np.nan
@@ -295,7 +293,7 @@ def test_facility_factor_is_the_site_physics_per_mw_of_it_at_any_plant_size() ->
 def test_site_share_that_the_limits_cannot_allow_is_named() -> None:
     # site b takes at most 2 MW (1,400 GPUs), so a must hold 4,200 of the 5,600 GPUs: 1,400 above half
     p = tiny(max_site_share=0.5, max_it_mw=np.array([10.0, 2.0]))
-    with pytest.raises(PlanInfeasibleError, match="max_site_share = 50.0% binds: a must hold 1,400 GPUs more"):
+    with pytest.raises(InfeasibleError, match="max_site_share = 50.0% binds: a must hold 1,400 GPUs more"):
         run(p, "decomposed")  # the targets and share live in the Benders master: its elastic form names them
 
 
