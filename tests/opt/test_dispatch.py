@@ -124,16 +124,20 @@ def test_facility_lower_bound_is_below_the_physics() -> None:
 def test_capacity_shortfall_names_the_binding_constraint() -> None:
     inputs = _inputs(0)
     inputs.inference_gpus[3, 1] = 2500.0  # more than the 2,000 GPUs in service at site 1
-    with pytest.raises(InfeasibleError, match="binding constraint: GPU capacity at site 1, slot 3"):
+    with pytest.raises(InfeasibleError, match="binding constraint: GPU capacity at site 1, slot 3") as info:
         solve_dispatch(inputs, backend="highs")
+    assert info.value.constraint == "GPU capacity"
 
 
 def test_grid_shortfall_names_the_binding_constraint() -> None:
     inputs = _inputs(0, battery=False)
     inputs.grid_limit_w[0] = 1e5  # 0.1 MW cannot even keep 1,000 idle GPUs on
     inputs.onsite_w[:] = 0.0
-    with pytest.raises(InfeasibleError, match=r"binding constraint: grid connection at site 0, slot \d+: .* MW"):
+    with pytest.raises(
+        InfeasibleError, match=r"binding constraint: grid connection at site 0, slot \d+: .* MW"
+    ) as info:
         solve_dispatch(inputs, backend="linopy")
+    assert info.value.constraint == "grid connection"
 
 
 def test_routing_shortfall_names_the_latency_limit() -> None:
