@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from numpy.typing import NDArray
 from scipy.optimize import linprog
 
 from wattbit.data.signals import load_site_signals
@@ -44,9 +43,7 @@ from wattbit.physics.gpu import it_power_w
 from wattbit.physics.renewables import pv_power_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
 from wattbit.scenario import Site, load_scenario
-from wattbit.units import check_int, check_number
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray, check_int, check_number
 
 #: Exchange rate used to convert USD cost data [JPY/USD] (U).
 JPY_PER_USD = 150.0

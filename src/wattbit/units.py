@@ -19,6 +19,8 @@ from wattbit.errors import WattbitInputError
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+#: Single-precision floats, as Gymnasium observations and actions are.
+Float32Array = NDArray[np.float32]
 
 
 def check_number(

@@ -29,8 +29,7 @@ from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
 from wattbit.sim.engine import NO_DEADLINE
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Where online inference demand is taken to come from: central Tokyo (35.68 N, 139.77 E), assumption U.
 DEMAND_CENTRE_DEG = (35.681, 139.767)

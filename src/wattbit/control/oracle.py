@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules
 from wattbit.control.lp import CumulativeWork, Plan, PlanInputs, Weights, WindowedWork, solve_plan
@@ -38,8 +37,7 @@ from wattbit.control.mpc import act_on_plan, rtt_ms
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, SiteEnergyModel, site_energy_model
 from wattbit.sim.engine import NO_DEADLINE, _gpus_out, steps_of
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 def as_history(history: Any, name: str = "history") -> tuple[FloatArray, bool]:

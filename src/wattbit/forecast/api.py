@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
 from wattbit.forecast._checks import as_history, check_finite, check_level, check_method, check_positive_int
@@ -13,9 +12,7 @@ from wattbit.forecast.conformal import calibration_origins, error_quantiles, win
 from wattbit.forecast.lags import expand_to_leads, lead_grid
 from wattbit.forecast.methods import METHODS
 from wattbit.forecast.result import Forecast
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 WINDOW_DAYS = 28
 """Default number of past days whose forecast errors calibrate the intervals and fit the profile method."""

@@ -15,7 +15,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
 from wattbit.forecast._checks import as_history, check_level, check_method, check_positive_int
@@ -23,9 +22,7 @@ from wattbit.forecast.api import METHOD_NAMES, WINDOW_DAYS, forecast
 from wattbit.forecast.conformal import window_rows
 from wattbit.forecast.methods import METHODS
 from wattbit.forecast.result import Forecast
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 DEFAULT_METHODS = ("persistence", "seasonal_naive", "profile")
 TOLERANCE = 1e-9

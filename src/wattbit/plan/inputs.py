@@ -24,10 +24,11 @@ from wattbit.finance.costs import Money, equivalent_annual_cost
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import get_gpu
 from wattbit.plan import checks
-from wattbit.plan.problem import Battery, FloatArray, PlanProblem, TargetStage
+from wattbit.plan.problem import Battery, PlanProblem, TargetStage
 from wattbit.plan.site_factors import design_factors, gpu_fits_cooling, gpus_per_it_mw, renewable_factors
 from wattbit.scenario import Period, Scenario, Site
 from wattbit.scenario.plan import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanCosts, PlanSpec, cost_entry
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from wattbit.physics.cooling import default_design
 from wattbit.physics.gpu import get_gpu, it_power_w
 from wattbit.physics.renewables import pv_power_w, wind_power_w
 from wattbit.physics.site import SitePlant, site_power
-from wattbit.plan.problem import FloatArray
 from wattbit.scenario import Site
+from wattbit.units import FloatArray
 
 #: GPUs of the reference plant the factors are computed for (a multiple of 8-GPU nodes).
 REFERENCE_GPUS = 8192

@@ -33,8 +33,7 @@ from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import throughput_factor
 from wattbit.physics.site import SitePlant
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Levels per site, in order, with their bounds.
 ACTION_LEVELS = (("admission", 0.0, 1.0), ("gpu_cap", 0.0, 1.0), ("battery", -1.0, 1.0))

@@ -17,8 +17,7 @@ from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
 from wattbit.sim.policy import Observation
-
-Float32Array = NDArray[np.float32]
+from wattbit.units import Float32Array
 
 #: Per-site features, in order.
 SITE_FEATURES = (

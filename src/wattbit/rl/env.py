@@ -17,7 +17,6 @@ from typing import Any, SupportsFloat
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 try:
     import gymnasium as gym
@@ -34,9 +33,8 @@ from wattbit.scenario import Scenario
 from wattbit.sim.engine import Engine
 from wattbit.sim.faults import FailureRates, sample_failures
 from wattbit.sim.run import SimInputs, SimResult, collect, make_engine, prepare
+from wattbit.units import Float32Array
 from wattbit.workload.jobs import TrainingJobs
-
-Float32Array = NDArray[np.float32]
 
 
 def _reseeded(inputs: SimInputs, rates: FailureRates, seed: int) -> SimInputs:

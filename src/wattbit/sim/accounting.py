@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
 from wattbit.physics.battery import BatterySpec, simulate_battery
@@ -23,10 +22,10 @@ from wattbit.physics.gpu import it_power_w
 from wattbit.physics.site import site_power
 from wattbit.sim.engine import DONE, JobRecord, StepRecord
 from wattbit.sim.fleet import Fleet
+from wattbit.units import FloatArray
 from wattbit.workload.jobs import TrainingJobs
 
 INFERENCE_UTILIZATION = 0.6
-FloatArray = NDArray[np.float64]
 
 
 def site_series(fleet: Fleet, rec: StepRecord) -> dict[str, FloatArray]:

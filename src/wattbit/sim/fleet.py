@@ -19,8 +19,7 @@ from wattbit.physics.gpu import it_power_w
 from wattbit.physics.renewables import pv_power_w, wind_power_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
 from wattbit.scenario import Scenario
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass

@@ -17,13 +17,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from wattbit.units import FloatArray, IntArray
+
 if TYPE_CHECKING:
     from wattbit.physics.battery import BatterySpec
     from wattbit.physics.site import SitePlant
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 
 def read_only(array: NDArray[np.generic]) -> NDArray[np.generic]:

@@ -16,8 +16,7 @@ from numpy.typing import NDArray
 
 from wattbit.physics.cooling import components as c
 from wattbit.physics.cooling.design import CoolingDesign
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Below this share of steps needing a chiller, compute the chiller only on those steps.
 _SPARSE_CHILLER_SHARE = 0.3
