@@ -9,10 +9,10 @@ import pytest
 from tests.sim.test_engine import NO_FAULTS, T0, _jobs, _scenario
 from wattbit.control import make_policy
 from wattbit.sim.engine import MIGRATION_LINK_GBPS, Engine
-from wattbit.sim.faults import FailureRates, sample_failures
+from wattbit.sim.faults import FailureRates
 from wattbit.sim.fleet import build_fleet
 from wattbit.sim.policy import Actions, Observation
-from wattbit.sim.run import simulate
+from wattbit.sim.run import fleet_failures, simulate
 
 
 class Script:
@@ -176,15 +176,7 @@ def test_stepping_api_matches_run() -> None:
     fleet = build_fleet(sc)
     rng = np.random.default_rng(1)
     jobs = _jobs(rng.integers(1, 900, 40), rng.uniform(0.5, 9, 40), np.sort(rng.uniform(0, 30, 40)), [None] * 40)
-    events = sample_failures(
-        FailureRates.from_dict({"unplanned_per_gpu_day": 0.02}),
-        fleet.gpus_total,
-        [p.gpu.gpus_per_node for p in fleet.plants],
-        pd.Timestamp(sc.period.start),
-        pd.Timestamp(sc.period.end),
-        fleet.step_h * 3600,
-        4,
-    )
+    events = fleet_failures(fleet, sc.period, FailureRates.from_dict({"unplanned_per_gpu_day": 0.02}), 4)
     need = np.zeros(fleet.steps)
     a = Engine(fleet, jobs, need, events, make_policy("baseline"), seed=4)
     jrec_a, rec_a = a.run()
