@@ -15,7 +15,8 @@ simplifications).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from wattbit.finance.incentives import CapacityGrant, Incentives
 from wattbit.finance.metrics import discount_factors, irr, payback_years
 from wattbit.finance.project import FinanceResult, Project, evaluate
 from wattbit.finance.tax import TaxSpec
+from wattbit.montecarlo.engine import sensitivity
 from wattbit.plan.inputs import PlanContext
 from wattbit.plan.model import site_gpus
 from wattbit.plan.problem import YEAR_H, FloatArray, PlanProblem, PlanSolution
@@ -366,17 +368,34 @@ TORNADO_INPUTS = (
 )
 
 
-def tornado(ctx: PlanContext, p: PlanProblem, sol: PlanSolution, change: float = 0.2) -> list[TornadoBar]:
+def tornado(ctx: PlanContext, problem: PlanProblem, sol: PlanSolution, change: float = 0.2) -> list[TornadoBar]:
     """NPV for each input of :data:`TORNADO_INPUTS` at ``1 -/+ change`` with the plan held fixed, widest first.
 
-    The plan is not re-optimised for each case (a re-solve per bar would cost a full optimisation); the bars say
-    how exposed the chosen plan is. Inputs that do not move the NPV (a zero carbon price) are left out.
+    The one-at-a-time sensitivity of :func:`wattbit.montecarlo.engine.sensitivity` over the :class:`Levers`. The
+    plan is not re-optimised for each case (a re-solve per bar would cost a full optimisation); the bars say how
+    exposed the chosen plan is. Inputs that do not move the NPV (a zero carbon price) are left out.
     """
-    bars = []
-    for label, lever in TORNADO_INPUTS:
-        low = evaluate_plan(ctx, p, sol, replace(Levers(), **{lever: 1.0 - change})).npv
-        high = evaluate_plan(ctx, p, sol, replace(Levers(), **{lever: 1.0 + change})).npv
-        bar = TornadoBar(label, 1.0 - change, 1.0 + change, low, high)
-        if bar.swing > 1e-9 * max(abs(low), abs(high), 1.0):
-            bars.append(bar)
-    return sorted(bars, key=lambda b: b.swing, reverse=True)
+    labels = {lever: label for label, lever in TORNADO_INPUTS}
+    frame = sensitivity(
+        _PlanNpv(ctx, problem, sol),
+        base={lever: 1.0 for lever in labels},
+        spans={lever: (1.0 - change, 1.0 + change) for lever in labels},
+    )
+    bars = [
+        TornadoBar(labels[str(lever)], float(row.low), float(row.high), float(row.npv_low), float(row.npv_high))
+        for lever, row in frame.iterrows()
+    ]
+    return [bar for bar in bars if bar.swing > 1e-9 * max(abs(bar.npv_low), abs(bar.npv_high), 1.0)]
+
+
+@dataclass(frozen=True)
+class _PlanNpv:
+    """The plan's NPV with the :class:`Levers` of a draw (the model :func:`tornado` hands to ``sensitivity``)."""
+
+    ctx: PlanContext
+    problem: PlanProblem
+    sol: PlanSolution
+
+    def __call__(self, draw: Mapping[str, float]) -> dict[str, float]:
+        levers = Levers(**{name: value for name, value in draw.items() if name != "seed"})
+        return {"npv": evaluate_plan(self.ctx, self.problem, self.sol, levers).npv}
