@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_finite, check_number
 
 #: REopt.jl defaults (V): rectifier/inverter 0.96 and internal round trip 0.975 split between charge and discharge.
 REOPT_CHARGE_EFFICIENCY = 0.96 * math.sqrt(0.975)
@@ -170,17 +171,6 @@ def _params(spec: BatterySpec | Sequence[BatterySpec]) -> _Params:
     )
 
 
-def _check_step(step_h: float) -> None:
-    if not (0 < step_h < math.inf):
-        raise WattbitInputError(f"time step {step_h} h must be a finite number > 0", field="step_h")
-
-
-def _check_finite(values: NDArray[np.float64], field: str) -> None:
-    if values.size and not (np.isfinite(np.min(values)) and np.isfinite(np.max(values))):
-        i = int(np.flatnonzero(~np.isfinite(values.ravel()))[0])
-        raise WattbitInputError(f"value {values.ravel()[i]} at position {i} is not finite", field=field)
-
-
 def _signed_scale(
     power: NDArray[np.float64], positive: NDArray[np.float64], negative: NDArray[np.float64]
 ) -> NDArray[np.float64]:
@@ -236,11 +226,10 @@ def battery_step(
         ``(power_mw, soc_mwh)``: the AC power actually delivered (same sign convention; its difference from the
         request is the clipped part) and the stored energy at the end of the step.
     """
-    _check_step(step_h)
+    check_number(step_h, "step_h", 0.0, lo_open=True)
     p = _params(spec)
     soc = np.asarray(soc_mwh, dtype=float)
-    request = np.asarray(power_request_mw, dtype=float)
-    _check_finite(request, "power_request_mw")
+    request = check_finite("power_request_mw", power_request_mw)
     tol = 1e-9 * np.maximum(p.e_max, 1.0)
     if not np.all((soc >= p.e_min - tol) & (soc <= p.e_max + tol)):
         raise WattbitInputError("state of charge is NaN or outside [soc_min, soc_max] x energy_mwh", field="soc_mwh")
@@ -346,13 +335,13 @@ def simulate_battery(
     WattbitInputError
         On non-finite requests, a bad step, or a spec list that does not match the columns.
     """
-    _check_step(step_h)
+    check_number(step_h, "step_h", 0.0, lo_open=True)
     request = np.asarray(power_request_mw, dtype=float)
     if request.ndim not in (1, 2):
         raise WattbitInputError(
             f"power requests must be 1-D or 2-D, got shape {request.shape}", field="power_request_mw"
         )
-    _check_finite(request, "power_request_mw")
+    check_finite("power_request_mw", request)
     p = _params(spec)
     if np.ndim(p.soc0) == 1 and (request.ndim != 2 or request.shape[1] != len(p.soc0)):
         raise WattbitInputError(

@@ -9,15 +9,13 @@ the bounds of :func:`observation_bounds`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.errors import WattbitInputError
 from wattbit.sim.policy import Observation
-from wattbit.units import Float32Array
+from wattbit.units import Float32Array, check_number
 
 #: Per-site features, in order.
 SITE_FEATURES = (
@@ -96,11 +94,7 @@ class ObservationScales:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise WattbitInputError(
-                    f"observation scale {f.name}={value!r} must be a finite number > 0", field=f"scales.{f.name}"
-                )
+            check_number(getattr(self, f.name), f"scales.{f.name}", 0.0, lo_open=True, what="observation scale")
 
 
 def observation_size(n_sites: int) -> int:
