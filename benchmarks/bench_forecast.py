@@ -61,7 +61,7 @@ def japan_2022() -> list[Case]:
     fleet = build_fleet(scenario)
     signals = {
         "carbon intensity": ("g/kWh", fleet.carbon_g_per_kwh),
-        "price": ("JPY/MWh", fleet.price_per_mwh),
+        "price": ("JPY/MWh", fleet.price_jpy_per_mwh),
         "curtailment": ("MWh/step (area)", fleet.curtailed_mwh),
         "PV output": ("MW", fleet.pv_w / 1e6),
         "wind output": ("MW", fleet.wind_w / 1e6),

@@ -136,7 +136,14 @@ def test_observation_carries_job_details_and_the_past_of_every_signal() -> None:
     lazy = Script({})
     simulate(sc, _Lazy(), jobs=jobs, failure_rates=NO_FAULTS)
     del lazy
-    for name in ("carbon_g_per_kwh", "price_per_mwh", "curtailed_mwh", "temp_db_c", "pv_w", "inference_gpus_needed"):
+    for name in (
+        "carbon_g_per_kwh",
+        "price_jpy_per_mwh",
+        "curtailed_mwh",
+        "temp_db_c",
+        "pv_w",
+        "inference_gpus_needed",
+    ):
         arr = getattr(second, name)
         assert arr.shape == (2, 3), name
         assert not arr.flags.writeable, name

@@ -131,7 +131,7 @@ class MPCPolicy:
 
         fc = lambda x, up=False: self._forecast(x, steps, per_day, up)  # noqa: E731
         carbon = slots(fc(obs.carbon_g_per_kwh))
-        price = slots(fc(obs.price_per_mwh))
+        price = slots(fc(obs.price_jpy_per_mwh))
         curtailed = slots(fc(obs.curtailed_mwh), "sum")
         onsite = slots(fc(obs.pv_w) + fc(obs.wind_w))
         tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))

@@ -125,7 +125,7 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[PlanInputs, SiteEn
         onsite_w=_slots(fleet.pv_w + fleet.wind_w, n, "max"),
         grid_limit_w=fleet.grid_limit_w,
         carbon_g_per_kwh=_slots(fleet.carbon_g_per_kwh, n, "min"),
-        price_per_mwh=_slots(fleet.price_per_mwh, n, "min"),
+        price_per_mwh=_slots(fleet.price_jpy_per_mwh, n, "min"),
         curtailed_mwh=_slots(fleet.curtailed_mwh, n, "sum"),
         areas=tuple(s.grid_area for s in inputs.scenario.sites),
         batteries=fleet.batteries,

@@ -20,7 +20,7 @@ from wattbit.units import Float32Array, check_number
 #: Per-site features, in order.
 SITE_FEATURES = (
     "carbon",  # grid carbon intensity / carbon_g_per_kwh
-    "price",  # day-ahead price / price_per_mwh
+    "price",  # day-ahead price / price_jpy_per_mwh
     "curtailment",  # area curtailment this step / curtailed_mwh
     "onsite_generation",  # (PV + wind) / rated IT power of the site
     "temperature",  # dry-bulb air temperature / temp_c
@@ -70,8 +70,8 @@ class ObservationScales:
     ----------
     carbon_g_per_kwh
         Grid carbon intensity scale [gCO2/kWh].
-    price_per_mwh
-        Price scale [currency/MWh] (JEPX day-ahead prices lie mostly between 5,000 and 30,000 JPY/MWh).
+    price_jpy_per_mwh
+        Price scale [JPY/MWh] (JEPX day-ahead prices lie mostly between 5,000 and 30,000 JPY/MWh).
     curtailed_mwh
         Area curtailment per step scale [MWh].
     temp_c
@@ -85,7 +85,7 @@ class ObservationScales:
     """
 
     carbon_g_per_kwh: float = 1000.0
-    price_per_mwh: float = 50_000.0
+    price_jpy_per_mwh: float = 50_000.0
     curtailed_mwh: float = 1000.0
     temp_c: float = 40.0
     queue_horizon_h: float = 24.0
@@ -165,7 +165,7 @@ class ObservationEncoder:
         soc = np.divide(obs.battery_soc_mwh, energy, out=np.zeros(n), where=energy > 0)
         columns = (
             obs.carbon_g_per_kwh[-1] / scales.carbon_g_per_kwh,
-            obs.price_per_mwh[-1] / scales.price_per_mwh,
+            obs.price_jpy_per_mwh[-1] / scales.price_jpy_per_mwh,
             obs.curtailed_mwh[-1] / scales.curtailed_mwh,
             (obs.pv_w[-1] + obs.wind_w[-1]) / self._rated_w,
             obs.temp_db_c[-1] / scales.temp_c,

@@ -153,7 +153,7 @@ class IntervalAccountant:
         return IntervalOutcome(
             energy_grid_mwh=float(grid_mwh.sum()),
             carbon_t=float((grid_mwh * fleet.carbon_g_per_kwh[start:end]).sum()) / 1000.0,
-            energy_cost=float((grid_mwh * fleet.price_per_mwh[start:end]).sum()),
+            energy_cost=float((grid_mwh * fleet.price_jpy_per_mwh[start:end]).sum()),
             deadline_misses=self._misses(start, end),
             unserved_inference_gpu_h=float(unserved),
             waiting_gpu_h=float(waiting_gpu_h),

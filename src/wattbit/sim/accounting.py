@@ -111,7 +111,7 @@ def kpis(
         "pue": mwh["facility"] / mwh["it"],
         "wue_l_per_kwh": float(series["water"].sum()) * h / (mwh["it"] * 1000.0),
         "carbon_t": float((grid_mwh * fleet.carbon_g_per_kwh).sum()) / 1000.0,
-        "energy_cost": float((grid_mwh * fleet.price_per_mwh).sum()),
+        "energy_cost": float((grid_mwh * fleet.price_jpy_per_mwh).sum()),
         "currency": currency,
         "curtailment_absorbed_mwh": _curtailment_absorbed_mwh(fleet, grid_mwh, areas),
         "gpu_utilization": float((rec.busy_gpus + rec.inference_gpus).sum()) / installed,
@@ -314,7 +314,7 @@ def timeseries_frame(fleet: Fleet, rec: StepRecord, series: dict[str, FloatArray
             "inference_gpus": rec.inference_gpus.ravel(),
             "available_gpus": rec.available_gpus.ravel(),
             "carbon_g_per_kwh": fleet.carbon_g_per_kwh.ravel(),
-            "price_per_mwh": fleet.price_per_mwh.ravel(),
+            "price_jpy_per_mwh": fleet.price_jpy_per_mwh.ravel(),
             "curtailed_mwh": fleet.curtailed_mwh.ravel(),
         }
     )

@@ -36,7 +36,7 @@ class Fleet:
         Site names and plants, in scenario order.
     gpus_total
         Installed GPUs per site (sites,).
-    temp_db_c, temp_wb_c, carbon_g_per_kwh, price_per_mwh, curtailed_mwh
+    temp_db_c, temp_wb_c, carbon_g_per_kwh, price_jpy_per_mwh, curtailed_mwh
         Weather and grid signals.
     cfe_fraction
         Carbon-free share of the grid's supply, 0-1 (the ``cfe_pct`` signal / 100); NaN throughout for a site
@@ -61,7 +61,7 @@ class Fleet:
     temp_db_c: FloatArray
     temp_wb_c: FloatArray
     carbon_g_per_kwh: FloatArray
-    price_per_mwh: FloatArray
+    price_jpy_per_mwh: FloatArray
     curtailed_mwh: FloatArray
     pv_w: FloatArray
     wind_w: FloatArray
@@ -124,7 +124,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
         temp_db_c=stack["tdb"],
         temp_wb_c=stack["twb"],
         carbon_g_per_kwh=stack["ci"],
-        price_per_mwh=stack["price"],
+        price_jpy_per_mwh=stack["price"],
         curtailed_mwh=stack["curt"],
         pv_w=stack["pv"],
         wind_w=stack["wind"],
