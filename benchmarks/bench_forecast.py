@@ -158,8 +158,8 @@ def during_events(case: Case, every_h: float) -> pd.DataFrame:
 def markdown(table: pd.DataFrame) -> str:
     """A Markdown table with 4 significant digits."""
 
-    def fmt(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    def fmt(value: object) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     head = "| method | " + " | ".join(table.columns) + " |"
     rule = "|---|" + "---:|" * len(table.columns)

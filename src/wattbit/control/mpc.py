@@ -262,9 +262,9 @@ class MPCPolicy:
         self.decision_seconds.append(elapsed)
         return actions
 
-    def _act(self, obs: Observation, d: Decision) -> Actions:
-        slot = (obs.step - d.step) // d.slot_steps
-        return act_on_plan(obs, d.plan, d.energy, slot, self.config.dispatch)
+    def _act(self, obs: Observation, decision: Decision) -> Actions:
+        slot = (obs.step - decision.step) // decision.slot_steps
+        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch)
 
 
 def act_on_plan(obs: Observation, plan: Plan, energy: SiteEnergyModel, slot: int, rules: DispatchRules) -> Actions:
