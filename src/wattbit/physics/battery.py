@@ -65,24 +65,19 @@ class BatterySpec:
     degradation_cost_per_mwh: float = 0.0
 
     def __post_init__(self) -> None:
-        rules = {
-            "energy_mwh": (0.0, math.inf, "a finite number >= 0"),
-            "power_mw": (0.0, math.inf, "a finite number >= 0"),
-            "charge_efficiency": (0.0, 1.0, "in (0, 1]"),
-            "discharge_efficiency": (0.0, 1.0, "in (0, 1]"),
-            "soc_min": (0.0, 1.0, "in [0, 1]"),
-            "soc_max": (0.0, 1.0, "in [0, 1]"),
-            "initial_soc": (self.soc_min, self.soc_max, "in [soc_min, soc_max]"),
-            "degradation_cost_per_mwh": (0.0, math.inf, "a finite number >= 0"),
+        rules = {  # (low, high, low end open)
+            "energy_mwh": (0.0, math.inf, False),
+            "power_mw": (0.0, math.inf, False),
+            "charge_efficiency": (0.0, 1.0, True),
+            "discharge_efficiency": (0.0, 1.0, True),
+            "soc_min": (0.0, 1.0, False),
+            "soc_max": (0.0, 1.0, False),
+            "initial_soc": (self.soc_min, self.soc_max, False),  # within [soc_min, soc_max]
+            "degradation_cost_per_mwh": (0.0, math.inf, False),
         }
         for f in fields(self):
-            value = float(getattr(self, f.name))
-            lo, hi, expected = rules[f.name]
-            ok = lo <= value <= hi and math.isfinite(value)
-            if f.name.endswith("efficiency"):
-                ok = ok and value > 0
-            if not ok:
-                raise WattbitInputError(f"battery {f.name}={value} must be {expected}", field=f.name)
+            lo, hi, lo_open = rules[f.name]
+            check_number(getattr(self, f.name), f.name, lo, hi, lo_open=lo_open, what="battery")
         if not self.soc_min < self.soc_max:
             raise WattbitInputError(f"soc_min={self.soc_min} must be below soc_max={self.soc_max}", field="soc_min")
 
