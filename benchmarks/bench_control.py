@@ -103,14 +103,15 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def describe_machine(m: dict[str, Any]) -> str:
+def describe_machine(machine: dict[str, Any]) -> str:
     """One line for the report."""
     return (
-        f"{m['machine']}, {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB; Python {m['python']}, "
-        f"numpy {m['numpy']}, scipy {m['scipy']}, pandas {m['pandas']}, highspy {m['highspy']}; "
-        f"wattbit {m['commit']}"
-        + ("" if m["wattbit_src"].startswith(str(REPO)) else f" (but imported from {m['wattbit_src']})")
-        + f"; 1-min load average {m['load_1min']}"
+        f"{machine['machine']}, {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB; "
+        f"Python {machine['python']}, numpy {machine['numpy']}, scipy {machine['scipy']}, pandas {machine['pandas']}, "
+        f"highspy {machine['highspy']}; "
+        f"wattbit {machine['commit']}"
+        + ("" if machine["wattbit_src"].startswith(str(REPO)) else f" (but imported from {machine['wattbit_src']})")
+        + f"; 1-min load average {machine['load_1min']}"
     )
 
 
@@ -376,8 +377,8 @@ def parts_ms(parts: list[dict[str, float]]) -> dict[str, dict[str, float]]:
     return {p: stats_ms([x[p] for x in parts]) for p in PARTS}
 
 
-def print_report(m: dict[str, Any], info: dict[str, Any], fixed: dict[str, Any], roll: dict[str, Any]) -> None:
-    print(f"machine: {describe_machine(m)}")
+def print_report(machine: dict[str, Any], info: dict[str, Any], fixed: dict[str, Any], roll: dict[str, Any]) -> None:
+    print(f"machine: {describe_machine(machine)}")
     print(
         f"state: {info['sites']} sites, {info['gpus']:,} GPUs, {info['scenario']} over {info['window'][0]} .. "
         f"{info['window'][1]} ({info['scenario_jobs']:,} scenario jobs); step {info['measured_step']} "

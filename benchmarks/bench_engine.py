@@ -79,11 +79,12 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def describe_machine(m: dict[str, Any]) -> str:
+def describe_machine(machine: dict[str, Any]) -> str:
     """One line for the report."""
     return (
-        f"{m['machine']}, {m['cores']} cores ({m['cpu']}), {m['memory_gib']} GiB, Python {m['python']}, "
-        f"numpy {m['numpy']}, pandas {m['pandas']}; wattbit {m['commit']}; 1-min load average {m['load_1min']}"
+        f"{machine['machine']}, {machine['cores']} cores ({machine['cpu']}), {machine['memory_gib']} GiB, "
+        f"Python {machine['python']}, numpy {machine['numpy']}, pandas {machine['pandas']}; "
+        f"wattbit {machine['commit']}; 1-min load average {machine['load_1min']}"
     )
 
 
@@ -312,11 +313,14 @@ def report(cases: list[dict[str, Any]], machine: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def print_profile(c: dict[str, Any]) -> None:
+def print_profile(profile: dict[str, Any]) -> None:
     """The profile's top entries by own time."""
-    print(f"\ncProfile of {c['name']} (simulate {c['profile_total_s']:.2f} s under the profiler), top by own time:")
+    print(
+        f"\ncProfile of {profile['name']} (simulate {profile['profile_total_s']:.2f} s under the profiler), "
+        "top by own time:"
+    )
     print("| function | calls | own [s] | cumulative [s] |\n|---|---:|---:|---:|")
-    for func, calls, own, cum in c["profile"]:
+    for func, calls, own, cum in profile["profile"]:
         print(f"| `{func}` | {calls:,} | {own:.3f} | {cum:.3f} |")
 
 

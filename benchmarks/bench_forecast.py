@@ -61,7 +61,7 @@ def japan_2022() -> list[Case]:
     fleet = build_fleet(scenario)
     signals = {
         "carbon intensity": ("g/kWh", fleet.carbon_g_per_kwh),
-        "price": ("JPY/MWh", fleet.price_per_mwh),
+        "price": ("JPY/MWh", fleet.price_jpy_per_mwh),
         "curtailment": ("MWh/step (area)", fleet.curtailed_mwh),
         "PV output": ("MW", fleet.pv_w / 1e6),
         "wind output": ("MW", fleet.wind_w / 1e6),
@@ -158,8 +158,8 @@ def during_events(case: Case, every_h: float) -> pd.DataFrame:
 def markdown(table: pd.DataFrame) -> str:
     """A Markdown table with 4 significant digits."""
 
-    def fmt(v: object) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
+    def fmt(value: object) -> str:
+        return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     head = "| method | " + " | ".join(table.columns) + " |"
     rule = "|---|" + "---:|" * len(table.columns)

@@ -65,34 +65,40 @@ def stages(n_sites: int) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
     groups = {c: slice(k, None, len(COOLING)) for k, c in enumerate(COOLING)}
     battery = BatterySpec(energy_mwh=4.0, power_mw=2.0, charge_efficiency=0.95, discharge_efficiency=0.95)
 
-    def wetbulb(s: dict[str, Any]) -> None:
-        w = s["w"]
-        s["twb"] = wetbulb_psychrometric_c(w["temp_air_c"], w["rel_humidity_pct"], w["pressure_pa"])
+    def wetbulb(state: dict[str, Any]) -> None:
+        w = state["w"]
+        state["twb"] = wetbulb_psychrometric_c(w["temp_air_c"], w["rel_humidity_pct"], w["pressure_pa"])
 
-    def it(s: dict[str, Any]) -> None:
-        s["it_dc"] = it_power_w(gpu, gpus, s["util"])
+    def it(state: dict[str, Any]) -> None:
+        state["it_dc"] = it_power_w(gpu, gpus, state["util"])
 
-    def chain(s: dict[str, Any]) -> None:
-        s["input"] = np.empty_like(s["it_dc"])
+    def chain(state: dict[str, Any]) -> None:
+        state["input"] = np.empty_like(state["it_dc"])
         for a, cols in arch.items():
-            s["input"][:, cols] = power_chain_losses_w(s["it_dc"][:, cols], rated, a).input_w  # type: ignore[arg-type]
+            state["input"][:, cols] = power_chain_losses_w(state["it_dc"][:, cols], rated, a).input_w  # type: ignore[arg-type]
 
-    def cooling(s: dict[str, Any]) -> None:
-        s["cool"] = np.empty_like(s["input"])
+    def cooling(state: dict[str, Any]) -> None:
+        state["cool"] = np.empty_like(state["input"])
         for name, cols in groups.items():
-            heat = s["input"][:, cols]
+            heat = state["input"][:, cols]
             r = cooling_power(
-                heat, s["w"]["temp_air_c"][:, cols], s["twb"][:, cols], default_design(name), capacity_w=rated * 1.1
+                heat,
+                state["w"]["temp_air_c"][:, cols],
+                state["twb"][:, cols],
+                default_design(name),
+                capacity_w=rated * 1.1,
             )
-            s["cool"][:, cols] = r.power_w
+            state["cool"][:, cols] = r.power_w
 
-    def pv(s: dict[str, Any]) -> None:
-        w = s["w"]
-        s["pv"] = pv_power_w(s["index"], w["ghi_w_m2"], w["temp_air_c"], w["wind_speed_m_s"], s["lat"], s["lon"], 5e6)
+    def pv(state: dict[str, Any]) -> None:
+        w = state["w"]
+        state["pv"] = pv_power_w(
+            state["index"], w["ghi_w_m2"], w["temp_air_c"], w["wind_speed_m_s"], state["lat"], state["lon"], 5e6
+        )
 
-    def wind(s: dict[str, Any]) -> None:
-        w = s["w"]
-        s["wind"] = wind_power_w(
+    def wind(state: dict[str, Any]) -> None:
+        w = state["w"]
+        state["wind"] = wind_power_w(
             w["wind_speed_m_s"],
             5e6,
             measurement_height_m=50.0,
@@ -100,9 +106,9 @@ def stages(n_sites: int) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
             pressure_pa=w["pressure_pa"],
         )
 
-    def batt(s: dict[str, Any]) -> None:
-        request = 2.0 * np.sin(np.arange(s["util"].shape[0]) * 2 * np.pi / 96)[:, None] * np.ones(n_sites)
-        s["battery"] = simulate_battery([battery] * n_sites, request, 0.25)
+    def batt(state: dict[str, Any]) -> None:
+        request = 2.0 * np.sin(np.arange(state["util"].shape[0]) * 2 * np.pi / 96)[:, None] * np.ones(n_sites)
+        state["battery"] = simulate_battery([battery] * n_sites, request, 0.25)
 
     return [
         ("wet-bulb (psychrometric, Newton)", wetbulb),
@@ -115,18 +121,20 @@ def stages(n_sites: int) -> list[tuple[str, Callable[[dict[str, Any]], None]]]:
     ]
 
 
-def make_state(index: pd.DatetimeIndex, w: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray) -> dict[str, Any]:
+def make_state(
+    index: pd.DatetimeIndex, weather: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray
+) -> dict[str, Any]:
     """The inputs of one block of sites."""
     rng = np.random.default_rng(0)
-    return {"index": index, "w": w, "lat": lat, "lon": lon, "util": rng.uniform(0.3, 1.0, (len(index), len(lat)))}
+    return {"index": index, "w": weather, "lat": lat, "lon": lon, "util": rng.uniform(0.3, 1.0, (len(index), len(lat)))}
 
 
 def run_threaded(
-    index: pd.DatetimeIndex, w: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray, threads: int
+    index: pd.DatetimeIndex, weather: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray, threads: int
 ) -> float:
     """Wall time of all per-step stages (wet-bulb excluded) with the sites split over ``threads`` threads."""
     blocks = np.array_split(np.arange(len(lat)), threads)
-    states = [make_state(index, {k: v[:, b] for k, v in w.items()}, lat[b], lon[b]) for b in blocks]
+    states = [make_state(index, {k: v[:, b] for k, v in weather.items()}, lat[b], lon[b]) for b in blocks]
     for st, b in zip(states, blocks, strict=True):
         stages(len(b))[0][1](st)  # wet-bulb: data preparation, done once per weather series
 
@@ -156,13 +164,15 @@ def _run_block(i: int) -> dict[str, float]:
     }
 
 
-def run_processes(index: pd.DatetimeIndex, w: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray, n: int) -> float:
+def run_processes(
+    index: pd.DatetimeIndex, weather: dict[str, np.ndarray], lat: np.ndarray, lon: np.ndarray, n: int
+) -> float:
     """Wall time, pool start included, of all per-step stages with the sites split over ``n`` forked processes
     that return annual totals per block (what a site report or a screening study keeps)."""
     blocks = np.array_split(np.arange(len(lat)), n)
     _BLOCKS.clear()
     for b in blocks:
-        st = make_state(index, {k: v[:, b] for k, v in w.items()}, lat[b], lon[b])
+        st = make_state(index, {k: v[:, b] for k, v in weather.items()}, lat[b], lon[b])
         stages(len(b))[0][1](st)  # wet-bulb: data preparation, done once per weather series
         _BLOCKS.append(st)
     t0 = time.perf_counter()

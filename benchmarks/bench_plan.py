@@ -42,38 +42,38 @@ REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 60.0
 
 
-def variants(p: CapacityProblem) -> dict[str, CapacityProblem]:
+def variants(problem: CapacityProblem) -> dict[str, CapacityProblem]:
     """The constraint variants timed."""
-    bare = replace(p, min_clean_energy_share=None, max_site_share=None)
+    bare = replace(problem, min_clean_energy_share=None, max_site_share=None)
     return {
-        "as in the file (share 0.5, 50 % hourly CFE)": p,
+        "as in the file (share 0.5, 50 % hourly CFE)": problem,
         "no optional constraints": bare,
         "carbon cap 250,000 t/yr": replace(bare, carbon_cap_t_per_year=250_000.0),
         "npv objective": replace(bare, objective="npv"),
     }
 
 
-def first_hours(p: CapacityProblem, hours: int) -> CapacityProblem:
+def first_hours(problem: CapacityProblem, hours: int) -> CapacityProblem:
     """``p`` over its first ``hours`` hours (each then stands for 8,760 / hours of a year)."""
     h = slice(0, hours)
     return replace(
-        p,
-        facility_mw_per_it_mw=p.facility_mw_per_it_mw[:, :, h],
-        pv_mw_per_mw=p.pv_mw_per_mw[:, h],
-        wind_mw_per_mw=p.wind_mw_per_mw[:, h],
-        price_per_mwh=p.price_per_mwh[:, h],
-        carbon_t_per_mwh=p.carbon_t_per_mwh[:, h],
-        cfe_fraction=p.cfe_fraction[:, h],
-        stages=tuple(TargetStage(s.size, s.available, s.label) for s in p.stages),
+        problem,
+        facility_mw_per_it_mw=problem.facility_mw_per_it_mw[:, :, h],
+        pv_mw_per_mw=problem.pv_mw_per_mw[:, h],
+        wind_mw_per_mw=problem.wind_mw_per_mw[:, h],
+        price_per_mwh=problem.price_per_mwh[:, h],
+        carbon_t_per_mwh=problem.carbon_t_per_mwh[:, h],
+        cfe_fraction=problem.cfe_fraction[:, h],
+        stages=tuple(TargetStage(s.size, s.available, s.label) for s in problem.stages),
     )
 
 
-def timed_solve(p: CapacityProblem, method: str) -> dict[str, Any]:
+def timed_solve(problem: CapacityProblem, method: str) -> dict[str, Any]:
     t0 = time.perf_counter()
-    sol = solve_capacity(p, method)  # type: ignore[arg-type]
+    sol = solve_capacity(problem, method)  # type: ignore[arg-type]
     wall = time.perf_counter() - t0
     built = [
-        f"{p.sites[i]} {sol.it_mw[i].sum():.1f} MW IT / PV {sol.pv_mw[i]:.1f} / bat {sol.battery_mwh[i]:.1f} MWh"
+        f"{problem.sites[i]} {sol.it_mw[i].sum():.1f} MW IT / PV {sol.pv_mw[i]:.1f} / bat {sol.battery_mwh[i]:.1f} MWh"
         for i in np.flatnonzero(sol.it_mw.sum(axis=1) > 1e-6)
     ]
     return {
@@ -81,7 +81,7 @@ def timed_solve(p: CapacityProblem, method: str) -> dict[str, Any]:
         "wall_s": wall,
         "status": sol.status,
         "gap": sol.mip_gap,
-        "tco_per_year": tco_per_year(p, sol),
+        "tco_per_year": tco_per_year(problem, sol),
         "built": built,
     }
 

@@ -6,7 +6,7 @@
 :func:`example_project_draw` is the default instance as a plain function. For one draw it
 
 1. takes the site's real base year (built-in japan-2022 signals: JEPX prices, grid carbon, weather; averaged to
-   hours) and its PV output (``wattbit.physics.pv``), loaded once per process;
+   hours) and its PV output (:func:`wattbit.physics.renewables.site_generation_w`), loaded once per process;
 2. runs the GPUs at ``base_utilisation x demand_multiplier`` (at most 1) and turns that into facility power per
    hour with the site physics (power chain, cooling from the hour's temperatures);
 3. solves the battery dispatch for the year as a linear programme with HiGHS (``scipy.optimize.linprog``):
@@ -31,7 +31,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from numpy.typing import NDArray
 from scipy.optimize import linprog
 
 from wattbit.data.signals import load_site_signals
@@ -41,12 +40,10 @@ from wattbit.finance.financing import Financing
 from wattbit.finance.project import Project, evaluate
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import it_power_w
-from wattbit.physics.renewables import pv_power_w
+from wattbit.physics.renewables import site_generation_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
 from wattbit.scenario import Site, load_scenario
-from wattbit.units import check_int, check_number
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray, check_int, check_number
 
 #: Exchange rate used to convert USD cost data [JPY/USD] (U).
 JPY_PER_USD = 150.0
@@ -109,24 +106,8 @@ def load_site_year(scenario: str, site: str) -> tuple[SiteYear, Site]:
         raise WattbitInputError(f"site={site!r} is not in scenario {scenario!r}; sites: {names}", field="site")
     st = match[0]
     signals, _ = load_site_signals(st, sc.period)
-    d = st.design
-    signals["pv_mw"] = (
-        pv_power_w(
-            pd.DatetimeIndex(signals.index),
-            signals["ghi_w_m2"].to_numpy(),
-            signals["temp_air_c"].to_numpy(),
-            signals["wind_speed_m_s"].to_numpy(),
-            st.latitude_deg,
-            st.longitude_deg,
-            st.pv_mw * 1e6,
-            tilt_deg=d.pv_tilt_deg,
-            azimuth_deg=d.pv_azimuth_deg,
-            dc_ac_ratio=d.pv_dc_ac_ratio,
-        )
-        / 1e6
-        if st.pv_mw
-        else 0.0
-    )
+    # PV only (wind capacity 0): the example nets PV against the load and models no wind, whatever the site has
+    signals["pv_mw"] = site_generation_w(st, signals, wind_capacity_w=0.0).pv_w / 1e6
     hourly = signals.resample(pd.Timedelta("1h")).mean()
     year = SiteYear(
         price_per_mwh=hourly["price_jpy_per_mwh"].to_numpy(dtype=float),

@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_int
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -108,12 +109,6 @@ def available_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def _check_count(value: object, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_WORKERS:
-        raise WattbitInputError(f"{field}={value!r} must be a whole number in [1, {MAX_WORKERS}]", field=field)
-    return value
-
-
 def _check_picklable(fn: Callable[..., Any]) -> None:
     try:
         pickle.dumps(fn)
@@ -143,7 +138,7 @@ class LocalExecutor:
     """
 
     def __init__(self, workers: int | None = None, start_method: str = "spawn") -> None:
-        self._workers = available_cpus() if workers is None else _check_count(workers, "executor.workers")
+        self._workers = available_cpus() if workers is None else check_int(workers, "executor.workers", 1, MAX_WORKERS)
         if start_method not in START_METHODS:
             raise WattbitInputError(
                 f"executor.start_method={start_method!r} must be one of {list(START_METHODS)}",
@@ -302,8 +297,8 @@ class DaskExecutor:
                 "executor.n_workers is only for a local cluster; with an address the cluster decides its workers",
                 field="executor.n_workers",
             )
-        n = available_cpus() if n_workers is None else _check_count(n_workers, "executor.n_workers")
-        threads = _check_count(threads_per_worker, "executor.threads_per_worker")
+        n = available_cpus() if n_workers is None else check_int(n_workers, "executor.n_workers", 1, MAX_WORKERS)
+        threads = check_int(threads_per_worker, "executor.threads_per_worker", 1, MAX_WORKERS)
         if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s < math.inf:
             raise WattbitInputError(
                 f"executor.timeout_s={timeout_s!r} must be a number > 0", field="executor.timeout_s"

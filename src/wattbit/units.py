@@ -1,8 +1,9 @@
 """Shared array types and range checks.
 
 Every check raises a :class:`~wattbit.errors.WattbitInputError` that names the field, the bad value and what was
-expected: :func:`check_number` and :func:`check_int` for one input value (a finance or Monte Carlo parameter),
-:func:`check_range` and :func:`check_scalar` for arrays of physical quantities (the first bad element is named).
+expected: :func:`check_number` and :func:`check_int` for one input value (a finance, fault-model or forecasting
+parameter, a design constant), :func:`check_range`, :func:`check_scalar` and :func:`check_finite` for arrays of
+physical quantities (the first bad element and its position are named).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from wattbit.errors import WattbitInputError
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
+#: Single-precision floats, as Gymnasium observations and actions are.
+Float32Array = NDArray[np.float32]
 
 
 def check_number(
@@ -69,14 +72,19 @@ def check_number(
     return x
 
 
-def check_int(value: object, field: str, lo: int, hi: int, *, what: str = "") -> int:
-    """Return ``value`` as an int if it is an integer (Python or NumPy) in ``[lo, hi]``, else raise."""
-    prefix = f"{what}: " if what else ""
-    if type(value) is int and lo <= value <= hi:
+def check_int(value: object, field: str, lo: int, hi: int | None = None, *, what: str = "") -> int:
+    """Return ``value`` as an int if it is an integer (Python or NumPy, not a bool) in ``[lo, hi]``, else raise.
+
+    ``hi=None`` puts no upper bound.
+    """
+    top = math.inf if hi is None else hi
+    if type(value) is int and lo <= value <= top:
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= hi:
-        shown = int(value) if isinstance(value, numbers.Integral) else value
-        raise WattbitInputError(f"{prefix}{field}={shown!r} must be a whole number in [{lo}, {hi}]", field=field)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not lo <= int(value) <= top:
+        prefix = f"{what}: " if what else ""
+        shown = value if isinstance(value, bool) or not isinstance(value, numbers.Integral) else int(value)
+        expected = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise WattbitInputError(f"{prefix}{field}={shown!r} must be a whole number {expected}", field=field)
     return int(value)
 
 
@@ -90,13 +98,42 @@ def _describe(lo: float, hi: float, lo_open: bool, hi_open: bool) -> str:
     return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
 
 
-def check_range(name: str, values: ArrayLike, lo: float, hi: float) -> FloatArray:
-    """Return ``values`` as a float array, or raise naming the first value that is NaN or outside ``lo..hi``."""
+def check_range(
+    name: str, values: ArrayLike, lo: float = -math.inf, hi: float = math.inf, *, lo_open: bool = False
+) -> FloatArray:
+    """Return ``values`` as a float array, or raise naming the first value that is NaN or outside ``[lo, hi]``.
+
+    Parameters
+    ----------
+    name
+        Field reported in the error.
+    values
+        Scalar or array of any shape.
+    lo, hi
+        Allowed range (infinite ends allow infinities).
+    lo_open
+        Exclude ``lo`` itself.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` as float64 (no copy when already so).
+
+    Raises
+    ------
+    WattbitInputError
+        Naming the field, the first bad value, its position (an index tuple for arrays of two or more dimensions)
+        and the range.
+    """
     arr = np.asarray(values, dtype=float)
-    if arr.size and not (np.min(arr) >= lo and np.max(arr) <= hi):  # two reductions; NaN fails both
-        i = int(np.flatnonzero(~((arr >= lo) & (arr <= hi)))[0])
+    if arr.size and not ((np.min(arr) > lo if lo_open else np.min(arr) >= lo) and np.max(arr) <= hi):
+        flat = arr.ravel()  # two reductions above; NaN fails both, and only a bad array pays for the element search
+        ok = ((flat > lo) if lo_open else (flat >= lo)) & (flat <= hi)
+        i = int(np.flatnonzero(~ok)[0])
+        expected = f"{'(' if lo_open else '['}{lo:g}, {hi:g}]"
         raise WattbitInputError(
-            f"value {arr.ravel()[i]} at position {i} is NaN or outside the expected range {lo:g}..{hi:g}", field=name
+            f"value {flat[i]} at position {_position(i, arr.shape)} is NaN or outside the expected range {expected}",
+            field=name,
         )
     return arr
 
@@ -104,3 +141,20 @@ def check_range(name: str, values: ArrayLike, lo: float, hi: float) -> FloatArra
 def check_scalar(name: str, value: float, lo: float, hi: float) -> float:
     """:func:`check_range` for one number."""
     return float(check_range(name, value, lo, hi))
+
+
+def check_finite(name: str, values: ArrayLike) -> FloatArray:
+    """Return ``values`` as a float array, or raise naming the first value that is NaN or infinite, and where."""
+    arr = np.asarray(values, dtype=float)
+    if arr.size and not (np.isfinite(np.min(arr)) and np.isfinite(np.max(arr))):
+        flat = arr.ravel()
+        i = int(np.flatnonzero(~np.isfinite(flat))[0])
+        raise WattbitInputError(f"value {flat[i]} at position {_position(i, arr.shape)} is not finite", field=name)
+    return arr
+
+
+def _position(flat_index: int, shape: tuple[int, ...]) -> int | tuple[int, ...]:
+    """Position of an element of an array of ``shape`` from its index in the flattened array."""
+    if len(shape) <= 1:
+        return flat_index
+    return tuple(int(k) for k in np.unravel_index(flat_index, shape))

@@ -228,8 +228,8 @@ def test_bad_actions_and_settings_raise_clear_errors() -> None:
             WattbitEnv(sc, control_interval_steps=bad)  # type: ignore[arg-type]
     with pytest.raises(WattbitInputError, match="carbon_per_t"):
         RewardWeights(carbon_per_t=-1.0)
-    with pytest.raises(WattbitInputError, match="price_per_mwh"):
-        ObservationScales(price_per_mwh=0.0)
+    with pytest.raises(WattbitInputError, match="price_jpy_per_mwh"):
+        ObservationScales(price_jpy_per_mwh=0.0)
     with pytest.raises(WattbitInputError, match="agent must be callable"):
         EnvPolicy("not a function")  # type: ignore[arg-type]
 

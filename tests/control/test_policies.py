@@ -61,7 +61,7 @@ def test_decisions_do_not_depend_on_the_future(two_days_no_faults: SimInputs, na
     altered = copy.deepcopy(two_days_no_faults)
     f = altered.fleet
     f.carbon_g_per_kwh[cut:, 0] *= 3.0  # the cleanest site becomes the dirtiest
-    f.price_per_mwh[cut:] *= 2.0
+    f.price_jpy_per_mwh[cut:] *= 2.0
     f.pv_w[cut:] = 0.0
     f.temp_db_c[cut:] += 10.0
     runs = []

@@ -28,12 +28,12 @@ def test_nan_outside_the_window_read_is_ignored() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message", "field"),
     [
-        ({"horizon_steps": 0}, "horizon_steps must be a whole number >= 1; got 0", "horizon_steps"),
-        ({"horizon_steps": 2.5}, "horizon_steps must be a whole number >= 1; got 2.5", "horizon_steps"),
-        ({"steps_per_day": -4}, "steps_per_day must be a whole number >= 1", "steps_per_day"),
-        ({"level": 1.2}, "strictly between 0 and 1", "level"),
+        ({"horizon_steps": 0}, "horizon_steps=0 must be a whole number >= 1", "horizon_steps"),
+        ({"horizon_steps": 2.5}, "horizon_steps=2.5 must be a whole number >= 1", "horizon_steps"),
+        ({"steps_per_day": -4}, "steps_per_day=-4 must be a whole number >= 1", "steps_per_day"),
+        ({"level": 1.2}, r"coverage probability: level=1.2 must be in \(0, 1\)", "level"),
         ({"method": "prophet"}, "unknown forecasting method 'prophet'; expected one of persistence", "method"),
-        ({"window_days": 0}, "window_days must be a whole number >= 1", "window_days"),
+        ({"window_days": 0}, "window_days=0 must be a whole number >= 1", "window_days"),
     ],
 )
 def test_bad_arguments(kwargs: dict[str, object], message: str, field: str) -> None:

@@ -86,12 +86,12 @@ def test_step_is_vectorised_across_batteries_with_their_own_specs() -> None:
     assert err.value.field == "soc_mwh"
 
 
-def _balance(r: object, spec: BatterySpec, step_h: float) -> tuple[np.ndarray, np.ndarray]:
-    power = r.power_mw  # type: ignore[attr-defined]
+def _balance(result: object, spec: BatterySpec, step_h: float) -> tuple[np.ndarray, np.ndarray]:
+    power = result.power_mw  # type: ignore[attr-defined]
     charge_in = np.maximum(-power, 0.0).sum(axis=0) * step_h
     discharge_out = np.maximum(power, 0.0).sum(axis=0) * step_h
     stored = charge_in * spec.charge_efficiency - discharge_out / spec.discharge_efficiency
-    return stored, r.soc_mwh[-1] - r.initial_soc_mwh  # type: ignore[attr-defined]
+    return stored, result.soc_mwh[-1] - result.initial_soc_mwh  # type: ignore[attr-defined]
 
 
 @settings(max_examples=40, deadline=None)

@@ -54,7 +54,7 @@ def test_overrides_and_shares() -> None:
         ({"area": "atlantis"}, "no default thermal fuel split for area 'atlantis'"),
         ({"area": "tohoku", "basis": "marginal"}, "unknown basis 'marginal'"),
         ({"area": "tohoku", "overrides": {"peat": 1.0}}, "unknown source 'peat'"),
-        ({"area": "tohoku", "overrides": {"coal": -5.0}}, "not a finite number >= 0"),
+        ({"area": "tohoku", "overrides": {"coal": -5.0}}, "emission factor: coal=-5.0 must be a finite number >= 0"),
         ({"area": "tohoku", "thermal_shares": {"coal": 0.5, "lng": 0.4}}, "must be >= 0 and sum to 1"),
     ],
 )

@@ -227,12 +227,22 @@ def test_overrides_and_supply_default_from_w_class() -> None:
     [
         ("evaporative", {}, "cooling_type", "unknown cooling type 'evaporative'"),
         ("liquid_tower", {"w_class": "W50"}, "w_class", "unknown ASHRAE liquid class 'W50'"),
-        ("liquid_tower", {"supply_temp_c": 48.0}, "supply_temp_c", r"not a finite number in \[2.0, 45.0\]"),
-        ("air_chiller", {"supply_temp_c": 2.0}, "supply_temp_c", "not a finite number"),
+        ("liquid_tower", {"supply_temp_c": 48.0}, "supply_temp_c", r"supply_temp_c=48.0 must be in \[2, 45\]"),
+        ("air_chiller", {"supply_temp_c": 2.0}, "supply_temp_c", r"supply_temp_c=2.0 must be in \[4, 25\]"),
         ("air_chiller", {"air_share": 0.5}, "air_share", "carries all heat in air"),
         ("liquid_dry_cooler", {"heat_rejection": "tower"}, "heat_rejection", "rejects heat through 'dry_cooler'"),
-        ("liquid_dry_cooler", {"chiller_rated_cop": -1.0}, "chiller_rated_cop", "not a finite number"),
-        ("liquid_dry_cooler", {"cycles_of_concentration": 1.0}, "cycles_of_concentration", "not a finite"),
+        (
+            "liquid_dry_cooler",
+            {"chiller_rated_cop": -1.0},
+            "chiller_rated_cop",
+            r"chiller_rated_cop=-1.0 must be in \(0, 20\]",
+        ),
+        (
+            "liquid_dry_cooler",
+            {"cycles_of_concentration": 1.0},
+            "cycles_of_concentration",
+            r"=1.0 must be in \(1, 50\]",
+        ),
         ("liquid_dry_cooler", {"tower_approach_k": float("nan")}, "tower_approach_k", "nan"),
         ("immersion", {"fan_speed": 3}, "fan_speed", "unknown cooling design parameter"),
     ],
@@ -273,5 +283,5 @@ def test_wet_bulb_above_dry_bulb_message() -> None:
 
 def test_bad_step() -> None:
     res = cooling_power(1e6, 10.0, 7.0, default_design("immersion"))
-    with pytest.raises(WattbitInputError, match="step length"):
+    with pytest.raises(WattbitInputError, match="step_h=0.0 must be a finite number > 0"):
         free_cooling_hours(res, 0.0)

@@ -113,7 +113,7 @@ def test_it_power_is_vectorised_over_time_and_counts() -> None:
 
 @pytest.mark.parametrize("cap", [199.0, 701.0, math.nan])
 def test_cap_outside_settable_range_is_an_error(cap: float) -> None:
-    with pytest.raises(WattbitInputError, match=r"outside 200.0..700.0") as err:
+    with pytest.raises(WattbitInputError, match=r"outside the expected range \[200, 700\]") as err:
         gpu_power_w(H100, 0.5, cap)
     assert err.value.field == "cap_w"
 

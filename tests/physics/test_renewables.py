@@ -21,10 +21,12 @@ from wattbit.physics.renewables import (
     known_turbine_types,
     plane_of_array_w_m2,
     pv_power_w,
+    site_generation_w,
     solar_position_mid_period_deg,
     turbine_power_curve,
     wind_power_w,
 )
+from wattbit.scenario import load_scenario
 
 #: JMA anemometer heights above ground [m] (S: JMA station list as quoted by set333.net 2019 for Sendai and
 #: Sapporo; Tokyo: Science Museum roof in Kitanomaru Park since 2007, about 35 m, as quoted by mai-b.co.jp 2012).
@@ -367,3 +369,66 @@ def test_wind_many_sites_and_shape_errors() -> None:
     with pytest.raises(WattbitInputError) as err:
         wind_power_w(np.ones(5), np.ones(3))
     assert err.value.field == "capacity_w"
+
+
+# ----------------------------------------------------------------------------------------------------------- a site
+def _week_of_weather() -> pd.DataFrame:
+    index = pd.date_range("2022-06-01", periods=7 * 96, freq="15min", tz="UTC")
+    hour = index.hour.to_numpy() + index.minute.to_numpy() / 60.0
+    rng = np.random.default_rng(3)
+    return pd.DataFrame(
+        {
+            "ghi_w_m2": np.clip(900.0 * np.sin((hour - 21.0) / 14.0 * np.pi), 0.0, None),  # JST daylight
+            "temp_air_c": 22.0 + 5.0 * np.sin(hour / 24.0 * 2 * np.pi),
+            "wind_speed_m_s": rng.uniform(0.0, 15.0, index.size),
+            "pressure_pa": np.full(index.size, 100_500.0),
+        },
+        index=index,
+    )
+
+
+def test_site_generation_uses_the_site_design_and_installed_capacity() -> None:
+    sites = {s.name: s for s in load_scenario("japan-2022").sites}
+    weather = _week_of_weather()
+    pv_site, wind_site = sites["fukushima"], sites["ishikari"]  # 8 MW PV, no wind; 10 MW wind, no PV
+    pv_only = site_generation_w(pv_site, weather)
+    d = pv_site.design
+    expected_pv = pv_power_w(
+        weather.index,
+        weather["ghi_w_m2"],
+        weather["temp_air_c"],
+        weather["wind_speed_m_s"],
+        pv_site.latitude_deg,
+        pv_site.longitude_deg,
+        pv_site.pv_mw * 1e6,
+        tilt_deg=d.pv_tilt_deg,
+        azimuth_deg=d.pv_azimuth_deg,
+        dc_ac_ratio=d.pv_dc_ac_ratio,
+    )
+    np.testing.assert_array_equal(pv_only.pv_w, expected_pv)
+    assert pv_only.pv_w.max() > 0.0 and not pv_only.wind_w.any()
+    wind_only = site_generation_w(wind_site, weather)
+    d = wind_site.design
+    expected_wind = wind_power_w(
+        weather["wind_speed_m_s"],
+        wind_site.wind_mw * 1e6,
+        measurement_height_m=d.anemometer_height_m,
+        hub_height_m=d.wind_hub_height_m,
+        roughness_length_m=d.roughness_length_m,
+        turbine_type=d.wind_turbine,
+        temp_air_c=weather["temp_air_c"],
+        pressure_pa=weather["pressure_pa"],
+    )
+    np.testing.assert_array_equal(wind_only.wind_w, expected_wind)
+    assert wind_only.wind_w.max() > 0.0 and not wind_only.pv_w.any()
+
+
+def test_site_generation_at_a_given_capacity_and_without_unused_columns() -> None:
+    site = next(s for s in load_scenario("japan-2022").sites if s.name == "fukushima")
+    weather = _week_of_weather()
+    per_mw = site_generation_w(site, weather, pv_capacity_dc_w=1e6, wind_capacity_w=1e6)
+    installed = site_generation_w(site, weather)
+    np.testing.assert_allclose(per_mw.pv_w * site.pv_mw, installed.pv_w, rtol=1e-12)
+    assert per_mw.wind_w.max() > 0.0  # a reference wind plant where the site has none
+    pv_only = site_generation_w(site, weather.drop(columns="pressure_pa"), wind_capacity_w=0.0)
+    np.testing.assert_array_equal(pv_only.pv_w, installed.pv_w)

@@ -134,7 +134,7 @@ def _fleet(cfe: np.ndarray, unavailable: dict[str, str]) -> Fleet:
         temp_db_c=zeros,
         temp_wb_c=zeros,
         carbon_g_per_kwh=zeros,
-        price_per_mwh=zeros,
+        price_jpy_per_mwh=zeros,
         curtailed_mwh=zeros,
         pv_w=ONSITE * 1e6,
         wind_w=zeros,

@@ -123,7 +123,7 @@ class _Cheater:
         with pytest.raises(IndexError):
             _ = obs.carbon_g_per_kwh[obs.step + 1]
         with pytest.raises(ValueError):
-            obs.price_per_mwh[-1, 0] = 0.0
+            obs.price_jpy_per_mwh[-1, 0] = 0.0
         return Actions()
 
 

@@ -9,10 +9,10 @@ import pytest
 from tests.sim.test_engine import NO_FAULTS, T0, _jobs, _scenario
 from wattbit.control import make_policy
 from wattbit.sim.engine import MIGRATION_LINK_GBPS, Engine
-from wattbit.sim.faults import FailureRates, sample_failures
+from wattbit.sim.faults import FailureRates
 from wattbit.sim.fleet import build_fleet
 from wattbit.sim.policy import Actions, Observation
-from wattbit.sim.run import simulate
+from wattbit.sim.run import fleet_failures, simulate
 
 
 class Script:
@@ -136,7 +136,14 @@ def test_observation_carries_job_details_and_the_past_of_every_signal() -> None:
     lazy = Script({})
     simulate(sc, _Lazy(), jobs=jobs, failure_rates=NO_FAULTS)
     del lazy
-    for name in ("carbon_g_per_kwh", "price_per_mwh", "curtailed_mwh", "temp_db_c", "pv_w", "inference_gpus_needed"):
+    for name in (
+        "carbon_g_per_kwh",
+        "price_jpy_per_mwh",
+        "curtailed_mwh",
+        "temp_db_c",
+        "pv_w",
+        "inference_gpus_needed",
+    ):
         arr = getattr(second, name)
         assert arr.shape == (2, 3), name
         assert not arr.flags.writeable, name
@@ -176,15 +183,7 @@ def test_stepping_api_matches_run() -> None:
     fleet = build_fleet(sc)
     rng = np.random.default_rng(1)
     jobs = _jobs(rng.integers(1, 900, 40), rng.uniform(0.5, 9, 40), np.sort(rng.uniform(0, 30, 40)), [None] * 40)
-    events = sample_failures(
-        FailureRates.from_dict({"unplanned_per_gpu_day": 0.02}),
-        fleet.gpus_total,
-        [p.gpu.gpus_per_node for p in fleet.plants],
-        pd.Timestamp(sc.period.start),
-        pd.Timestamp(sc.period.end),
-        fleet.step_h * 3600,
-        4,
-    )
+    events = fleet_failures(fleet, sc.period, FailureRates.from_dict({"unplanned_per_gpu_day": 0.02}), 4)
     need = np.zeros(fleet.steps)
     a = Engine(fleet, jobs, need, events, make_policy("baseline"), seed=4)
     jrec_a, rec_a = a.run()

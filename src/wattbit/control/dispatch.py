@@ -21,13 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.sim.engine import NO_DEADLINE
 from wattbit.sim.policy import Actions, JobView, Observation
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 
 @dataclass(frozen=True)

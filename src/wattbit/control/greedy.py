@@ -17,14 +17,12 @@ simplest carbon-aware scheduler, in the spirit of "Let's Wait Awhile" (Wiesner e
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.control.dispatch import in_time_sites, queued_slack
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import site_energy_model
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 class GreedyPolicy:

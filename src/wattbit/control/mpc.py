@@ -37,8 +37,7 @@ from wattbit.opt import (
 )
 from wattbit.sim.engine import NO_DEADLINE
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Where online inference demand is taken to come from: central Tokyo (35.68 N, 139.77 E), assumption U.
 DEMAND_CENTRE_DEG = (35.681, 139.767)
@@ -140,7 +139,7 @@ class MPCPolicy:
 
         fc = lambda x, up=False: self._forecast(x, steps, per_day, up)  # noqa: E731
         carbon = slots(fc(obs.carbon_g_per_kwh))
-        price = slots(fc(obs.price_per_mwh))
+        price = slots(fc(obs.price_jpy_per_mwh))
         curtailed = slots(fc(obs.curtailed_mwh), "sum")
         onsite = slots(fc(obs.pv_w) + fc(obs.wind_w))
         tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
@@ -271,9 +270,9 @@ class MPCPolicy:
         self.decision_seconds.append(elapsed)
         return actions
 
-    def _act(self, obs: Observation, d: Decision) -> Actions:
-        slot = (obs.step - d.step) // d.slot_steps
-        return act_on_plan(obs, d.plan, d.energy, slot, self.config.dispatch)
+    def _act(self, obs: Observation, decision: Decision) -> Actions:
+        slot = (obs.step - decision.step) // decision.slot_steps
+        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch)
 
 
 def act_on_plan(

@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules
 from wattbit.control.mpc import act_on_plan, rtt_ms
@@ -46,8 +45,7 @@ from wattbit.opt import (
 )
 from wattbit.sim.engine import NO_DEADLINE, _gpus_out, steps_of
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)
@@ -135,7 +133,7 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[DispatchInputs, Si
         onsite_w=_slots(fleet.pv_w + fleet.wind_w, n, "max"),
         grid_limit_w=fleet.grid_limit_w,
         carbon_g_per_kwh=_slots(fleet.carbon_g_per_kwh, n, "min"),
-        price_per_mwh=_slots(fleet.price_per_mwh, n, "min"),
+        price_per_mwh=_slots(fleet.price_jpy_per_mwh, n, "min"),
         curtailed_mwh=_slots(fleet.curtailed_mwh, n, "sum"),
         areas=tuple(s.grid_area for s in inputs.scenario.sites),
         batteries=fleet.batteries,

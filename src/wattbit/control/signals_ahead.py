@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.forecast import forecast
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 def ahead(history: FloatArray, steps: int, steps_per_day: int, *, upper: bool = False) -> FloatArray:

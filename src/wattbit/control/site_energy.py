@@ -20,15 +20,13 @@ per site and step this module gives
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.opt.dispatch.inputs import SiteEnergyModel
 from wattbit.physics.cooling.design import supply_range_c
 from wattbit.physics.gpu import it_power_w, throughput_factor
 from wattbit.physics.site import SitePlant, site_power
 from wattbit.sim.accounting import INFERENCE_UTILIZATION
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Power caps a controller chooses from, as fractions of the TDP (1.0 = no cap). 0.7 is near the training
 #: energy-per-work optimum of the throughput model once node overhead counts (``docs/models/gpu.md``).

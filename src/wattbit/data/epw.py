@@ -155,30 +155,35 @@ def _ints(data: pd.DataFrame, path: Path, line_of: np.ndarray) -> dict[str, np.n
     return out
 
 
-def _local_starts(d: dict[str, np.ndarray], year: np.ndarray, path: Path, line_of: np.ndarray) -> pd.DatetimeIndex:
+def _local_starts(
+    columns: dict[str, np.ndarray], year: np.ndarray, path: Path, line_of: np.ndarray
+) -> pd.DatetimeIndex:
     """Naive local standard time at which each hour begins."""
-    days = pd.to_datetime(pd.DataFrame({"year": year, "month": d["month"], "day": d["day"]}), errors="coerce")
+    days = pd.to_datetime(
+        pd.DataFrame({"year": year, "month": columns["month"], "day": columns["day"]}), errors="coerce"
+    )
     if days.isna().any():
         i = int(np.flatnonzero(days.isna().to_numpy())[0])
         raise DataFormatError(
-            f"date {year[i]}-{d['month'][i]:02d}-{d['day'][i]:02d} does not exist (expected a real calendar date; "
-            "29 February needs a leap year)",
+            f"date {year[i]}-{columns['month'][i]:02d}-{columns['day'][i]:02d} does not exist "
+            "(expected a real calendar date; 29 February needs a leap year)",
             path=path,
             row=int(line_of[i]),
             field="Day",
         )
-    return pd.DatetimeIndex(days + pd.to_timedelta(d["hour"] - 1, unit="h")).as_unit("ns")
+    return pd.DatetimeIndex(days + pd.to_timedelta(columns["hour"] - 1, unit="h")).as_unit("ns")
 
 
-def _check_calendar_order(d: dict[str, np.ndarray], path: Path, line_of: np.ndarray) -> None:
+def _check_calendar_order(columns: dict[str, np.ndarray], path: Path, line_of: np.ndarray) -> None:
     """In a typical year the Year column jumps about, so check the order of month, day and hour only."""
-    key = (d["month"] * 32 + d["day"]) * 25 + d["hour"]
+    key = (columns["month"] * 32 + columns["day"]) * 25 + columns["hour"]
     back = np.flatnonzero(key[1:] < key[:-1])
     if back.size:
         i = int(back[0]) + 1
         raise DataFormatError(
-            f"time goes backwards: month/day/hour {d['month'][i]}/{d['day'][i]} {d['hour'][i]} comes after "
-            f"{d['month'][i - 1]}/{d['day'][i - 1]} {d['hour'][i - 1]} (expected rows in calendar order)",
+            f"time goes backwards: month/day/hour {columns['month'][i]}/{columns['day'][i]} {columns['hour'][i]} "
+            f"comes after {columns['month'][i - 1]}/{columns['day'][i - 1]} {columns['hour'][i - 1]} "
+            "(expected rows in calendar order)",
             path=path,
             row=int(line_of[i]),
         )

@@ -107,9 +107,9 @@ def _number(
     return v
 
 
-def _ints(v: np.ndarray) -> pd.Series:
+def _ints(values: np.ndarray) -> pd.Series:
     """Whole-number floats as a nullable ``Int64`` series (NaN becomes <NA>)."""
-    return pd.Series(v).astype("Int64")
+    return pd.Series(values).astype("Int64")
 
 
 def _text(values: pd.Series) -> pd.Series:

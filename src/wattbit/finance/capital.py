@@ -11,13 +11,11 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.finance.components import Component
 from wattbit.finance.depreciation import DepreciationMethod, depreciation_fractions
 from wattbit.finance.incentives import Incentives
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass

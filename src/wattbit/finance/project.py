@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
-from wattbit.finance.capital import CapitalFlows, FloatArray, capital_flows
+from wattbit.finance.capital import CapitalFlows, capital_flows
 from wattbit.finance.components import Component, Operations
 from wattbit.finance.financing import Financing, loan_schedule, wacc
 from wattbit.finance.incentives import Incentives
 from wattbit.finance.metrics import discount_factors, irr, mirr, payback_years
 from wattbit.finance.tax import TaxSpec, corporate_tax
-from wattbit.units import check_int
+from wattbit.units import FloatArray, check_int
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 

@@ -5,11 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray, check_number
 
 
 def as_history(history: Any, name: str = "history") -> tuple[FloatArray, bool]:
@@ -43,20 +41,9 @@ def check_finite(x: FloatArray, offset: int, name: str = "history") -> None:
         )
 
 
-def check_positive_int(value: Any, name: str) -> int:
-    """``value`` as an int, which must be a whole number >= 1."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise WattbitInputError(f"{name} must be a whole number >= 1; got {value!r}", field=name)
-    return int(value)
-
-
 def check_level(level: Any) -> float:
-    """``level`` as a float strictly between 0 and 1."""
-    if isinstance(level, bool) or not isinstance(level, int | float | np.floating) or not 0.0 < float(level) < 1.0:
-        raise WattbitInputError(
-            f"level must be a coverage probability strictly between 0 and 1 (e.g. 0.8); got {level!r}", field="level"
-        )
-    return float(level)
+    """``level`` as a float strictly between 0 and 1 (a coverage probability, e.g. 0.8)."""
+    return check_number(level, "level", 0.0, 1.0, lo_open=True, hi_open=True, what="coverage probability")
 
 
 def check_method(method: Any, known: list[str]) -> str:

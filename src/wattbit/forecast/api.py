@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.forecast._checks import as_history, check_finite, check_level, check_method, check_positive_int
+from wattbit.forecast._checks import as_history, check_finite, check_level, check_method
 from wattbit.forecast.conformal import calibration_origins, error_quantiles, window_rows
 from wattbit.forecast.lags import expand_to_leads, lead_grid
 from wattbit.forecast.methods import METHODS
 from wattbit.forecast.result import Forecast
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray, check_int
 
 WINDOW_DAYS = 28
 """Default number of past days whose forecast errors calibrate the intervals and fit the profile method."""
@@ -102,10 +99,10 @@ def forecast(
         (0, 1); an unknown method.
     """
     x_all, one_dim = as_history(history)
-    horizon = check_positive_int(horizon_steps, "horizon_steps")
-    per_day = check_positive_int(steps_per_day, "steps_per_day")
+    horizon = check_int(horizon_steps, "horizon_steps", 1)
+    per_day = check_int(steps_per_day, "steps_per_day", 1)
     level = check_level(level)
-    window_days = check_positive_int(window_days, "window_days")
+    window_days = check_int(window_days, "window_days", 1)
     name = check_method(method, list(METHOD_NAMES))
     steps = x_all.shape[0]
     if name == "auto":

@@ -15,17 +15,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.forecast._checks import as_history, check_level, check_method, check_positive_int
+from wattbit.forecast._checks import as_history, check_level, check_method
 from wattbit.forecast.api import METHOD_NAMES, WINDOW_DAYS, forecast
 from wattbit.forecast.conformal import window_rows
 from wattbit.forecast.methods import METHODS
 from wattbit.forecast.result import Forecast
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray, check_int
 
 DEFAULT_METHODS = ("persistence", "seasonal_naive", "profile")
 TOLERANCE = 1e-9
@@ -211,11 +208,11 @@ def evaluate(
         not match the columns.
     """
     x, _ = as_history(series, "series")
-    horizon = check_positive_int(horizon_steps, "horizon_steps")
-    per_day = check_positive_int(steps_per_day, "steps_per_day")
+    horizon = check_int(horizon_steps, "horizon_steps", 1)
+    per_day = check_int(steps_per_day, "steps_per_day", 1)
     level = check_level(level)
     names = tuple(check_method(m, [n for n in METHOD_NAMES if n != "auto"]) for m in methods)
-    every = check_positive_int(origin_every if origin_every is not None else 5 * max(1, per_day // 24), "origin_every")
+    every = check_int(origin_every if origin_every is not None else 5 * max(1, per_day // 24), "origin_every", 1)
     if site_names is None:
         site_names = [str(j) for j in range(x.shape[1])]
     if len(site_names) != x.shape[1]:

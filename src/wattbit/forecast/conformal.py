@@ -18,10 +18,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 OFFSET_HOURS = 1
 """Calibration origins lie within this many hours of the present's time of day (assumption)."""

@@ -14,10 +14,8 @@ Series are stored transposed, (sites, steps), so that gathering (sites, leads, o
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 
 def periods_back(leads: IntArray, period_steps: int) -> IntArray:

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
 from wattbit.forecast.lags import (
     at_targets,
@@ -38,9 +37,7 @@ from wattbit.forecast.lags import (
     seasonal_mean_t,
     seasonal_value_now,
 )
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
+from wattbit.units import FloatArray, IntArray
 
 PROFILE_DAYS = 7
 """Days averaged into the daily profile (assumption: one week mixes weekdays and weekend, and stays recent)."""

@@ -16,13 +16,11 @@ from dataclasses import dataclass, fields
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy.special import ndtr, ndtri
 
 from wattbit.errors import WattbitInputError
-from wattbit.units import check_number
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray, check_number
 
 
 @runtime_checkable

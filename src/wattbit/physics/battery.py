@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_finite, check_number
 
 #: REopt.jl defaults (V): rectifier/inverter 0.96 and internal round trip 0.975 split between charge and discharge.
 REOPT_CHARGE_EFFICIENCY = 0.96 * math.sqrt(0.975)
@@ -64,24 +65,19 @@ class BatterySpec:
     degradation_cost_per_mwh: float = 0.0
 
     def __post_init__(self) -> None:
-        rules = {
-            "energy_mwh": (0.0, math.inf, "a finite number >= 0"),
-            "power_mw": (0.0, math.inf, "a finite number >= 0"),
-            "charge_efficiency": (0.0, 1.0, "in (0, 1]"),
-            "discharge_efficiency": (0.0, 1.0, "in (0, 1]"),
-            "soc_min": (0.0, 1.0, "in [0, 1]"),
-            "soc_max": (0.0, 1.0, "in [0, 1]"),
-            "initial_soc": (self.soc_min, self.soc_max, "in [soc_min, soc_max]"),
-            "degradation_cost_per_mwh": (0.0, math.inf, "a finite number >= 0"),
+        rules = {  # (low, high, low end open)
+            "energy_mwh": (0.0, math.inf, False),
+            "power_mw": (0.0, math.inf, False),
+            "charge_efficiency": (0.0, 1.0, True),
+            "discharge_efficiency": (0.0, 1.0, True),
+            "soc_min": (0.0, 1.0, False),
+            "soc_max": (0.0, 1.0, False),
+            "initial_soc": (self.soc_min, self.soc_max, False),  # within [soc_min, soc_max]
+            "degradation_cost_per_mwh": (0.0, math.inf, False),
         }
         for f in fields(self):
-            value = float(getattr(self, f.name))
-            lo, hi, expected = rules[f.name]
-            ok = lo <= value <= hi and math.isfinite(value)
-            if f.name.endswith("efficiency"):
-                ok = ok and value > 0
-            if not ok:
-                raise WattbitInputError(f"battery {f.name}={value} must be {expected}", field=f.name)
+            lo, hi, lo_open = rules[f.name]
+            check_number(getattr(self, f.name), f.name, lo, hi, lo_open=lo_open, what="battery")
         if not self.soc_min < self.soc_max:
             raise WattbitInputError(f"soc_min={self.soc_min} must be below soc_max={self.soc_max}", field="soc_min")
 
@@ -170,17 +166,6 @@ def _params(spec: BatterySpec | Sequence[BatterySpec]) -> _Params:
     )
 
 
-def _check_step(step_h: float) -> None:
-    if not (0 < step_h < math.inf):
-        raise WattbitInputError(f"time step {step_h} h must be a finite number > 0", field="step_h")
-
-
-def _check_finite(values: NDArray[np.float64], field: str) -> None:
-    if values.size and not (np.isfinite(np.min(values)) and np.isfinite(np.max(values))):
-        i = int(np.flatnonzero(~np.isfinite(values.ravel()))[0])
-        raise WattbitInputError(f"value {values.ravel()[i]} at position {i} is not finite", field=field)
-
-
 def _signed_scale(
     power: NDArray[np.float64], positive: NDArray[np.float64], negative: NDArray[np.float64]
 ) -> NDArray[np.float64]:
@@ -190,27 +175,27 @@ def _signed_scale(
     return out
 
 
-def _wanted_change_mwh(power_mw: NDArray[np.float64], p: _Params, step_h: float) -> NDArray[np.float64]:
+def _wanted_change_mwh(power_mw: NDArray[np.float64], params: _Params, step_h: float) -> NDArray[np.float64]:
     """Stored-energy change [MWh] for an AC power within the rating: ``-P dt / eta_d`` or ``-P dt eta_c``."""
-    return _signed_scale(power_mw, -step_h / p.eta_d, -step_h * p.eta_c)
+    return _signed_scale(power_mw, -step_h / params.eta_d, -step_h * params.eta_c)
 
 
-def _power_from_change_mw(change_mwh: NDArray[np.float64], p: _Params, step_h: float) -> NDArray[np.float64]:
+def _power_from_change_mw(change_mwh: NDArray[np.float64], params: _Params, step_h: float) -> NDArray[np.float64]:
     """AC power [MW] that changes the stored energy by ``change_mwh`` (inverse of :func:`_wanted_change_mwh`)."""
-    return _signed_scale(-change_mwh, p.eta_d / step_h, 1.0 / (p.eta_c * step_h))
+    return _signed_scale(-change_mwh, params.eta_d / step_h, 1.0 / (params.eta_c * step_h))
 
 
 def _settle(
     power_mw: NDArray[np.float64],
     soc_after: NDArray[np.float64],
     change_mwh: NDArray[np.float64],
-    p: _Params,
+    params: _Params,
     step_h: float,
 ) -> NDArray[np.float64]:
     """Delivered power, in place in ``power_mw``: where a step ends on an energy limit the power is recomputed
     from the actual energy change (the limit may have cut it); elsewhere the rated-clipped request stands."""
-    at_limit = (soc_after <= p.e_min) | (soc_after >= p.e_max)
-    np.copyto(power_mw, _power_from_change_mw(change_mwh, p, step_h), where=at_limit)
+    at_limit = (soc_after <= params.e_min) | (soc_after >= params.e_max)
+    np.copyto(power_mw, _power_from_change_mw(change_mwh, params, step_h), where=at_limit)
     return power_mw
 
 
@@ -236,20 +221,19 @@ def battery_step(
         ``(power_mw, soc_mwh)``: the AC power actually delivered (same sign convention; its difference from the
         request is the clipped part) and the stored energy at the end of the step.
     """
-    _check_step(step_h)
-    p = _params(spec)
+    check_number(step_h, "step_h", 0.0, lo_open=True)
+    params = _params(spec)
     soc = np.asarray(soc_mwh, dtype=float)
-    request = np.asarray(power_request_mw, dtype=float)
-    _check_finite(request, "power_request_mw")
-    tol = 1e-9 * np.maximum(p.e_max, 1.0)
-    if not np.all((soc >= p.e_min - tol) & (soc <= p.e_max + tol)):
+    request = check_finite("power_request_mw", power_request_mw)
+    tol = 1e-9 * np.maximum(params.e_max, 1.0)
+    if not np.all((soc >= params.e_min - tol) & (soc <= params.e_max + tol)):
         raise WattbitInputError("state of charge is NaN or outside [soc_min, soc_max] x energy_mwh", field="soc_mwh")
-    power = np.asarray(np.clip(request, -p.p_max, p.p_max), dtype=float)
-    new_soc = np.minimum(np.maximum(soc + _wanted_change_mwh(power, p, step_h), p.e_min), p.e_max)
-    return _settle(power, new_soc, new_soc - soc, p, step_h), new_soc
+    power = np.asarray(np.clip(request, -params.p_max, params.p_max), dtype=float)
+    new_soc = np.minimum(np.maximum(soc + _wanted_change_mwh(power, params, step_h), params.e_min), params.e_max)
+    return _settle(power, new_soc, new_soc - soc, params, step_h), new_soc
 
 
-def _bounded_cumsum(wanted: NDArray[np.float64], p: _Params) -> NDArray[np.float64]:
+def _bounded_cumsum(wanted: NDArray[np.float64], params: _Params) -> NDArray[np.float64]:
     """Stored energy after each step: ``s_t = min(max(s_{t-1} + w_t, e_min), e_max)``, for any battery axes.
 
     Sequential in time, but evaluated in chunks of about sqrt(n_steps) steps so that the Python loops run some
@@ -264,20 +248,20 @@ def _bounded_cumsum(wanted: NDArray[np.float64], p: _Params) -> NDArray[np.float
     w = np.zeros((chunks * length, *batteries))  # padded with steps that change nothing
     w[:steps] = wanted
     w = w.reshape(chunks, length, *batteries)
-    offset, bounds = _compose_chunks(w, p)
+    offset, bounds = _compose_chunks(w, params)
     start = np.empty((chunks, *batteries))  # stored energy before each chunk
-    state = np.broadcast_to(p.soc0, batteries)
+    state = np.broadcast_to(params.soc0, batteries)
     for k in range(chunks):
         start[k] = state
         state = np.minimum(np.maximum(state + offset[k], bounds[0, k]), bounds[1, k])
     soc = np.empty_like(w)
-    _compose_chunks(w, p, start, soc)
+    _compose_chunks(w, params, start, soc)
     return soc.reshape(chunks * length, *batteries)[:steps]
 
 
 def _compose_chunks(
     w: NDArray[np.float64],
-    p: _Params,
+    params: _Params,
     start: NDArray[np.float64] | None = None,
     soc: NDArray[np.float64] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
@@ -294,8 +278,8 @@ def _compose_chunks(
     for t in range(w.shape[1]):
         offset += w[:, t]
         bounds += w[:, t]
-        np.maximum(bounds, p.e_min, out=bounds)
-        np.minimum(bounds, p.e_max, out=bounds)
+        np.maximum(bounds, params.e_min, out=bounds)
+        np.minimum(bounds, params.e_max, out=bounds)
         if start is not None and soc is not None:
             state = soc[:, t]
             np.add(start, offset, out=state)
@@ -346,27 +330,27 @@ def simulate_battery(
     WattbitInputError
         On non-finite requests, a bad step, or a spec list that does not match the columns.
     """
-    _check_step(step_h)
+    check_number(step_h, "step_h", 0.0, lo_open=True)
     request = np.asarray(power_request_mw, dtype=float)
     if request.ndim not in (1, 2):
         raise WattbitInputError(
             f"power requests must be 1-D or 2-D, got shape {request.shape}", field="power_request_mw"
         )
-    _check_finite(request, "power_request_mw")
-    p = _params(spec)
-    if np.ndim(p.soc0) == 1 and (request.ndim != 2 or request.shape[1] != len(p.soc0)):
+    check_finite("power_request_mw", request)
+    params = _params(spec)
+    if np.ndim(params.soc0) == 1 and (request.ndim != 2 or request.shape[1] != len(params.soc0)):
         raise WattbitInputError(
-            f"{len(p.soc0)} battery specs but power requests of shape {request.shape}", field="power_request_mw"
+            f"{len(params.soc0)} battery specs but power requests of shape {request.shape}", field="power_request_mw"
         )
-    power = np.clip(request, -p.p_max, p.p_max)
-    change = _wanted_change_mwh(power, p, step_h)
-    soc = _bounded_cumsum(change, p)
-    soc0 = np.array(np.broadcast_to(p.soc0, request.shape[1:]), dtype=float)
+    power = np.clip(request, -params.p_max, params.p_max)
+    change = _wanted_change_mwh(power, params, step_h)
+    soc = _bounded_cumsum(change, params)
+    soc0 = np.array(np.broadcast_to(params.soc0, request.shape[1:]), dtype=float)
     if len(soc):  # the actual change per step, reusing the buffer of the wanted change
         np.subtract(soc[1:], soc[:-1], out=change[1:])
         change[0] = soc[0] - soc0
-    _settle(power, soc, change, p, step_h)
+    _settle(power, soc, change, params, step_h)
     discharge_mwh = np.maximum(power, 0.0)
     discharge_mwh *= step_h
-    losses = _signed_scale(power, step_h * (1.0 / p.eta_d - 1.0), -step_h * (1.0 - p.eta_c))
+    losses = _signed_scale(power, step_h * (1.0 / params.eta_d - 1.0), -step_h * (1.0 - params.eta_c))
     return BatteryResult(power, soc, discharge_mwh, losses, request - power, soc0)

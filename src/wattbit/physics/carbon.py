@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_number
 
 Basis = Literal["lifecycle", "direct"]
 
@@ -118,8 +119,7 @@ class EmissionFactors:
 
     def __post_init__(self) -> None:
         for name, value in self.by_source.items():
-            if not np.isfinite(value) or value < 0:
-                raise WattbitInputError(f"emission factor {value} is not a finite number >= 0", field=name)
+            check_number(value, name, 0.0, what="emission factor")
         shares = self.thermal_shares
         if shares:
             unknown = set(shares) - {"coal", "lng", "oil"}

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_range
 
 Cooling = Literal["air", "liquid", "either"]
 WorkloadKind = Literal["training", "inference_decode"]
@@ -203,21 +204,8 @@ def get_gpu(name: str) -> GpuModel:
     raise WattbitInputError(f"unknown GPU model {name!r}; known models: {', '.join(GPU_CATALOG)}", field="gpu_model")
 
 
-def _checked(values: ArrayLike, field: str, lo: float, hi: float = np.inf) -> NDArray[np.float64]:
-    """As a float array, raising WattbitInputError if any value is NaN or outside ``[lo, hi]``."""
-    arr = np.asarray(values, dtype=float)
-    if arr.size and not (np.min(arr) >= lo and np.max(arr) <= hi):  # NaN fails both; no temporaries
-        ok = (arr >= lo) & (arr <= hi)
-        i = int(np.flatnonzero(~np.ravel(ok))[0])
-        raise WattbitInputError(
-            f"value {np.ravel(arr)[i]} at position {i} is NaN or outside {lo}..{hi}",
-            field=field,
-        )
-    return arr
-
-
 def _checked_cap(model: GpuModel, cap_w: ArrayLike) -> NDArray[np.float64]:
-    return _checked(cap_w, "cap_w", model.cap_min_w, model.tdp_w)
+    return check_range("cap_w", cap_w, model.cap_min_w, model.tdp_w)
 
 
 def gpu_power_w(
@@ -250,7 +238,7 @@ def gpu_power_w(
     WattbitInputError
         If utilisation is NaN or outside 0..1, or the cap is outside the settable range.
     """
-    u = _checked(utilization, "utilization", 0.0, 1.0)
+    u = check_range("utilization", utilization, 0.0, 1.0)
     if not exponent > 0:
         raise WattbitInputError(f"exponent {exponent} must be > 0", field="exponent")
     load = u if exponent == 1.0 else u**exponent
@@ -324,7 +312,7 @@ def energy_per_work_factor(model: GpuModel, cap_w: ArrayLike, kind: WorkloadKind
 
 
 def _checked_count(gpu_count: ArrayLike) -> NDArray[np.float64]:
-    count = _checked(gpu_count, "gpu_count", 0.0)
+    count = check_range("gpu_count", gpu_count, 0.0)
     if not np.all(count == np.floor(count)):
         raise WattbitInputError("GPU counts must be whole numbers", field="gpu_count")
     return count
@@ -366,7 +354,7 @@ def it_power_w(
         IT power [W, DC at the rack/server bus], the load of :func:`wattbit.physics.power_chain.power_chain_losses_w`.
     """
     count = _checked_count(gpu_count)
-    u = _checked(utilization, "utilization", 0.0, 1.0)
+    u = check_range("utilization", utilization, 0.0, 1.0)
     if not network_w_per_gpu >= 0:
         raise WattbitInputError(f"network power {network_w_per_gpu} must be >= 0", field="network_w_per_gpu")
     nodes = np.ceil(count / model.gpus_per_node)

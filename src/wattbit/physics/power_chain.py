@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_number
 
 Architecture = Literal["ac415", "dc800"]
 UpsMode = Literal["double_conversion", "eco"]
@@ -63,14 +64,10 @@ class PowerStage:
     source: str
 
     def __post_init__(self) -> None:
+        what = f"stage {self.name!r}"
         for field in ("no_load_loss", "proportional_loss", "resistive_loss"):
-            value = getattr(self, field)
-            if not 0 <= value < 1:
-                raise WattbitInputError(f"stage {self.name!r}: {field}={value} must be in [0, 1)", field=field)
-        if not self.rating_ratio > 0:
-            raise WattbitInputError(
-                f"stage {self.name!r}: rating_ratio={self.rating_ratio} must be > 0", field="rating_ratio"
-            )
+            check_number(getattr(self, field), field, 0.0, 1.0, hi_open=True, what=what)
+        check_number(self.rating_ratio, "rating_ratio", 0.0, lo_open=True, what=what)
 
     def loss_fraction(self, load_fraction: ArrayLike) -> NDArray[np.float64]:
         """Loss as a fraction of the stage rating at output load fraction ``x`` (``c0 + c1 x + c2 x^2``)."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from wattbit.errors import WattbitInputError
+from wattbit.units import check_range
 
 STANDARD_PRESSURE_PA = 101_325.0
 TEMP_RANGE_C = (-90.0, 60.0)
@@ -32,20 +32,10 @@ def check_air_state(temp_air_c: ArrayLike, rel_humidity_pct: ArrayLike, pressure
 
     Ranges: temperature -90..60 °C, relative humidity 0..100 %, pressure 30,000..110,000 Pa.
     """
-    checks = [
-        ("temp_air_c", _as_array(temp_air_c), *TEMP_RANGE_C),
-        ("rel_humidity_pct", _as_array(rel_humidity_pct), 0.0, 100.0),
-    ]
+    check_range("temp_air_c", temp_air_c, *TEMP_RANGE_C)
+    check_range("rel_humidity_pct", rel_humidity_pct, 0.0, 100.0)
     if pressure_pa is not None:
-        checks.append(("pressure_pa", _as_array(pressure_pa), 30_000.0, 110_000.0))
-    for name, values, lo, hi in checks:
-        bad = ~((values >= lo) & (values <= hi))
-        if np.any(bad):
-            i = int(np.flatnonzero(np.ravel(bad))[0])
-            raise WattbitInputError(
-                f"value {np.ravel(values)[i]} at position {i} is NaN or outside the physical range {lo}..{hi}",
-                field=name,
-            )
+        check_range("pressure_pa", pressure_pa, 30_000.0, 110_000.0)
 
 
 def saturation_vapour_pressure_pa(temp_c: ArrayLike, pressure_pa: ArrayLike | None = None) -> NDArray[np.float64]:

@@ -45,6 +45,7 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import FloatArray
 from wattbit.units import check_range as _check_range
 from wattbit.units import check_scalar as _check_scalar
 
@@ -52,8 +53,6 @@ try:
     from pvlib import iam, inverter, irradiance, pvsystem, solarposition, temperature
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("wattbit.physics.pv needs pvlib: pip install pvlib") from exc
-
-FloatArray = NDArray[np.float64]
 
 #: Largest plausible hourly-mean global horizontal irradiance [W/m²] (the solar constant is 1361 W/m²).
 GHI_MAX_W_M2 = 1500.0

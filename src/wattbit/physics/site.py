@@ -27,8 +27,7 @@ from wattbit.physics.cooling import CoolingDesign, cooling_power, default_design
 from wattbit.physics.gpu import GpuModel, get_gpu, it_power_w
 from wattbit.physics.power_chain import Architecture, UpsMode, power_chain_losses_w
 from wattbit.scenario import Site
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import FloatArray
 from wattbit.units import check_range as _check_range
 from wattbit.units import check_scalar as _check_scalar
 
@@ -34,7 +35,6 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError("wattbit.physics.wind needs windpowerlib: pip install windpowerlib") from exc
 
-FloatArray = NDArray[np.float64]
 WindProfile = Literal["logarithmic", "hellman"]
 
 #: Default turbine: Enercon E-126 EP4, 4.2 MW, 127 m rotor (332 W/m²), a 4 MW-class onshore machine.

@@ -15,7 +15,8 @@ simplifications).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,7 @@ from wattbit.finance.incentives import CapacityGrant, Incentives
 from wattbit.finance.metrics import discount_factors, irr, payback_years
 from wattbit.finance.project import FinanceResult, Project, evaluate
 from wattbit.finance.tax import TaxSpec
+from wattbit.montecarlo.engine import sensitivity
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution, capacity_cost_per_year, site_gpus
 from wattbit.opt.capacity.problem import YEAR_H
 from wattbit.plan.inputs import PlanContext
@@ -83,7 +85,9 @@ class PlanFinance:
     stages: tuple[tuple[int, FloatArray], ...]
 
 
-def stage_shares(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution) -> tuple[tuple[int, FloatArray], ...]:
+def stage_shares(
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution
+) -> tuple[tuple[int, FloatArray], ...]:
     """``(offset, share per site)`` per build stage: built at the end of year ``offset``, running from ``offset + 1``.
 
     Stage ``k``'s increment of the target is filled from the sites ready by its year, earliest ready first, with
@@ -91,13 +95,13 @@ def stage_shares(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution) ->
     with the last stage. Each site's shares over the stages sum to 1.
     """
     spec = ctx.spec
-    units = (sol.it_mw * p.target_coefficient()).sum(axis=1)
+    units = (sol.it_mw * problem.target_coefficient()).sum(axis=1)
     left = units.copy()
     order = sorted(range(len(ctx.sites)), key=lambda i: (ctx.ready_year[i] or 0, i))
     steps = spec.target.steps()
     out: list[tuple[int, FloatArray]] = []
     before = 0.0
-    for k, ((year, size), stage) in enumerate(zip(steps, p.stages, strict=True)):
+    for k, ((year, size), stage) in enumerate(zip(steps, problem.stages, strict=True)):
         offset = 0 if year is None or spec.start_year is None else year - spec.start_year - 1
         taken = np.zeros(len(ctx.sites))
         need = size - before
@@ -143,13 +147,13 @@ def _site_items(
 
 
 def components(
-    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
 ) -> tuple[Component, ...]:
     """Finance components of ``shares`` (per site) of the plan: GPUs, facility, PV, wind, battery, connection.
 
     Each component's O&M includes the site's risk premium ``disaster_risk x risk_premium_fraction x capex``.
     """
-    gpus = site_gpus(p, sol)
+    gpus = site_gpus(problem, sol)
     out: list[Component] = []
     for i, site in enumerate(ctx.sites):
         if sol.build[i] < _TINY and sol.it_mw[i].sum() < _TINY:
@@ -173,42 +177,44 @@ def components(
     return tuple(out)
 
 
-def annual_figures(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution) -> dict[str, float]:
+def annual_figures(ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution) -> dict[str, float]:
     """Yearly energy, carbon and clean-energy figures of the plan (the representative period scaled to a year)."""
-    w = p.year_weight
+    w = problem.year_weight
     facility = float(sol.facility_mw.sum()) * w
     grid = float(sol.grid_mw.sum()) * w
     it = float(np.einsum("so,so->", sol.it_mw, ctx.it_mw_per_it_mw)) * YEAR_H
     renewable = float((sol.pv_out_mw + sol.wind_out_mw - sol.spill_mw).sum()) * w
-    dirty = float((sol.grid_mw * (1.0 - np.nan_to_num(p.cfe_fraction))).sum()) * w
+    dirty = float((sol.grid_mw * (1.0 - np.nan_to_num(problem.cfe_fraction))).sum()) * w
     return {
         "facility_energy_mwh_per_year": facility,
         "it_energy_mwh_per_year": it,
         "grid_import_mwh_per_year": grid,
         "onsite_renewable_used_mwh_per_year": max(renewable, 0.0),
         "spilled_mwh_per_year": float(sol.spill_mw.sum()) * w,
-        "carbon_t_per_year": float((sol.grid_mw * p.carbon_t_per_mwh).sum()) * w,
+        "carbon_t_per_year": float((sol.grid_mw * problem.carbon_t_per_mwh).sum()) * w,
         "clean_energy_share": 1.0 - dirty / facility if facility > 0 else math.nan,
         "pue": facility / it if it > 0 else math.nan,
-        "gpus": float(site_gpus(p, sol).sum()),
+        "gpus": float(site_gpus(problem, sol).sum()),
     }
 
 
-def tco_per_year(p: CapacityProblem, sol: CapacitySolution) -> float:
+def tco_per_year(problem: CapacityProblem, sol: CapacitySolution) -> float:
     """Equivalent annual cost of the plan: capacities (with O&M and risk premium) and a year of grid energy
     (with the carbon price) [currency/yr], revenue not counted — the ``tco`` objective."""
-    return capacity_cost_per_year(p, sol) + float((p.price_per_mwh * sol.grid_mw).sum()) * p.year_weight
+    return (
+        capacity_cost_per_year(problem, sol) + float((problem.price_per_mwh * sol.grid_mw).sum()) * problem.year_weight
+    )
 
 
 def operations(
-    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
 ) -> Operations:
     """One operating year of ``shares`` (per site) of the plan."""
     fin = ctx.spec.finance
-    w = p.year_weight
+    w = problem.year_weight
     price = ctx.energy_price_per_mwh * levers.energy_price + ctx.carbon_cost_per_mwh * levers.carbon_price
     grid = sol.grid_mw * shares[:, None] * levers.demand
-    if p.hours == int(YEAR_H):
+    if problem.hours == int(YEAR_H):
         total_h = grid.sum(axis=0)
         imports, prices = total_h, (grid * price).sum(axis=0) / np.maximum(total_h, 1e-300)
     else:  # a period that is not one 8,760-h year: its yearly total at its volume-weighted price
@@ -216,7 +222,7 @@ def operations(
         cost = float((grid * price).sum()) * w
         imports = np.full(int(YEAR_H), total / YEAR_H)
         prices = np.full(int(YEAR_H), cost / total if total > 0 else 0.0)
-    gpus = float(site_gpus(p, sol) @ shares)
+    gpus = float(site_gpus(problem, sol) @ shares)
     renewable = float(((sol.pv_out_mw + sol.wind_out_mw - sol.spill_mw) * shares[:, None]).sum()) * w
     return Operations(
         gpu_hours_per_year=gpus * YEAR_H * ctx.spec.target.utilization * levers.demand,
@@ -231,7 +237,7 @@ def operations(
 
 
 def _project(
-    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, offset: int, shares: FloatArray, levers: Levers
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, offset: int, shares: FloatArray, levers: Levers
 ) -> Project:
     fin, scen = ctx.spec.finance, ctx.scenario.finance
     rate = scen.discount_rate * levers.discount_rate
@@ -243,13 +249,13 @@ def _project(
         )  # fmt: skip
     grant = None
     if fin.grant is not None:
-        part = float(site_gpus(p, sol) @ shares) / max(float(site_gpus(p, sol).sum()), 1e-300)
+        part = float(site_gpus(problem, sol) @ shares) / max(float(site_gpus(problem, sol).sum()), 1e-300)
         cap = None if fin.grant.cap is None else fin.grant.cap * part * _money_factor(ctx)
         grant = CapacityGrant(share=fin.grant.share, cap=cap)
     start = None if ctx.spec.start_year is None else ctx.spec.start_year + offset
     return Project(
-        components=components(ctx, p, sol, shares, levers),
-        operations=operations(ctx, p, sol, shares, levers),
+        components=components(ctx, problem, sol, shares, levers),
+        operations=operations(ctx, problem, sol, shares, levers),
         project_years=scen.project_years - offset,
         tax=TaxSpec(rate=fin.tax_rate),
         financing=Financing(cost_of_equity=rate, loan=loan, discount_rate=rate),
@@ -264,17 +270,17 @@ def _money_factor(ctx: PlanContext) -> float:
 
 
 def evaluate_plan(
-    ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, levers: Levers = Levers()
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, levers: Levers = Levers()
 ) -> PlanFinance:
     """Finances of the plan over the whole project, stages added year by year."""
     n = ctx.scenario.finance.project_years
-    stages = stage_shares(ctx, p, sol)
-    results = [(offset, evaluate(_project(ctx, p, sol, offset, shares, levers))) for offset, shares in stages]
+    stages = stage_shares(ctx, problem, sol)
+    results = [(offset, evaluate(_project(ctx, problem, sol, offset, shares, levers))) for offset, shares in stages]
     if len(results) == 1 and results[0][0] == 0:
         return _single(results[0][1], stages)
     columns: dict[str, FloatArray] = {}
-    for offset, r in results:
-        for name, values in r.columns.items():
+    for offset, result in results:
+        for name, values in result.columns.items():
             columns.setdefault(name, np.zeros(n + 1))[offset:] += values
     rate = results[0][1].discount_rate
     df = discount_factors(rate, n + 1)
@@ -300,18 +306,18 @@ def evaluate_plan(
     )
 
 
-def _single(r: FinanceResult, stages: tuple[tuple[int, FloatArray], ...]) -> PlanFinance:
+def _single(result: FinanceResult, stages: tuple[tuple[int, FloatArray], ...]) -> PlanFinance:
     return PlanFinance(
-        npv=r.npv,
-        irr=r.irr,
-        irr_note=r.irr_note,
-        payback_years=r.payback_years,
-        discounted_payback_years=r.discounted_payback_years,
-        lcoe_per_mwh=r.lcoe_per_mwh,
-        cost_per_gpu_hour=r.cost_per_gpu_hour,
-        equity_npv=r.equity_npv,
-        discount_rate=r.discount_rate,
-        table=r.table,
+        npv=result.npv,
+        irr=result.irr,
+        irr_note=result.irr_note,
+        payback_years=result.payback_years,
+        discounted_payback_years=result.discounted_payback_years,
+        lcoe_per_mwh=result.lcoe_per_mwh,
+        cost_per_gpu_hour=result.cost_per_gpu_hour,
+        equity_npv=result.equity_npv,
+        discount_rate=result.discount_rate,
+        table=result.table,
         stages=stages,
     )
 
@@ -361,17 +367,34 @@ TORNADO_INPUTS = (
 )
 
 
-def tornado(ctx: PlanContext, p: CapacityProblem, sol: CapacitySolution, change: float = 0.2) -> list[TornadoBar]:
+def tornado(ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, change: float = 0.2) -> list[TornadoBar]:
     """NPV for each input of :data:`TORNADO_INPUTS` at ``1 -/+ change`` with the plan held fixed, widest first.
 
-    The plan is not re-optimised for each case (a re-solve per bar would cost a full optimisation); the bars say
-    how exposed the chosen plan is. Inputs that do not move the NPV (a zero carbon price) are left out.
+    The one-at-a-time sensitivity of :func:`wattbit.montecarlo.engine.sensitivity` over the :class:`Levers`. The
+    plan is not re-optimised for each case (a re-solve per bar would cost a full optimisation); the bars say how
+    exposed the chosen plan is. Inputs that do not move the NPV (a zero carbon price) are left out.
     """
-    bars = []
-    for label, lever in TORNADO_INPUTS:
-        low = evaluate_plan(ctx, p, sol, replace(Levers(), **{lever: 1.0 - change})).npv
-        high = evaluate_plan(ctx, p, sol, replace(Levers(), **{lever: 1.0 + change})).npv
-        bar = TornadoBar(label, 1.0 - change, 1.0 + change, low, high)
-        if bar.swing > 1e-9 * max(abs(low), abs(high), 1.0):
-            bars.append(bar)
-    return sorted(bars, key=lambda b: b.swing, reverse=True)
+    labels = {lever: label for label, lever in TORNADO_INPUTS}
+    frame = sensitivity(
+        _PlanNpv(ctx, problem, sol),
+        base={lever: 1.0 for lever in labels},
+        spans={lever: (1.0 - change, 1.0 + change) for lever in labels},
+    )
+    bars = [
+        TornadoBar(labels[str(lever)], float(row.low), float(row.high), float(row.npv_low), float(row.npv_high))
+        for lever, row in frame.iterrows()
+    ]
+    return [bar for bar in bars if bar.swing > 1e-9 * max(abs(bar.npv_low), abs(bar.npv_high), 1.0)]
+
+
+@dataclass(frozen=True)
+class _PlanNpv:
+    """The plan's NPV with the :class:`Levers` of a draw (the model :func:`tornado` hands to ``sensitivity``)."""
+
+    ctx: PlanContext
+    problem: CapacityProblem
+    sol: CapacitySolution
+
+    def __call__(self, draw: Mapping[str, float]) -> dict[str, float]:
+        levers = Levers(**{name: value for name, value in draw.items() if name != "seed"})
+        return {"npv": evaluate_plan(self.ctx, self.problem, self.sol, levers).npv}

@@ -205,28 +205,28 @@ def _eac(capex: float | FloatArray, life: int, years: int, rate: float, again: f
 
 
 def _annual_costs(
-    spec: PlanSpec, u: UnitCosts, gpus_per_mw: FloatArray, rate: float, years: int
+    spec: PlanSpec, costs: UnitCosts, gpus_per_mw: FloatArray, rate: float, years: int
 ) -> dict[str, FloatArray]:
     """Equivalent annual cost per unit of each capacity, O&M and risk premium included [currency/yr]."""
     c = spec.costs
-    risk = u.risk
-    facility = _eac(u.facility_capex_per_mw, c.facility_life_years, years, rate)
-    facility = facility + c.facility_opex_fraction * u.facility_capex_per_mw
-    gpu = _eac(u.gpu_capex, c.it_life_years, years, rate) + c.it_opex_fraction * u.gpu_capex
-    it_capex = u.facility_capex_per_mw + gpus_per_mw * u.gpu_capex[:, None]
-    battery_e = _eac(u.battery_capex_per_mwh, c.battery_life_years, years, rate, u.battery_replacement_per_mwh)
-    battery_p = _eac(u.battery_capex_per_mw, c.battery_life_years, years, rate, u.battery_replacement_per_mw)
-    pv = _eac(u.pv_capex_per_mw, c.pv_life_years, years, rate) + u.pv_opex_per_mw_year
-    wind = _eac(u.wind_capex_per_mw, c.wind_life_years, years, rate) + u.wind_opex_per_mw_year
+    risk = costs.risk
+    facility = _eac(costs.facility_capex_per_mw, c.facility_life_years, years, rate)
+    facility = facility + c.facility_opex_fraction * costs.facility_capex_per_mw
+    gpu = _eac(costs.gpu_capex, c.it_life_years, years, rate) + c.it_opex_fraction * costs.gpu_capex
+    it_capex = costs.facility_capex_per_mw + gpus_per_mw * costs.gpu_capex[:, None]
+    battery_e = _eac(costs.battery_capex_per_mwh, c.battery_life_years, years, rate, costs.battery_replacement_per_mwh)
+    battery_p = _eac(costs.battery_capex_per_mw, c.battery_life_years, years, rate, costs.battery_replacement_per_mw)
+    pv = _eac(costs.pv_capex_per_mw, c.pv_life_years, years, rate) + costs.pv_opex_per_mw_year
+    wind = _eac(costs.wind_capex_per_mw, c.wind_life_years, years, rate) + costs.wind_opex_per_mw_year
     return {
         "it": facility + gpus_per_mw * gpu[:, None] + risk[:, None] * it_capex,
-        "pv": pv + risk * u.pv_capex_per_mw,
-        "wind": wind + risk * u.wind_capex_per_mw,
-        "battery_mwh": battery_e + risk * u.battery_capex_per_mwh,
-        "battery_mw": battery_p + risk * u.battery_capex_per_mw,
-        "connection": _eac(u.connection_capex_per_mw, c.connection_life_years, years, rate)
-        + risk * u.connection_capex_per_mw,
-        "site": _eac(u.site_capex, c.facility_life_years, years, rate) + risk * u.site_capex,
+        "pv": pv + risk * costs.pv_capex_per_mw,
+        "wind": wind + risk * costs.wind_capex_per_mw,
+        "battery_mwh": battery_e + risk * costs.battery_capex_per_mwh,
+        "battery_mw": battery_p + risk * costs.battery_capex_per_mw,
+        "connection": _eac(costs.connection_capex_per_mw, c.connection_life_years, years, rate)
+        + risk * costs.connection_capex_per_mw,
+        "site": _eac(costs.site_capex, c.facility_life_years, years, rate) + risk * costs.site_capex,
     }
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from wattbit.physics.cooling import default_design
 from wattbit.physics.gpu import get_gpu, it_power_w
-from wattbit.physics.renewables import pv_power_w, wind_power_w
+from wattbit.physics.renewables import site_generation_w
 from wattbit.physics.site import SitePlant, site_power
 from wattbit.scenario import Site
 from wattbit.units import FloatArray
@@ -113,33 +113,8 @@ def design_factors(
 def renewable_factors(site: Site, signals: pd.DataFrame) -> tuple[FloatArray, FloatArray]:
     """AC output per MW of PV (DC nameplate) and per MW of wind over the signals' hours [MW/MW].
 
-    PV through :func:`wattbit.physics.pv.pv_power_w` (pvlib) and wind through :func:`wattbit.physics.wind.
-    wind_power_w` (windpowerlib), with the site's design (tilt, azimuth, DC/AC ratio, turbine, hub and anemometer
-    heights, roughness).
+    The site's output (:func:`wattbit.physics.renewables.site_generation_w`: pvlib and windpowerlib with the
+    site's design) for 1 MW of each, whether or not the site has any installed.
     """
-    d = site.design
-    index = pd.DatetimeIndex(signals.index)
-    pv = pv_power_w(
-        index,
-        signals["ghi_w_m2"].to_numpy(dtype=float),
-        signals["temp_air_c"].to_numpy(dtype=float),
-        signals["wind_speed_m_s"].to_numpy(dtype=float),
-        site.latitude_deg,
-        site.longitude_deg,
-        _W_PER_MW,
-        altitude_m=site.altitude_m,
-        tilt_deg=d.pv_tilt_deg,
-        azimuth_deg=d.pv_azimuth_deg,
-        dc_ac_ratio=d.pv_dc_ac_ratio,
-    )
-    wind = wind_power_w(
-        signals["wind_speed_m_s"].to_numpy(dtype=float),
-        _W_PER_MW,
-        measurement_height_m=d.anemometer_height_m,
-        hub_height_m=d.wind_hub_height_m,
-        roughness_length_m=d.roughness_length_m,
-        turbine_type=d.wind_turbine,
-        temp_air_c=signals["temp_air_c"].to_numpy(dtype=float),
-        pressure_pa=signals["pressure_pa"].to_numpy(dtype=float),
-    )
-    return np.asarray(pv, dtype=float) / _W_PER_MW, np.asarray(wind, dtype=float) / _W_PER_MW
+    pv_w, wind_w = site_generation_w(site, signals, pv_capacity_dc_w=_W_PER_MW, wind_capacity_w=_W_PER_MW)
+    return pv_w / _W_PER_MW, wind_w / _W_PER_MW

@@ -44,12 +44,12 @@ def figure_html(fig: go.Figure) -> str:
 def table_html(headers: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 1) -> str:
     """A table; numbers are right-aligned and rounded to ``digits`` decimals (thousands separated)."""
 
-    def cell(v: object) -> str:
-        if isinstance(v, int | np.integer) and not isinstance(v, bool):
-            return f'<td class="num">{v:,d}</td>'
-        if isinstance(v, float | np.floating):
-            return f'<td class="num">{v:,.{digits}f}</td>'
-        return f"<td>{html.escape(str(v))}</td>"
+    def cell(value: object) -> str:
+        if isinstance(value, int | np.integer) and not isinstance(value, bool):
+            return f'<td class="num">{value:,d}</td>'
+        if isinstance(value, float | np.floating):
+            return f'<td class="num">{value:,.{digits}f}</td>'
+        return f"<td>{html.escape(str(value))}</td>"
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)

@@ -39,7 +39,7 @@ def _per_site(result: SimResult, step_h: float) -> list[list[object]]:
                 mwh["facility"] / mwh["it"],
                 mwh["grid"],
                 float((grid_mwh * g["carbon_g_per_kwh"].to_numpy()).sum()) / 1000.0,
-                float((grid_mwh * g["price_per_mwh"].to_numpy()).sum()) / 1e6,
+                float((grid_mwh * g["price_jpy_per_mwh"].to_numpy()).sum()) / 1e6,
                 float(g["busy_gpus"].mean()),
             ]
         )

@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from wattbit.data.signals import load_scenario_signals
-from wattbit.physics.renewables import capacity_factor, pv_power_w, wind_power_w
+from wattbit.physics.renewables import capacity_factor, site_generation_w
 from wattbit.physics.site import SitePower, annual_site_metrics, plant_from_site, site_power
 from wattbit.report.html import Section, figure_html, table_html, write_page
 from wattbit.scenario import Scenario, Site
@@ -34,32 +34,9 @@ TABLE = [
 
 def _renewables(site: Site, signals: pd.DataFrame) -> dict[str, Any]:
     index = pd.DatetimeIndex(signals.index)
-    d = site.design
     pv_cap = site.pv_mw * 1e6 or REFERENCE_CAPACITY_W
-    pv = pv_power_w(
-        index,
-        signals["ghi_w_m2"].to_numpy(),
-        signals["temp_air_c"].to_numpy(),
-        signals["wind_speed_m_s"].to_numpy(),
-        site.latitude_deg,
-        site.longitude_deg,
-        pv_cap,
-        altitude_m=site.altitude_m,
-        tilt_deg=d.pv_tilt_deg,
-        azimuth_deg=d.pv_azimuth_deg,
-        dc_ac_ratio=d.pv_dc_ac_ratio,
-    )
     wind_cap = site.wind_mw * 1e6 or REFERENCE_CAPACITY_W
-    wind = wind_power_w(
-        signals["wind_speed_m_s"].to_numpy(),
-        wind_cap,
-        measurement_height_m=d.anemometer_height_m,
-        hub_height_m=d.wind_hub_height_m,
-        roughness_length_m=d.roughness_length_m,
-        turbine_type=d.wind_turbine,
-        temp_air_c=signals["temp_air_c"].to_numpy(),
-        pressure_pa=signals["pressure_pa"].to_numpy(),
-    )
+    pv, wind = site_generation_w(site, signals, pv_capacity_dc_w=pv_cap, wind_capacity_w=wind_cap)
     return {
         "pv_capacity_factor": capacity_factor(pv, pv_cap),
         "wind_capacity_factor": capacity_factor(wind, wind_cap),

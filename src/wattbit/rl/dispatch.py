@@ -33,8 +33,7 @@ from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import throughput_factor
 from wattbit.physics.site import SitePlant
 from wattbit.sim.policy import Actions, Observation
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray, check_int
 
 #: Levels per site, in order, with their bounds.
 ACTION_LEVELS = (("admission", 0.0, 1.0), ("gpu_cap", 0.0, 1.0), ("battery", -1.0, 1.0))
@@ -85,12 +84,7 @@ def check_interval_steps(value: object) -> int:
     WattbitInputError
         If ``value`` is not an integer (a bool is not) or is below 1.
     """
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise WattbitInputError(
-            f"control_interval_steps={value!r} must be an int >= 1 (engine steps per decision)",
-            field="control_interval_steps",
-        )
-    return int(value)
+    return check_int(value, "control_interval_steps", 1, what="engine steps per decision")
 
 
 def check_action(action: ArrayLike, n_sites: int, *, clip: bool = True) -> FloatArray:

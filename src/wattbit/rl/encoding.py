@@ -9,21 +9,18 @@ the bounds of :func:`observation_bounds`.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.errors import WattbitInputError
 from wattbit.sim.policy import Observation
-
-Float32Array = NDArray[np.float32]
+from wattbit.units import Float32Array, check_number
 
 #: Per-site features, in order.
 SITE_FEATURES = (
     "carbon",  # grid carbon intensity / carbon_g_per_kwh
-    "price",  # day-ahead price / price_per_mwh
+    "price",  # day-ahead price / price_jpy_per_mwh
     "curtailment",  # area curtailment this step / curtailed_mwh
     "onsite_generation",  # (PV + wind) / rated IT power of the site
     "temperature",  # dry-bulb air temperature / temp_c
@@ -73,8 +70,8 @@ class ObservationScales:
     ----------
     carbon_g_per_kwh
         Grid carbon intensity scale [gCO2/kWh].
-    price_per_mwh
-        Price scale [currency/MWh] (JEPX day-ahead prices lie mostly between 5,000 and 30,000 JPY/MWh).
+    price_jpy_per_mwh
+        Price scale [JPY/MWh] (JEPX day-ahead prices lie mostly between 5,000 and 30,000 JPY/MWh).
     curtailed_mwh
         Area curtailment per step scale [MWh].
     temp_c
@@ -88,7 +85,7 @@ class ObservationScales:
     """
 
     carbon_g_per_kwh: float = 1000.0
-    price_per_mwh: float = 50_000.0
+    price_jpy_per_mwh: float = 50_000.0
     curtailed_mwh: float = 1000.0
     temp_c: float = 40.0
     queue_horizon_h: float = 24.0
@@ -97,11 +94,7 @@ class ObservationScales:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise WattbitInputError(
-                    f"observation scale {f.name}={value!r} must be a finite number > 0", field=f"scales.{f.name}"
-                )
+            check_number(getattr(self, f.name), f"scales.{f.name}", 0.0, lo_open=True, what="observation scale")
 
 
 def observation_size(n_sites: int) -> int:
@@ -172,7 +165,7 @@ class ObservationEncoder:
         soc = np.divide(obs.battery_soc_mwh, energy, out=np.zeros(n), where=energy > 0)
         columns = (
             obs.carbon_g_per_kwh[-1] / scales.carbon_g_per_kwh,
-            obs.price_per_mwh[-1] / scales.price_per_mwh,
+            obs.price_jpy_per_mwh[-1] / scales.price_jpy_per_mwh,
             obs.curtailed_mwh[-1] / scales.curtailed_mwh,
             (obs.pv_w[-1] + obs.wind_w[-1]) / self._rated_w,
             obs.temp_db_c[-1] / scales.temp_c,

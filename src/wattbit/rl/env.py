@@ -16,8 +16,6 @@ import dataclasses
 from typing import Any, SupportsFloat
 
 import numpy as np
-import pandas as pd
-from numpy.typing import NDArray
 
 try:
     import gymnasium as gym
@@ -32,25 +30,15 @@ from wattbit.rl.encoding import ObservationEncoder, ObservationScales, feature_n
 from wattbit.rl.reward import IntervalAccountant, IntervalOutcome, RewardWeights
 from wattbit.scenario import Scenario
 from wattbit.sim.engine import Engine
-from wattbit.sim.faults import FailureRates, sample_failures
-from wattbit.sim.run import SimInputs, SimResult, collect, make_engine, prepare
+from wattbit.sim.faults import FailureRates
+from wattbit.sim.run import SimInputs, SimResult, collect, fleet_failures, make_engine, prepare
+from wattbit.units import Float32Array
 from wattbit.workload.jobs import TrainingJobs
-
-Float32Array = NDArray[np.float32]
 
 
 def _reseeded(inputs: SimInputs, rates: FailureRates, seed: int) -> SimInputs:
     """``inputs`` with failures sampled, and the engine seeded, from ``seed`` (as :func:`prepare` does)."""
-    fleet, period = inputs.fleet, inputs.scenario.period
-    events = sample_failures(
-        rates,
-        fleet.gpus_total,
-        [plant.gpu.gpus_per_node for plant in fleet.plants],
-        pd.Timestamp(period.start),
-        pd.Timestamp(period.end),
-        fleet.step_h * 3600.0,
-        seed,
-    )
+    events = fleet_failures(inputs.fleet, inputs.scenario.period, rates, seed)
     return dataclasses.replace(inputs, events=events, seed=seed)
 
 

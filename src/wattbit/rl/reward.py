@@ -9,17 +9,16 @@ deadline miss is counted in the interval its deadline falls in, so they add up t
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, fields
 from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.errors import WattbitInputError
 from wattbit.sim.accounting import site_series
 from wattbit.sim.engine import Engine, StepRecord
 from wattbit.sim.fleet import Fleet
+from wattbit.units import check_number
 
 
 @dataclass(frozen=True)
@@ -58,11 +57,7 @@ class RewardWeights:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-                raise WattbitInputError(
-                    f"reward weight {f.name}={value!r} must be a finite number >= 0", field=f"reward.{f.name}"
-                )
+            check_number(getattr(self, f.name), f"reward.{f.name}", 0.0, what="reward weight")
 
     def reward(self, outcome: IntervalOutcome) -> float:
         """The reward of an interval with ``outcome``."""
@@ -158,7 +153,7 @@ class IntervalAccountant:
         return IntervalOutcome(
             energy_grid_mwh=float(grid_mwh.sum()),
             carbon_t=float((grid_mwh * fleet.carbon_g_per_kwh[start:end]).sum()) / 1000.0,
-            energy_cost=float((grid_mwh * fleet.price_per_mwh[start:end]).sum()),
+            energy_cost=float((grid_mwh * fleet.price_jpy_per_mwh[start:end]).sum()),
             deadline_misses=self._misses(start, end),
             unserved_inference_gpu_h=float(unserved),
             waiting_gpu_h=float(waiting_gpu_h),

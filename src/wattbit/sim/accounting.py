@@ -15,7 +15,6 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from wattbit.errors import WattbitInputError
 from wattbit.physics.battery import BatterySpec, simulate_battery
@@ -23,10 +22,10 @@ from wattbit.physics.gpu import it_power_w
 from wattbit.physics.site import site_power
 from wattbit.sim.engine import DONE, JobRecord, StepRecord
 from wattbit.sim.fleet import Fleet
+from wattbit.units import FloatArray
 from wattbit.workload.jobs import TrainingJobs
 
 INFERENCE_UTILIZATION = 0.6
-FloatArray = NDArray[np.float64]
 
 
 def site_series(fleet: Fleet, rec: StepRecord) -> dict[str, FloatArray]:
@@ -112,7 +111,7 @@ def kpis(
         "pue": mwh["facility"] / mwh["it"],
         "wue_l_per_kwh": float(series["water"].sum()) * h / (mwh["it"] * 1000.0),
         "carbon_t": float((grid_mwh * fleet.carbon_g_per_kwh).sum()) / 1000.0,
-        "energy_cost": float((grid_mwh * fleet.price_per_mwh).sum()),
+        "energy_cost": float((grid_mwh * fleet.price_jpy_per_mwh).sum()),
         "currency": currency,
         "curtailment_absorbed_mwh": _curtailment_absorbed_mwh(fleet, grid_mwh, areas),
         "gpu_utilization": float((rec.busy_gpus + rec.inference_gpus).sum()) / installed,
@@ -315,7 +314,7 @@ def timeseries_frame(fleet: Fleet, rec: StepRecord, series: dict[str, FloatArray
             "inference_gpus": rec.inference_gpus.ravel(),
             "available_gpus": rec.available_gpus.ravel(),
             "carbon_g_per_kwh": fleet.carbon_g_per_kwh.ravel(),
-            "price_per_mwh": fleet.price_per_mwh.ravel(),
+            "price_jpy_per_mwh": fleet.price_jpy_per_mwh.ravel(),
             "curtailed_mwh": fleet.curtailed_mwh.ravel(),
         }
     )

@@ -346,7 +346,7 @@ class Engine:
             battery_soc_mwh=self.soc_mwh.copy(),
             migration_link_gbps=self.link_gbps,
             carbon_g_per_kwh=read_only(f.carbon_g_per_kwh[past]),  # type: ignore[arg-type]
-            price_per_mwh=read_only(f.price_per_mwh[past]),  # type: ignore[arg-type]
+            price_jpy_per_mwh=read_only(f.price_jpy_per_mwh[past]),  # type: ignore[arg-type]
             curtailed_mwh=read_only(f.curtailed_mwh[past]),  # type: ignore[arg-type]
             temp_db_c=read_only(f.temp_db_c[past]),  # type: ignore[arg-type]
             temp_wb_c=read_only(f.temp_wb_c[past]),  # type: ignore[arg-type]

@@ -16,11 +16,10 @@ from numpy.typing import NDArray
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import it_power_w
-from wattbit.physics.renewables import pv_power_w, wind_power_w
+from wattbit.physics.renewables import site_generation_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
 from wattbit.scenario import Scenario
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 
 @dataclass
@@ -37,7 +36,7 @@ class Fleet:
         Site names and plants, in scenario order.
     gpus_total
         Installed GPUs per site (sites,).
-    temp_db_c, temp_wb_c, carbon_g_per_kwh, price_per_mwh, curtailed_mwh
+    temp_db_c, temp_wb_c, carbon_g_per_kwh, price_jpy_per_mwh, curtailed_mwh
         Weather and grid signals.
     cfe_fraction
         Carbon-free share of the grid's supply, 0-1 (the ``cfe_pct`` signal / 100); NaN throughout for a site
@@ -62,7 +61,7 @@ class Fleet:
     temp_db_c: FloatArray
     temp_wb_c: FloatArray
     carbon_g_per_kwh: FloatArray
-    price_per_mwh: FloatArray
+    price_jpy_per_mwh: FloatArray
     curtailed_mwh: FloatArray
     pv_w: FloatArray
     wind_w: FloatArray
@@ -91,38 +90,8 @@ def build_fleet(scenario: Scenario) -> Fleet:
         sig = signals[site.name]
         plant = plant_from_site(site)
         plants.append(plant)
-        d = site.design
         tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
-        pv = (
-            pv_power_w(
-                index,
-                sig["ghi_w_m2"].to_numpy(),
-                tdb,
-                sig["wind_speed_m_s"].to_numpy(),
-                site.latitude_deg,
-                site.longitude_deg,
-                site.pv_mw * 1e6,
-                tilt_deg=d.pv_tilt_deg,
-                azimuth_deg=d.pv_azimuth_deg,
-                dc_ac_ratio=d.pv_dc_ac_ratio,
-            )
-            if site.pv_mw
-            else np.zeros(len(index))
-        )
-        wind = (
-            wind_power_w(
-                sig["wind_speed_m_s"].to_numpy(),
-                site.wind_mw * 1e6,
-                measurement_height_m=d.anemometer_height_m,
-                hub_height_m=d.wind_hub_height_m,
-                roughness_length_m=d.roughness_length_m,
-                turbine_type=d.wind_turbine,
-                temp_air_c=tdb,
-                pressure_pa=sig["pressure_pa"].to_numpy(),
-            )
-            if site.wind_mw
-            else np.zeros(len(index))
-        )
+        pv, wind = site_generation_w(site, sig)
         busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
         for key, arr in zip(
             cols,
@@ -155,7 +124,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
         temp_db_c=stack["tdb"],
         temp_wb_c=stack["twb"],
         carbon_g_per_kwh=stack["ci"],
-        price_per_mwh=stack["price"],
+        price_jpy_per_mwh=stack["price"],
         curtailed_mwh=stack["curt"],
         pv_w=stack["pv"],
         wind_w=stack["wind"],

@@ -17,13 +17,11 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
+from wattbit.units import FloatArray, IntArray
+
 if TYPE_CHECKING:
     from wattbit.physics.battery import BatterySpec
     from wattbit.physics.site import SitePlant
-
-IntArray = NDArray[np.int64]
-FloatArray = NDArray[np.float64]
-BoolArray = NDArray[np.bool_]
 
 
 def read_only(array: NDArray[np.generic]) -> NDArray[np.generic]:
@@ -160,7 +158,7 @@ class Observation:
         Per site, battery energy at the start of this step (0 where there is none).
     migration_link_gbps
         Effective bandwidth for moving a job's state between sites.
-    carbon_g_per_kwh, price_per_mwh, curtailed_mwh, temp_db_c, temp_wb_c, pv_w, wind_w,
+    carbon_g_per_kwh, price_jpy_per_mwh, curtailed_mwh, temp_db_c, temp_wb_c, pv_w, wind_w,
     inference_gpus_needed
         Per site, every step so far, shape (step + 1, sites), read-only: the last row is now.
     inference_full_gpus
@@ -185,7 +183,7 @@ class Observation:
     battery_soc_mwh: FloatArray
     migration_link_gbps: float
     carbon_g_per_kwh: FloatArray
-    price_per_mwh: FloatArray
+    price_jpy_per_mwh: FloatArray
     curtailed_mwh: FloatArray
     temp_db_c: FloatArray
     temp_wb_c: FloatArray

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
-from wattbit.scenario import Scenario
+from wattbit.scenario import Period, Scenario
 from wattbit.sim.accounting import kpis, site_series, timeseries_frame
 from wattbit.sim.engine import Engine, JobRecord
 from wattbit.sim.faults import FailureEvents, FailureRates, sample_failures
@@ -172,17 +172,38 @@ def prepare(
         inference, full = inference_gpus_by_site(scenario, fleet)
     else:
         inference = np.asarray(inference_gpus_needed, float)
-    p = scenario.period
-    events = sample_failures(
-        failure_rates or FailureRates(),
+    events = fleet_failures(fleet, scenario.period, failure_rates or FailureRates(), seed)
+    return SimInputs(scenario, fleet, jobs, inference, events, seed, full)
+
+
+def fleet_failures(fleet: Fleet, period: Period, rates: FailureRates, seed: int) -> FailureEvents:
+    """The failure events of ``fleet`` over ``period``, drawn from ``seed`` with :func:`~wattbit.sim.faults.
+    sample_failures` (as every run of a scenario and every episode of the RL environment draws them).
+
+    Parameters
+    ----------
+    fleet
+        The sites: GPUs in service, GPUs per node and the step length.
+    period
+        The scenario's period (start and end).
+    rates
+        The fault model's parameters.
+    seed
+        Seed of the draw; the same seed gives the same events.
+
+    Returns
+    -------
+    FailureEvents
+    """
+    return sample_failures(
+        rates,
         fleet.gpus_total,
         [plant.gpu.gpus_per_node for plant in fleet.plants],
-        pd.Timestamp(p.start),
-        pd.Timestamp(p.end),
+        pd.Timestamp(period.start),
+        pd.Timestamp(period.end),
         fleet.step_h * 3600.0,
         seed,
     )
-    return SimInputs(scenario, fleet, jobs, inference, events, seed, full)
 
 
 def make_engine(inputs: SimInputs, policy: Policy | None = None) -> Engine:

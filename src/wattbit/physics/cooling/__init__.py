@@ -18,7 +18,6 @@ sources: ``docs/models/cooling.md``.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +43,7 @@ from wattbit.physics.cooling.design import (
     supply_range_c,
 )
 from wattbit.physics.cooling.systems import CoolingMode, plant
+from wattbit.units import check_number, check_range
 
 __all__ = [
     "ASHRAE_W_CLASSES",
@@ -109,7 +109,7 @@ def _position(flat_index: int, shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _checked(name: str, value: ArrayLike, lo: float, hi: float, lo_open: bool = False) -> NDArray[np.float64]:
-    """``value`` as a float array; raise WattbitInputError naming ``name`` if any element is NaN or out of range.
+    """``value`` as a float array, checked by :func:`wattbit.units.check_range`.
 
     A strided view (such as every 4th site of a time x site array) is copied once, so that the checks and the
     model read contiguous memory.
@@ -117,19 +117,7 @@ def _checked(name: str, value: ArrayLike, lo: float, hi: float, lo_open: bool = 
     arr = np.asarray(value, dtype=float)
     if not arr.flags.c_contiguous and all(arr.strides):  # not for broadcast views (stride 0)
         arr = arr.copy()
-    if arr.size == 0:
-        return arr
-    vmin, vmax = float(np.min(arr)), float(np.max(arr))  # NaN propagates into both
-    if not (vmin > lo if lo_open else vmin >= lo) or not vmax <= hi:
-        flat = arr.ravel()
-        bad = ~((flat > lo) if lo_open else (flat >= lo)) | ~(flat <= hi)
-        i = int(np.flatnonzero(bad)[0])
-        bracket = "(" if lo_open else "["
-        raise WattbitInputError(
-            f"value {flat[i]} at position {_position(i, arr.shape)} is NaN or outside {bracket}{lo}, {hi}]",
-            field=name,
-        )
-    return arr
+    return check_range(name, arr, lo, hi, lo_open=lo_open)
 
 
 def cooling_power(
@@ -244,8 +232,7 @@ def free_cooling_hours(result: CoolingResult, step_h: float) -> float | NDArray[
     float or numpy.ndarray
         Free-cooling hours [h]: a float for a 1-D series, one value per site for time × sites.
     """
-    if isinstance(step_h, bool) or not (isinstance(step_h, numbers.Real) and math.isfinite(step_h) and step_h > 0):
-        raise WattbitInputError(f"step length {step_h!r} must be a finite number of hours > 0", field="step_h")
+    check_number(step_h, "step_h", 0.0, lo_open=True)
     free = np.asarray(result.free_cooling)
     hours = np.count_nonzero(free, axis=0) * float(step_h) if free.ndim else float(free) * float(step_h)
     return float(hours) if np.ndim(hours) == 0 else np.asarray(hours, dtype=float)

@@ -8,9 +8,9 @@ The equations and the status of every constant (V/S/U) are in ``docs/models/cool
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: EnergyPlus ``Chiller:Electric`` curve coefficients as used by HewlettPackard/dc-rl ``envs/datacenter.py`` (V):
 #: available-capacity ratio, full-load power ratio and fraction of full-load power, each quadratic.

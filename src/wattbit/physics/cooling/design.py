@@ -6,12 +6,11 @@ code, **S** secondary (re-check), **U** assumption. ``docs/models/cooling.md`` l
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Literal, get_args
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_number
 
 CoolingType = Literal["air_chiller", "liquid_dry_cooler", "liquid_tower", "immersion"]
 HeatRejection = Literal["tower", "dry_cooler"]
@@ -142,11 +141,11 @@ class CoolingDesign:
             value = getattr(self, f.name)
             if f.name in _BOUNDS:
                 lo, hi, lo_open = _BOUNDS[f.name]
-                _check_number(f.name, value, lo, hi, lo_open)
+                check_number(value, f.name, lo, hi, lo_open=lo_open)
         self._check_type_rules()
         lo, hi = supply_range_c(self)
-        _check_number("supply_temp_c", self.supply_temp_c, lo, hi, False)
-        _check_number("air_loop_supply_c", self.air_loop_supply_c, *CHILLED_WATER_RANGE_C, False)
+        check_number(self.supply_temp_c, "supply_temp_c", lo, hi)
+        check_number(self.air_loop_supply_c, "air_loop_supply_c", *CHILLED_WATER_RANGE_C)
 
     def _check_type_rules(self) -> None:
         kind = self.cooling_type
@@ -204,14 +203,6 @@ _BOUNDS: dict[str, tuple[float, float, bool]] = {
     "tcs_density_kg_m3": (0.0, 3000.0, True),
     "tcs_cp_j_per_kg_k": (0.0, 10_000.0, True),
 }
-
-
-def _check_number(name: str, value: Any, lo: float, hi: float, lo_open: bool) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
-        bracket = "(" if lo_open else "["
-        raise WattbitInputError(f"{value!r} is not a finite number in {bracket}{lo}, {hi}]", field=name)
 
 
 def supply_range_c(design: CoolingDesign) -> tuple[float, float]:

@@ -16,8 +16,7 @@ from numpy.typing import NDArray
 
 from wattbit.physics.cooling import components as c
 from wattbit.physics.cooling.design import CoolingDesign
-
-FloatArray = NDArray[np.float64]
+from wattbit.units import FloatArray
 
 #: Below this share of steps needing a chiller, compute the chiller only on those steps.
 _SPARSE_CHILLER_SHARE = 0.3
@@ -45,14 +44,19 @@ class LoopResult(NamedTuple):
 
 
 def _chiller_w(
-    load_w: FloatArray, t_evap: FloatArray, t_cond: FloatArray, cap_w: FloatArray, d: CoolingDesign
+    load_w: FloatArray, t_evap: FloatArray, t_cond: FloatArray, cap_w: FloatArray, design: CoolingDesign
 ) -> FloatArray | float:
     """Chiller power, evaluated only where the chiller runs when that is a small share of the steps."""
     running = load_w > 0.0
     n = int(np.count_nonzero(running))
     if n == 0:
         return 0.0
-    args = (d.chiller_rated_cop, d.chiller_design_cond_c, d.chiller_design_evap_c, d.chiller_min_part_load)
+    args = (
+        design.chiller_rated_cop,
+        design.chiller_design_cond_c,
+        design.chiller_design_evap_c,
+        design.chiller_min_part_load,
+    )
     if n > _SPARSE_CHILLER_SHARE * load_w.size:
         return c.chiller_power_energyplus_w(load_w, t_evap, t_cond, cap_w, *args)
     shape = load_w.shape
@@ -84,7 +88,7 @@ def loop(
     linear_w_per_w: float,
     temp_db_c: FloatArray,
     temp_wb_c: FloatArray,
-    d: CoolingDesign,
+    design: CoolingDesign,
 ) -> LoopResult:
     """One water loop: economizer + series chiller + heat rejection (see the module docstring).
 
@@ -92,29 +96,31 @@ def loop(
     ``capacity · (1 + 1 / COP_rated)``. ``linear_w_per_w`` is the power of the pumps that scale with the loop
     heat [W/W].
     """
-    if d.heat_rejection == "tower":
-        return _tower_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_wb_c, d)
-    return _dry_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_db_c, temp_wb_c, d)
+    if design.heat_rejection == "tower":
+        return _tower_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_wb_c, design)
+    return _dry_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_db_c, temp_wb_c, design)
 
 
 def _tower_loop(
-    q: FloatArray, cap: FloatArray, ts: FloatArray, dt: float, linear: float, twb: FloatArray, d: CoolingDesign
+    q: FloatArray, cap: FloatArray, ts: FloatArray, dt: float, linear: float, twb: FloatArray, design: CoolingDesign
 ) -> LoopResult:
-    approach = d.tower_approach_k + d.hx_approach_k
-    design_rejected_w = cap * (1.0 + 1.0 / d.chiller_rated_cop)
-    cw_pump = float(c.pump_power_w(1.0, d.cw_delta_t_k, d.cw_pump_head_pa, d.pump_efficiency))
-    water_per_w = float(c.tower_water_l_per_h(1.0, d.cycles_of_concentration, d.drift_fraction, d.cw_delta_t_k))
+    approach = design.tower_approach_k + design.hx_approach_k
+    design_rejected_w = cap * (1.0 + 1.0 / design.chiller_rated_cop)
+    cw_pump = float(c.pump_power_w(1.0, design.cw_delta_t_k, design.cw_pump_head_pa, design.pump_efficiency))
+    water_per_w = float(
+        c.tower_water_l_per_h(1.0, design.cycles_of_concentration, design.drift_fraction, design.cw_delta_t_k)
+    )
     if _free_everywhere(twb, ts, approach):
         chiller_w: FloatArray | float = 0.0
         rejected_w = q
         mode = np.full(np.broadcast_shapes(np.shape(q), np.shape(twb)), CoolingMode.FREE_EVAPORATIVE, dtype=np.int8)
     else:
         x = c.economizer_fraction(twb, ts, dt, approach)
-        chiller_w = _chiller_w((1.0 - x) * q, ts, twb + d.tower_approach_k, cap, d)
+        chiller_w = _chiller_w((1.0 - x) * q, ts, twb + design.tower_approach_k, cap, design)
         rejected_w = q + chiller_w
         mode = _mode(x, CoolingMode.FREE_EVAPORATIVE)
     airflow = c.fan_airflow_fraction(rejected_w / design_rejected_w, twb, ts + dt, dt + approach)
-    power = c.fan_power_affinity_w(airflow, d.tower_fan_w_per_w * design_rejected_w)
+    power = c.fan_power_affinity_w(airflow, design.tower_fan_w_per_w * design_rejected_w)
     power += q * linear
     power += rejected_w * cw_pump
     power += chiller_w
@@ -129,33 +135,35 @@ def _dry_loop(
     linear: float,
     tdb: FloatArray,
     twb: FloatArray,
-    d: CoolingDesign,
+    design: CoolingDesign,
 ) -> LoopResult:
-    approach = d.dry_cooler_approach_k
-    design_rejected_w = cap * (1.0 + 1.0 / d.chiller_rated_cop)
+    approach = design.dry_cooler_approach_k
+    design_rejected_w = cap * (1.0 + 1.0 / design.chiller_rated_cop)
     if _free_everywhere(tdb, ts, approach):
         airflow = c.fan_airflow_fraction(q / design_rejected_w, tdb, ts + dt, dt + approach)
-        power = c.fan_power_affinity_w(airflow, d.dry_cooler_fan_w_per_w * design_rejected_w)
+        power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w)
         power += q * linear
         return LoopResult(power, np.zeros(power.shape), np.zeros(power.shape, dtype=np.int8))
-    adiabatic = d.adiabatic_effectiveness > 0.0
+    adiabatic = design.adiabatic_effectiveness > 0.0
     if adiabatic:
         # spray only as much as free cooling needs: air cooled to T_s - approach, at most to the pre-cooler limit
-        t_air = np.minimum(tdb, np.maximum(c.adiabatic_air_temp_c(tdb, twb, d.adiabatic_effectiveness), ts - approach))
+        t_air = np.minimum(
+            tdb, np.maximum(c.adiabatic_air_temp_c(tdb, twb, design.adiabatic_effectiveness), ts - approach)
+        )
     else:
         t_air = tdb
     x = c.economizer_fraction(t_air, ts, dt, approach)
-    chiller_w = _chiller_w((1.0 - x) * q, ts, t_air, cap, d)
+    chiller_w = _chiller_w((1.0 - x) * q, ts, t_air, cap, design)
     rejected_w = q + chiller_w
     airflow = c.fan_airflow_fraction(rejected_w / design_rejected_w, t_air, ts + dt, dt + approach)
-    power = c.fan_power_affinity_w(airflow, d.dry_cooler_fan_w_per_w * design_rejected_w)
+    power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w)
     power += q * linear
     power += chiller_w
     if not adiabatic:
         return LoopResult(power, np.zeros(power.shape), _mode(x, CoolingMode.FREE_DRY))
     spray_k = tdb - t_air
     water = c.adiabatic_water_l_per_h(
-        spray_k, airflow, design_rejected_w, d.dry_cooler_air_rise_k, d.cycles_of_concentration
+        spray_k, airflow, design_rejected_w, design.dry_cooler_air_rise_k, design.cycles_of_concentration
     )
     free_code = np.asarray(spray_k > 0.0).view(np.int8)  # FREE_DRY = 0, FREE_EVAPORATIVE = 1
     return LoopResult(power, water, _mode(x, free_code))
@@ -167,7 +175,7 @@ def plant(
     temp_db_c: FloatArray,
     temp_wb_c: FloatArray,
     supply_c: FloatArray,
-    d: CoolingDesign,
+    design: CoolingDesign,
 ) -> LoopResult:
     """A whole plant: the main loop (liquid or, for ``air_chiller``, chilled water) and the air loop.
 
@@ -176,12 +184,17 @@ def plant(
     the higher code of the two loops, so a step counts as free cooling only when no compressor runs anywhere.
     """
     parts: list[LoopResult] = []
-    liquid_share = 1.0 - d.air_share
+    liquid_share = 1.0 - design.air_share
     if liquid_share > 0.0:
         pumps = float(
-            c.pump_power_w(1.0, d.loop_delta_t_k, d.loop_pump_head_pa, d.pump_efficiency)
+            c.pump_power_w(1.0, design.loop_delta_t_k, design.loop_pump_head_pa, design.pump_efficiency)
             + c.pump_power_w(
-                1.0, d.tcs_delta_t_k, d.tcs_pump_head_pa, d.pump_efficiency, d.tcs_density_kg_m3, d.tcs_cp_j_per_kg_k
+                1.0,
+                design.tcs_delta_t_k,
+                design.tcs_pump_head_pa,
+                design.pump_efficiency,
+                design.tcs_density_kg_m3,
+                design.tcs_cp_j_per_kg_k,
             )
         )
         parts.append(
@@ -189,23 +202,29 @@ def plant(
                 heat_w * liquid_share,
                 capacity_w * liquid_share,
                 supply_c,
-                d.loop_delta_t_k,
+                design.loop_delta_t_k,
                 pumps,
                 temp_db_c,
                 temp_wb_c,
-                d,
+                design,
             )
         )
-    if d.air_share > 0.0:
-        q_air = heat_w * d.air_share
-        cap_air = capacity_w * d.air_share
-        crah_w = c.fan_power_affinity_w(q_air / cap_air, d.crah_fan_w_per_w * cap_air)
-        if d.cooling_type == "air_chiller":
-            setpoint, dt, head = supply_c, d.loop_delta_t_k, d.loop_pump_head_pa
+    if design.air_share > 0.0:
+        q_air = heat_w * design.air_share
+        cap_air = capacity_w * design.air_share
+        crah_w = c.fan_power_affinity_w(q_air / cap_air, design.crah_fan_w_per_w * cap_air)
+        if design.cooling_type == "air_chiller":
+            setpoint, dt, head = supply_c, design.loop_delta_t_k, design.loop_pump_head_pa
         else:
-            setpoint, dt, head = np.asarray(d.air_loop_supply_c), d.air_loop_delta_t_k, d.air_loop_pump_head_pa
-        pump = float(c.pump_power_w(1.0, dt, head, d.pump_efficiency))
-        air = loop(q_air + crah_w, cap_air * (1.0 + d.crah_fan_w_per_w), setpoint, dt, pump, temp_db_c, temp_wb_c, d)
+            setpoint, dt, head = (
+                np.asarray(design.air_loop_supply_c),
+                design.air_loop_delta_t_k,
+                design.air_loop_pump_head_pa,
+            )
+        pump = float(c.pump_power_w(1.0, dt, head, design.pump_efficiency))
+        air = loop(
+            q_air + crah_w, cap_air * (1.0 + design.crah_fan_w_per_w), setpoint, dt, pump, temp_db_c, temp_wb_c, design
+        )
         parts.append(LoopResult(air.power_w + crah_w, air.water_l_per_h, air.mode))
     if len(parts) == 1:
         return parts[0]

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_number
 
 
 def job_mtbf_h(n_gpus: float, per_gpu_day: float) -> float:
@@ -39,8 +40,8 @@ def job_mtbf_h(n_gpus: float, per_gpu_day: float) -> float:
     float
         MTBF [h]; ``inf`` if the rate or GPU count is 0.
     """
-    _positive_or_zero(n_gpus, "n_gpus")
-    _positive_or_zero(per_gpu_day, "per_gpu_day")
+    check_number(n_gpus, "n_gpus", 0.0)
+    check_number(per_gpu_day, "per_gpu_day", 0.0)
     rate_per_h = n_gpus * per_gpu_day / 24.0
     return math.inf if rate_per_h == 0 else 1.0 / rate_per_h
 
@@ -73,7 +74,7 @@ def elapsed_since_checkpoint_h(progress_h: ArrayLike, checkpoint_interval_h: flo
     Checkpoints are taken at progress ``tau, 2 tau, ...`` after the job's (re)start and complete instantly; the
     result is ``progress_h mod tau``, the argument to :func:`lost_work_h`.
     """
-    _positive(checkpoint_interval_h, "checkpoint_interval_h")
+    check_number(checkpoint_interval_h, "checkpoint_interval_h", 0.0, lo_open=True)
     arr = np.asarray(progress_h, dtype=np.float64)
     if not np.all(np.isfinite(arr) & (arr >= 0)):
         raise WattbitInputError("expected finite hours >= 0", field="progress_h")
@@ -101,35 +102,25 @@ def expected_lost_fraction(
     float
         Lost share in [0, 1]; ``tau / (2 M)`` with the defaults. Accurate while ``tau``, ``delta``, ``R`` << ``M``.
     """
-    _positive(checkpoint_interval_h, "checkpoint_interval_h")
-    _positive(mtbf_h, "mtbf_h", allow_inf=True)
-    _positive_or_zero(checkpoint_cost_h, "checkpoint_cost_h")
-    _positive_or_zero(restart_h, "restart_h")
+    check_number(checkpoint_interval_h, "checkpoint_interval_h", 0.0, lo_open=True)
+    if mtbf_h != math.inf:  # no failures
+        check_number(mtbf_h, "mtbf_h", 0.0, lo_open=True)
+    check_number(checkpoint_cost_h, "checkpoint_cost_h", 0.0)
+    check_number(restart_h, "restart_h", 0.0)
     waste = checkpoint_cost_h / checkpoint_interval_h + (checkpoint_interval_h / 2 + restart_h) / mtbf_h
     return min(waste, 1.0)
 
 
 def expected_lost_per_failure_h(checkpoint_interval_h: float, mtbf_h: float) -> float:
     """Exact mean work lost per failure for exponential failures [h]: ``M - tau / (exp(tau/M) - 1)`` (< ``tau/2``)."""
-    _positive(checkpoint_interval_h, "checkpoint_interval_h")
-    _positive(mtbf_h, "mtbf_h")
+    check_number(checkpoint_interval_h, "checkpoint_interval_h", 0.0, lo_open=True)
+    check_number(mtbf_h, "mtbf_h", 0.0, lo_open=True)
     x = checkpoint_interval_h / mtbf_h
     return mtbf_h - checkpoint_interval_h / math.expm1(x) if x > 1e-6 else checkpoint_interval_h / 2 * (1 - x / 6)
 
 
 def young_daly_interval_h(checkpoint_cost_h: float, mtbf_h: float) -> float:
     """Young's optimal checkpoint interval ``sqrt(2 delta M)`` [h], the minimum of :func:`expected_lost_fraction`."""
-    _positive(checkpoint_cost_h, "checkpoint_cost_h")
-    _positive(mtbf_h, "mtbf_h")
+    check_number(checkpoint_cost_h, "checkpoint_cost_h", 0.0, lo_open=True)
+    check_number(mtbf_h, "mtbf_h", 0.0, lo_open=True)
     return math.sqrt(2 * checkpoint_cost_h * mtbf_h)
-
-
-def _positive(value: float, name: str, allow_inf: bool = False) -> None:
-    ok = (math.isfinite(value) or (allow_inf and value == math.inf)) and value > 0
-    if not ok:
-        raise WattbitInputError(f"{value!r} is not a finite number > 0", field=name)
-
-
-def _positive_or_zero(value: float, name: str) -> None:
-    if not (math.isfinite(value) and value >= 0):
-        raise WattbitInputError(f"{value!r} is not a finite number >= 0", field=name)

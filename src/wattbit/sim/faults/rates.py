@@ -17,12 +17,12 @@ against).
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wattbit.errors import WattbitInputError
+from wattbit.units import check_int, check_number
 
 #: Scope codes (``FailureEvents.scope``): what an event takes out of service.
 SCOPE_GPU, SCOPE_NODE, SCOPE_NETWORK, SCOPE_SOFTWARE, SCOPE_SITE = 0, 1, 2, 3, 4
@@ -85,8 +85,8 @@ class RepairTime:
     sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_finite_nonneg(self.median_h, "median_h")
-        _check_finite_nonneg(self.sigma, "sigma")
+        check_number(self.median_h, "median_h", 0.0)
+        check_number(self.sigma, "sigma", 0.0)
 
     @property
     def mean_h(self) -> float:
@@ -114,9 +114,8 @@ class SiteEventRate:
     sigma: float = 0.0
 
     def __post_init__(self) -> None:
-        _check_finite_nonneg(self.rate_per_site_year, "rate_per_site_year")
-        if not (math.isfinite(self.derate_fraction) and 0.0 < self.derate_fraction <= 1.0):
-            raise WattbitInputError(f"{self.derate_fraction!r} is not in (0, 1]", field="derate_fraction")
+        check_number(self.rate_per_site_year, "rate_per_site_year", 0.0)
+        check_number(self.derate_fraction, "derate_fraction", 0.0, 1.0, lo_open=True)
         RepairTime(self.median_h, self.sigma)  # validates the duration
 
     @property
@@ -190,10 +189,10 @@ class FailureRates:
     def __post_init__(self) -> None:
         for name in ("cause_fractions", "cause_scopes", "repair", "site_events"):  # a private copy: frozen means frozen
             object.__setattr__(self, name, dict(getattr(self, name)))
-        _check_finite_nonneg(self.unplanned_per_gpu_day, "unplanned_per_gpu_day")
+        check_number(self.unplanned_per_gpu_day, "unplanned_per_gpu_day", 0.0)
         _check_known(self.cause_fractions, LLAMA3_CAUSES, "cause_fractions")
         for name, share in self.cause_fractions.items():
-            _check_finite_nonneg(share, f"cause_fractions.{name}")
+            check_number(share, f"cause_fractions.{name}", 0.0)
         total = sum(self.cause_fractions.values())
         if abs(total - 1.0) > 1e-6:
             raise WattbitInputError(f"cause fractions sum to {total:.6g}; expected 1", field="cause_fractions")
@@ -208,13 +207,8 @@ class FailureRates:
                 )
         _check_exact_keys(self.repair, COMPONENT_SCOPES, "repair", RepairTime)
         _check_exact_keys(self.site_events, SITE_EVENT_KINDS, "site_events", SiteEventRate)
-        n = self.network_group_nodes
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise WattbitInputError(f"{n!r} is not an integer >= 1", field="network_group_nodes")
-        s = self.network_switch_share
-        _check_finite_nonneg(s, "network_switch_share")
-        if s > 1.0:
-            raise WattbitInputError(f"{s!r} is not in [0, 1]", field="network_switch_share")
+        check_int(self.network_group_nodes, "network_group_nodes", 1)
+        check_number(self.network_switch_share, "network_switch_share", 0.0, 1.0)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FailureRates:
@@ -270,11 +264,6 @@ def _as_float(value: Any, name: str) -> float:
         return float(value)
     except (TypeError, ValueError):
         raise WattbitInputError(f"{value!r} is not a number", field=name) from None
-
-
-def _check_finite_nonneg(value: float, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise WattbitInputError(f"{value!r} is not a finite number >= 0", field=name)
 
 
 def _check_known(mapping: Mapping[str, Any], known: Mapping[str, Any] | set[str], name: str) -> None:
