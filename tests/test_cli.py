@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from wattbit.cli import app
@@ -80,3 +83,32 @@ def test_report_on_a_scenario_with_missing_data_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["scenario", "report", str(f), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "nowhere.csv: file not found" in result.output
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command and sub-command under ``command`` (itself included), with the words that invoke it."""
+    found = [(path, command)]
+    for name, sub in getattr(command, "commands", {}).items():  # a group (typer's own click) has sub-commands
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def _bracketed(command: Any) -> set[str]:
+    """Every ``[...]`` in a command's docstring and in the help of its arguments and options."""
+    texts = [command.help or ""] + [getattr(param, "help", None) or "" for param in command.params]
+    return {match for text in texts for match in re.findall(r"\[[^\[\]\n]+\]", " ".join(text.split()))}
+
+
+def test_help_of_every_command_keeps_bracketed_words() -> None:
+    commands = _commands(typer.main.get_command(app))
+    assert {" ".join(p) for p, _ in commands} >= {"", "demo", "plan", "bench", "simulate", "data inspect"}
+    seen = set()
+    for path, command in commands:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        shown = " ".join(result.output.split())
+        assert (command.help or "").split()[0] in shown  # the docstring is shown at all
+        for word in _bracketed(command):
+            assert word in shown, f"wattbit {' '.join(path)} --help lost {word}: {shown}"
+            seen.add(word)
+    assert "[plan]" in seen  # the docstrings do hold bracketed words: the check is not vacuous

@@ -12,9 +12,15 @@ import typer
 
 from wattbit.errors import WattbitInputError
 
-app = typer.Typer(help="wattbit: plan, simulate and operate renewable-powered AI datacenters.", no_args_is_help=True)
-data_app = typer.Typer(help="Read and check data files.", no_args_is_help=True)
-scenario_app = typer.Typer(help="Check and report scenarios.", no_args_is_help=True)
+# rich_markup_mode=None: help text is shown as written (plain click help), so that "[plan]" in a docstring is not taken
+# for rich console markup and dropped.
+app = typer.Typer(
+    help="wattbit: plan, simulate and operate renewable-powered AI datacenters.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+data_app = typer.Typer(help="Read and check data files.", no_args_is_help=True, rich_markup_mode=None)
+scenario_app = typer.Typer(help="Check and report scenarios.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
 
