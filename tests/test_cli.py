@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from wattbit.cli import app
+from wattbit import __version__
+from wattbit.cli import LOG_HANDLER, app
 
 runner = CliRunner()
 
@@ -112,3 +115,37 @@ def test_help_of_every_command_keeps_bracketed_words() -> None:
             assert word in shown, f"wattbit {' '.join(path)} --help lost {word}: {shown}"
             seen.add(word)
     assert "[plan]" in seen  # the docstrings do hold bracketed words: the check is not vacuous
+
+
+@pytest.fixture
+def wattbit_logger() -> Iterator[logging.Logger]:
+    """The ``wattbit`` logger, put back as it was after the test (the CLI configures it in this process)."""
+    logger = logging.getLogger("wattbit")
+    level, handlers = logger.level, list(logger.handlers)
+    yield logger
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+def test_verbose_logs_debug_to_stderr_and_quiet_is_the_default(wattbit_logger: logging.Logger) -> None:
+    solver = logging.getLogger("wattbit.opt")  # wattbit.opt shows the HiGHS banner and log where DEBUG is enabled
+    quiet = runner.invoke(app, ["scenario", "validate", "japan-2022"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and not solver.isEnabledFor(logging.DEBUG)
+    for flag in ("--verbose", "-v"):
+        loud = runner.invoke(app, [flag, "scenario", "validate", "japan-2022"])
+        assert loud.exit_code == 0, loud.output
+        assert loud.stdout == quiet.stdout  # the same results; the log goes to stderr
+        assert loud.stderr.splitlines() == [f"DEBUG wattbit.cli: wattbit {__version__}: scenario"]
+        assert solver.isEnabledFor(logging.DEBUG)
+    again = runner.invoke(app, ["scenario", "validate", "japan-2022"])  # a later quiet run in the same process
+    assert again.stderr == "" and not solver.isEnabledFor(logging.DEBUG)
+    assert LOG_HANDLER not in [h.get_name() for h in wattbit_logger.handlers]  # the stderr handler is taken off
+
+
+def test_verbose_with_a_command_s_help() -> None:
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0 and "--verbose" in top.output
+    result = runner.invoke(app, ["--verbose", "plan", "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "[plan]" in " ".join(result.stdout.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from wattbit import __version__
 from wattbit.errors import WattbitInputError
 
 # rich_markup_mode=None: help text is shown as written (plain click help), so that "[plan]" in a docstring is not taken
@@ -25,6 +27,10 @@ app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("wattbit.cli")  # not __name__, which is __main__ under python -m wattbit.cli
+#: Name of the stderr handler ``--verbose`` puts on the ``wattbit`` logger (so that a second run replaces it).
+LOG_HANDLER = "wattbit-cli-stderr"
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario TOML file, or a built-in scenario name (japan-2022).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the results to.")]
@@ -42,6 +48,43 @@ def user_errors(func: F) -> F:
             raise typer.Exit(code=2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Log at DEBUG level to stderr, the solver's banner and log included (quiet by default). "
+            "Give it before the command: wattbit --verbose plan ...",
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
+    configure_logging(verbose)
+    log.debug("wattbit %s: %s", __version__, ctx.invoked_subcommand)
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send the ``wattbit`` loggers' records at DEBUG level and above to stderr if ``verbose``, else keep them quiet.
+
+    Quiet means WARNING and above, through Python's last-resort handler. ``wattbit.opt`` shows the HiGHS banner and
+    the solver's log only where ``logging.getLogger("wattbit.opt").isEnabledFor(logging.DEBUG)``.
+    """
+    logger = logging.getLogger("wattbit")
+    for handler in [h for h in logger.handlers if h.get_name() == LOG_HANDLER]:
+        logger.removeHandler(handler)
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+        return
+    handler = logging.StreamHandler()  # sys.stderr as it is now
+    handler.set_name(LOG_HANDLER)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
 
 
 @app.command()
