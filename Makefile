@@ -28,9 +28,11 @@ demo: $(STAMP)
 test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q
 
+# lint-imports checks the layer contract (pyproject.toml [tool.importlinter], docs/architecture.md) on ./src
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests scripts benchmarks
-	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/ruff check src tests scripts benchmarks examples
+	$(BIN)/ruff format --check src tests scripts benchmarks examples
+	PYTHONPATH=src $(BIN)/lint-imports --no-logo
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
@@ -52,4 +54,4 @@ demo-data: $(STAMP)
 	$(BIN)/python scripts/build_demo_data.py
 
 clean:
-	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
-from wattbit.cli import app
+from wattbit import __version__
+from wattbit.cli import LOG_HANDLER, app
 
 runner = CliRunner()
 
@@ -80,3 +89,82 @@ def test_report_on_a_scenario_with_missing_data_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["scenario", "report", str(f), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "nowhere.csv: file not found" in result.output
+
+
+def _commands(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command and sub-command under ``command`` (itself included), with the words that invoke it."""
+    found = [(path, command)]
+    for name, sub in getattr(command, "commands", {}).items():  # a group (typer's own click) has sub-commands
+        found += _commands(sub, (*path, name))
+    return found
+
+
+def _bracketed(command: Any) -> set[str]:
+    """Every ``[...]`` in a command's docstring and in the help of its arguments and options."""
+    texts = [command.help or ""] + [getattr(param, "help", None) or "" for param in command.params]
+    return {match for text in texts for match in re.findall(r"\[[^\[\]\n]+\]", " ".join(text.split()))}
+
+
+def test_help_of_every_command_keeps_bracketed_words() -> None:
+    commands = _commands(typer.main.get_command(app))
+    assert {" ".join(p) for p, _ in commands} >= {"", "demo", "plan", "bench", "simulate", "data inspect"}
+    seen = set()
+    for path, command in commands:
+        result = runner.invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, result.output
+        shown = " ".join(result.output.split())
+        assert (command.help or "").split()[0] in shown  # the docstring is shown at all
+        for word in _bracketed(command):
+            assert word in shown, f"wattbit {' '.join(path)} --help lost {word}: {shown}"
+            seen.add(word)
+    assert "[plan]" in seen  # the docstrings do hold bracketed words: the check is not vacuous
+
+
+@pytest.fixture
+def wattbit_logger() -> Iterator[logging.Logger]:
+    """The ``wattbit`` logger, put back as it was after the test (the CLI configures it in this process)."""
+    logger = logging.getLogger("wattbit")
+    level, handlers = logger.level, list(logger.handlers)
+    yield logger
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
+
+
+def test_verbose_logs_debug_to_stderr_and_quiet_is_the_default(wattbit_logger: logging.Logger) -> None:
+    solver = logging.getLogger("wattbit.opt")  # wattbit.opt shows the HiGHS banner and log where DEBUG is enabled
+    quiet = runner.invoke(app, ["scenario", "validate", "japan-2022"])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and not solver.isEnabledFor(logging.DEBUG)
+    for flag in ("--verbose", "-v"):
+        loud = runner.invoke(app, [flag, "scenario", "validate", "japan-2022"])
+        assert loud.exit_code == 0, loud.output
+        assert loud.stdout == quiet.stdout  # the same results; the log goes to stderr
+        assert loud.stderr.splitlines() == [f"DEBUG wattbit.cli: wattbit {__version__}: scenario"]
+        assert solver.isEnabledFor(logging.DEBUG)
+    again = runner.invoke(app, ["scenario", "validate", "japan-2022"])  # a later quiet run in the same process
+    assert again.stderr == "" and not solver.isEnabledFor(logging.DEBUG)
+    assert LOG_HANDLER not in [h.get_name() for h in wattbit_logger.handlers]  # the stderr handler is taken off
+
+
+def test_verbose_with_a_command_s_help() -> None:
+    top = runner.invoke(app, ["--help"])
+    assert top.exit_code == 0 and "--verbose" in top.output
+    result = runner.invoke(app, ["--verbose", "plan", "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    assert "[plan]" in " ".join(result.stdout.split())
+
+
+def test_the_solver_banner_shows_only_with_verbose(tmp_path: Path) -> None:
+    # HiGHS prints its banner to the process's stdout (fd 1) at the first Highs(); wattbit.opt.highs.new_highs()
+    # hides it unless the wattbit.opt logger is at DEBUG. Once per process, so each run is a process of its own.
+    command = [sys.executable, "-m", "wattbit.cli"]
+    args = ["simulate", "japan-2022", "--policy", "oracle", "--start", "2022-01-10", "--end", "2022-01-11"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    runs = {}
+    for flags in ([], ["--verbose"]):
+        out = ["--out", str(tmp_path / ("verbose" if flags else "quiet"))]
+        done = subprocess.run([*command, *flags, *args, *out], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        runs[bool(flags)] = done
+    assert "HiGHS" not in runs[False].stdout + runs[False].stderr
+    assert "Running HiGHS" in runs[True].stdout + runs[True].stderr

@@ -171,3 +171,12 @@ def test_wheel_carries_the_demo_and_runs_it(tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert (out / "report.html").stat().st_size > 100_000
+
+
+def test_demo_compares_the_policies_on_two_spring_weeks(demo_out: Path) -> None:
+    bench = json.loads((demo_out / "bench" / "bench.json").read_text())
+    assert bench["period"][0].startswith("2022-04-10") and bench["period"][1].startswith("2022-04-24")
+    assert list(bench["policies"]) == ["baseline", "greedy", "mpc", "oracle"] and "oracle_bound" in bench
+    html = (demo_out / "report.html").read_text(encoding="utf-8")
+    assert 'id="bench"' in html and "Policy comparison, 2022-04-10 to 2022-04-24" in html
+    assert "oracle_bound (plan, a bound)" in html

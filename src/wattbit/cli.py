@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
+from wattbit import __version__
 from wattbit.errors import WattbitInputError
 
-app = typer.Typer(help="wattbit: plan, simulate and operate renewable-powered AI datacenters.", no_args_is_help=True)
-data_app = typer.Typer(help="Read and check data files.", no_args_is_help=True)
-scenario_app = typer.Typer(help="Check and report scenarios.", no_args_is_help=True)
+# rich_markup_mode=None: help text is shown as written (plain click help), so that "[plan]" in a docstring is not taken
+# for rich console markup and dropped.
+app = typer.Typer(
+    help="wattbit: plan, simulate and operate renewable-powered AI datacenters.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+data_app = typer.Typer(help="Read and check data files.", no_args_is_help=True, rich_markup_mode=None)
+scenario_app = typer.Typer(help="Check and report scenarios.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+log = logging.getLogger("wattbit.cli")  # not __name__, which is __main__ under python -m wattbit.cli
+#: Name of the stderr handler ``--verbose`` puts on the ``wattbit`` logger (so that a second run replaces it).
+LOG_HANDLER = "wattbit-cli-stderr"
 
 ScenarioArg = Annotated[str, typer.Argument(help="A scenario TOML file, or a built-in scenario name (japan-2022).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Folder to write the results to.")]
@@ -38,62 +51,77 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+@app.callback()
+def options(
+    ctx: typer.Context,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="Log at DEBUG level to stderr, the solver's banner and log included (quiet by default). "
+            "Give it before the command: wattbit --verbose plan ...",
+        ),
+    ] = False,
+) -> None:
+    """Options for every command."""
+    configure_logging(verbose)
+    log.debug("wattbit %s: %s", __version__, ctx.invoked_subcommand)
+
+
+def configure_logging(verbose: bool) -> None:
+    """Send the ``wattbit`` loggers' records at DEBUG level and above to stderr if ``verbose``, else keep them quiet.
+
+    Quiet means WARNING and above, through Python's last-resort handler. ``wattbit.opt`` shows the HiGHS banner and
+    the solver's log only where ``logging.getLogger("wattbit.opt").isEnabledFor(logging.DEBUG)``.
+    """
+    logger = logging.getLogger("wattbit")
+    for handler in [h for h in logger.handlers if h.get_name() == LOG_HANDLER]:
+        logger.removeHandler(handler)
+    if not verbose:
+        logger.setLevel(logging.WARNING)
+        return
+    handler = logging.StreamHandler()  # sys.stderr as it is now
+    handler.set_name(LOG_HANDLER)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+
 @app.command()
 @user_errors
 def demo(out: OutOption = Path("out/demo")) -> None:
     """Run the main job on the built-in japan-2022 scenario: its data, and a year simulated under the baseline
     policy. Writes DIR/report.html, the data files and DIR/simulate/ (time series, jobs, summary)."""
-    from rich.progress import Progress
-
-    from wattbit.control import POLICY_NAMES, make_policy
-    from wattbit.report.bench_report import comparison_table, run_bench
-    from wattbit.report.html import Section
-    from wattbit.report.signals_report import build_data_report
-    from wattbit.report.sim_report import simulation_sections
-    from wattbit.scenario import load_scenario, with_period
-    from wattbit.sim.run import simulate as run_simulation
-    from wattbit.sim.run import write_result
-
-    scenario = load_scenario("japan-2022")
-    policy = make_policy(scenario.policy.name)
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"simulating {scenario.name} ({policy.name})", total=len(scenario.period.index_utc()))
-        result = run_simulation(scenario, policy, progress=lambda k: bar.update(task, completed=k + 1))
-    write_result(result, out / "simulate")
-    step_h = scenario.period.step_timedelta.total_seconds() / 3600
-    sections = simulation_sections(result, step_h, scenario.period.timezone)
-    # the policy comparison on two weeks of the spring curtailment season (the full year: wattbit bench japan-2022)
-    window = with_period(scenario, DEMO_BENCH_WINDOW[0], DEMO_BENCH_WINDOW[1])
-    with Progress(transient=True) as bar:
-        steps = len(window.period.index_utc())
-        tasks = {n: bar.add_task(f"comparing policies: {n}", total=steps) for n in POLICY_NAMES}
-        compared = run_bench(
-            window, out / "bench", POLICY_NAMES, progress=lambda n, k: bar.update(tasks[n], completed=k + 1)
-        )
-    sections += [
-        Section(
-            f"Policy comparison, {DEMO_BENCH_WINDOW[0]} to {DEMO_BENCH_WINDOW[1]}",
-            comparison_table(compared)
-            + '<p class="note">Two weeks of the spring curtailment season, every policy on the same jobs, failures '
-            "and seed (full report: bench/bench.html; the whole year: <code>wattbit bench japan-2022</code>). "
-            "oracle_bound is the offline optimum's own plan, a bound no policy can beat.</p>",
-            id="bench",
-        )
-    ]
-    summary = build_data_report(scenario, out, sections)
-    _print_summary(summary)
-    typer.echo(
-        f"simulation ({policy.name}): PUE {result.summary['pue']:.3f}, carbon {result.summary['carbon_t']:,.0f} t, "
-        f"GPU utilisation {result.summary['gpu_utilization']:.1%}, deadline misses {result.summary['deadline_misses']}"
-    )
     from wattbit.report.bench_report import TABLE
+    from wattbit.report.demo_report import run_demo
 
-    _print_bench(compared, TABLE)
-    typer.echo(f"report: {out / 'report.html'}")
+    with _progress_bars() as progress:
+        run = run_demo(out, progress)
+    _print_summary(run.sites)
+    s = run.simulation.summary
+    typer.echo(
+        f"simulation ({s['policy']}): PUE {s['pue']:.3f}, carbon {s['carbon_t']:,.0f} t, "
+        f"GPU utilisation {s['gpu_utilization']:.1%}, deadline misses {s['deadline_misses']}"
+    )
+    _print_bench(run.bench, TABLE)
+    typer.echo(f"report: {run.report}")
 
 
-#: The demo compares policies over these two weeks of japan-2022 (Tohoku curtails solar most in spring).
-DEMO_BENCH_WINDOW = ("2022-04-10", "2022-04-24")
+@contextmanager
+def _progress_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """A transient rich progress display, and the ``progress(task, steps_done, steps)`` that draws a bar per task."""
+    from rich.progress import Progress, TaskID
+
+    with Progress(transient=True) as bars:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(task: str, done: int, steps: int) -> None:
+            if task not in tasks:
+                tasks[task] = bars.add_task(task, total=steps)
+            bars.update(tasks[task], completed=done)
+
+        yield progress
 
 
 @app.command("site-report")
@@ -133,21 +161,14 @@ def simulate(
     """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
     from rich.progress import Progress
 
-    from wattbit.control import POLICY_NAMES
-    from wattbit.control.bench import run_policy
+    from wattbit.control.bench import simulate_policy
     from wattbit.scenario import load_scenario, with_period
-    from wattbit.sim.run import prepare, write_result
+    from wattbit.sim.run import write_result
 
-    if policy not in POLICY_NAMES:
-        raise WattbitInputError(f"unknown policy {policy!r}; known policies: {', '.join(POLICY_NAMES)}", field="policy")
     sc = with_period(load_scenario(scenario), start, end)
-    inputs = prepare(sc, seed=seed)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
-        result, extra = run_policy(inputs, policy, progress=lambda k: bar.update(task, completed=k + 1))
-    result.summary.update({k: v for k, v in extra.items() if k != "bound"})
-    if "bound" in extra:
-        result.summary["oracle_bound"] = extra["bound"]
+        result = simulate_policy(sc, policy, seed, progress=lambda k: bar.update(task, completed=k + 1))
     write_result(result, out)
     for key, value in result.summary.items():
         typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
@@ -224,21 +245,17 @@ def plan(
     DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv."""
     from wattbit.plan.planner import plan as run_plan
     from wattbit.plan.planner import plan_summary, summary_lines, write_plan
+    from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
     from wattbit.report.plan_report import build_plan_report
     from wattbit.scenario import load_scenario
 
     result = run_plan(load_scenario(scenario))
-    write_plan(result, out)
-    if draws:
-        from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
-
-        mc = plan_monte_carlo(result, draws, seed or 0, executor)
-        mc.table.to_csv(out / "montecarlo.csv")
-        doc = json.loads((out / "plan.json").read_text(encoding="utf-8"))
-        doc["uncertainty"] = uncertainty_summary(mc)
-        (out / "plan.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    mc = plan_monte_carlo(result, draws, seed or 0, executor) if draws else None
+    write_plan(result, out, mc)
+    if mc is not None:
+        spread = uncertainty_summary(mc)
         for name in ("npv", "carbon_t_per_year"):
-            q = doc["uncertainty"][name]
+            q = spread[name]
             typer.echo(f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws)")
     report = build_plan_report(result, out)
     for line in summary_lines(plan_summary(result)):

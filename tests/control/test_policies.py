@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from tests.sim.test_engine import NO_FAULTS, _scenario
 from wattbit.cli import app
 from wattbit.control import make_policy
-from wattbit.control.bench import due_in_period, run_policy
+from wattbit.control.bench import due_in_period, run_policy, simulate_policy
 from wattbit.control.oracle import OracleConfig
 from wattbit.opt import DispatchWeights
 from wattbit.sim.run import SimInputs, collect, make_engine, prepare
@@ -110,3 +110,25 @@ def test_collect_is_the_summary_of_simulate(two_days_no_faults: SimInputs) -> No
     engine.run()
     s = collect(two_days_no_faults, engine, "baseline").summary
     assert s["policy"] == "baseline" and s["deadline_misses"] == 0
+
+
+def test_simulate_policy_adds_the_policy_statistics_and_the_bound() -> None:
+    sc = _scenario(days=1, step="1h")
+    oracle = simulate_policy(sc, "oracle", seed=5).summary
+    assert oracle["policy"] == "oracle" and oracle["seed"] == 5
+    assert "bound" not in oracle and oracle["oracle_bound"]["carbon_t"] <= oracle["carbon_t"]
+    mpc = simulate_policy(sc, "mpc", seed=5).summary
+    assert mpc["decision_ms_p50"] <= mpc["decision_ms_p99"] <= mpc["decision_ms_max"]
+    assert "oracle_bound" not in mpc and "decision_ms_p50" not in oracle
+
+
+def test_simulate_command_writes_the_run_and_names_an_unknown_policy(tmp_path: Path) -> None:
+    args = ["simulate", "japan-2022", "--start", "2022-04-12", "--end", "2022-04-13", "--out", str(tmp_path)]
+    r = CliRunner().invoke(app, [*args, "--policy", "greedy"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["policy"] == "greedy" and f"carbon_t: {summary['carbon_t']:,.3f}" in r.output
+    assert (tmp_path / "timeseries.parquet").stat().st_size > 0
+    r = CliRunner().invoke(app, [*args, "--policy", "magic"])
+    assert r.exit_code == 2
+    assert "unknown policy 'magic'; known policies: baseline, greedy, mpc, oracle" in r.output

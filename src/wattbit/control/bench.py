@@ -58,6 +58,39 @@ def run_policy(
     return result, extra
 
 
+def simulate_policy(
+    scenario: Scenario, name: str, seed: int | None = None, progress: Callable[[int], None] | None = None
+) -> SimResult:
+    """Simulate ``scenario`` under policy ``name`` (``wattbit simulate``).
+
+    The policy's own statistics (``mpc``'s decision times) join the result's summary, and the
+    oracle's bound goes in as ``oracle_bound``.
+
+    Parameters
+    ----------
+    scenario
+        What to simulate.
+    name
+        One of :data:`~wattbit.control.POLICY_NAMES`.
+    seed
+        Seed of failures and random choices (default: the scenario's).
+    progress
+        Called with the index of each step done.
+
+    Raises
+    ------
+    WattbitInputError
+        For an unknown policy name.
+    """
+    if name not in POLICY_NAMES:
+        raise WattbitInputError(f"unknown policy {name!r}; known policies: {', '.join(POLICY_NAMES)}", field="policy")
+    result, extra = run_policy(prepare(scenario, seed=seed), name, progress)
+    result.summary.update({k: v for k, v in extra.items() if k != "bound"})
+    if "bound" in extra:
+        result.summary["oracle_bound"] = extra["bound"]
+    return result
+
+
 def compare_policies(
     scenario: Scenario,
     policies: Sequence[str] = POLICY_NAMES,

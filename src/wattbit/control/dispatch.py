@@ -1,6 +1,6 @@
 """From a plan's GPUs per site to individual jobs: which to start, pause or move, and where.
 
-The planning models (:mod:`wattbit.control.lp`) decide how many GPUs run training at each site in each slot, not
+The planning models (:mod:`wattbit.opt.dispatch`) decide how many GPUs run training at each site in each slot, not
 which job; this module turns such per-site targets into job actions, the same way for every planning policy:
 
 1. **Urgent jobs first.** A queued job whose slack (steps to its deadline less the steps of work it still needs at

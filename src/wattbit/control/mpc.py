@@ -2,7 +2,7 @@
 
 Every ``interval_steps`` (an hour by default) the policy forecasts each site's carbon intensity, price,
 curtailment, on-site generation, weather and inference demand over the horizon (``wattbit.forecast``, from the
-past only), builds the class form of the watt-bit programme (:mod:`wattbit.control.lp`) on hourly slots and solves
+past only), builds the class form of the watt-bit programme (:mod:`wattbit.opt.dispatch`) on hourly slots and solves
 it with HiGHS. The plan's first slot sets, per site, the training GPUs (turned into job starts, pauses and moves by
 :mod:`wattbit.control.dispatch`), the GPU power cap, the cooling setpoint, the battery power and the inference
 routing shares; between re-plans the policy follows the plan's current slot.

@@ -2,7 +2,7 @@
 
 The oracle is given, before the run, everything the engine will see: every job's arrival, size and deadline, the
 observed signals, the weather and the GPUs failures take out. It solves the cumulative form of the programme
-(:mod:`wattbit.control.lp`, linopy + HiGHS) once, on slots of ``slot_steps`` engine steps, and then follows the plan
+(:mod:`wattbit.opt.dispatch`, linopy + HiGHS) once, on slots of ``slot_steps`` engine steps, and then follows the plan
 like ``mpc`` does (:func:`wattbit.control.mpc.act_on_plan`).
 
 Its *plan* is a bound: a relaxation of what any policy can do in the engine, so no policy's carbon (or weighted

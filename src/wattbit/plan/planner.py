@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattbit.montecarlo.engine import MonteCarloResult
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution, Method, choose_method, site_gpus, solve_capacity
 from wattbit.plan.evaluate import PlanFinance, TornadoBar, annual_figures, evaluate_plan, tco_per_year, tornado
 from wattbit.plan.inputs import PlanContext, build_problem
+from wattbit.plan.uncertainty import uncertainty_summary
 from wattbit.scenario import Scenario
 
 #: Keys every plan.json has at its top level (the issue's list).
@@ -243,15 +245,37 @@ def dispatch_frame(result: PlanResult) -> pd.DataFrame:
     return pd.concat(frames).rename_axis("time_utc").reset_index()
 
 
-def write_plan(result: PlanResult, out_dir: Path) -> dict[str, Path]:
-    """Write ``plan.json``, ``cash_flows.csv`` and ``dispatch.parquet`` to ``out_dir``; return their paths."""
+def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult | None = None) -> dict[str, Path]:
+    """Write ``plan.json``, ``cash_flows.csv`` and ``dispatch.parquet`` to ``out_dir``; return their paths.
+
+    Parameters
+    ----------
+    result
+        The plan.
+    out_dir
+        Folder to write to (made if missing).
+    monte_carlo
+        The plan's Monte Carlo (:func:`wattbit.plan.uncertainty.plan_monte_carlo`), if any: its P10/P50/P90 go into
+        ``plan.json`` under ``uncertainty`` (:func:`~wattbit.plan.uncertainty.uncertainty_summary`) and its draws
+        to ``montecarlo.csv``.
+
+    Returns
+    -------
+    dict of str to Path
+        ``plan``, ``cash_flows``, ``dispatch`` and, with ``monte_carlo``, ``montecarlo``.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "plan": out_dir / "plan.json",
         "cash_flows": out_dir / "cash_flows.csv",
         "dispatch": out_dir / "dispatch.parquet",
     }
-    paths["plan"].write_text(json.dumps(plan_summary(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    doc = plan_summary(result)
+    if monte_carlo is not None:
+        paths["montecarlo"] = out_dir / "montecarlo.csv"
+        monte_carlo.table.to_csv(paths["montecarlo"])
+        doc["uncertainty"] = _clean(uncertainty_summary(monte_carlo))  # JSON-safe like the rest of plan.json
+    paths["plan"].write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     result.finance.table.to_csv(paths["cash_flows"])
     dispatch_frame(result).to_parquet(paths["dispatch"], index=False)
     return paths

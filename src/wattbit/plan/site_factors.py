@@ -6,7 +6,7 @@ The planner needs facility power as a *linear* function of the IT capacity it ch
 the plant — chain losses and cooling depend on the load as a share of the rating, and the miscellaneous load is a
 share of the rating — so running it once for a reference plant at the target utilisation gives, per hour,
 ``f_t = facility_t / rated IT`` and the facility power of any size is ``f_t x IT``. (This is the hourly PUE at the
-operating point times the utilisation; ``tests/plan/test_plan_model.py`` checks the scaling.) The GPU count of the
+operating point times the utilisation; ``tests/opt/test_capacity.py`` checks the scaling.) The GPU count of the
 reference plant (:data:`REFERENCE_GPUS`) only sets that scale; rounding GPUs to whole nodes is ignored.
 """
 
