@@ -39,7 +39,14 @@ import xarray as xr
 
 from wattbit.errors import WattbitInputError
 from wattbit.opt.capacity.diagnose import TARGET_SLACK_WEIGHT, infeasible_error
-from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem, CapacitySolution, unit_costs
+from wattbit.opt.capacity.problem import (
+    MONEY_SCALE,
+    YEAR_H,
+    CapacityProblem,
+    CapacitySolution,
+    solution_from,
+    unit_costs,
+)
 from wattbit.opt.errors import InfeasibleError, SolveError
 from wattbit.opt.highs import linopy_options
 from wattbit.units import FloatArray
@@ -329,34 +336,24 @@ def solve_monolithic(problem: CapacityProblem) -> CapacitySolution:
 def _read_solution(
     problem: CapacityProblem, model: linopy.Model, variables: _Vars, status: str, build_s: float, solve_s: float
 ) -> CapacitySolution:
-    it = _values(variables.it, "s", "o")
-    pv, wind = _values(variables.pv, "s"), _values(variables.wind, "s")
-    grid, charge, discharge = (_values(x, "s", "t") for x in (variables.grid, variables.charge, variables.discharge))
-    facility = np.einsum("sot,so->st", problem.facility_mw_per_it_mw, it)
-    pv_out = problem.pv_mw_per_mw * pv[:, None]
-    wind_out = problem.wind_mw_per_mw * wind[:, None]
-    spill = np.maximum(pv_out + wind_out + discharge + grid - charge - facility, 0.0)
-    return CapacitySolution(
-        build=np.round(_values(variables.build, "s"), 9),
-        it_mw=it,
-        pv_mw=pv,
-        wind_mw=wind,
-        battery_mwh=_values(variables.bat_e, "s"),
-        battery_mw=_values(variables.bat_p, "s"),
-        connection_mw=_values(variables.conn, "s"),
-        grid_mw=grid,
-        charge_mw=charge,
-        discharge_mw=discharge,
-        soc_mwh=_values(variables.soc, "s", "t"),
-        facility_mw=facility,
-        pv_out_mw=pv_out,
-        wind_out_mw=wind_out,
-        spill_mw=spill,
-        objective_per_year=float(model.objective.value or 0.0) * MONEY_SCALE,
-        status=status,
-        mip_gap=_mip_gap(model),
-        build_s=build_s,
-        solve_s=solve_s,
+    capacities = {
+        "build": np.round(_values(variables.build, "s"), 9),
+        "it_mw": _values(variables.it, "s", "o"),
+        "pv_mw": _values(variables.pv, "s"),
+        "wind_mw": _values(variables.wind, "s"),
+        "battery_mwh": _values(variables.bat_e, "s"),
+        "battery_mw": _values(variables.bat_p, "s"),
+        "connection_mw": _values(variables.conn, "s"),
+    }
+    dispatch = {
+        "grid_mw": _values(variables.grid, "s", "t"),
+        "charge_mw": _values(variables.charge, "s", "t"),
+        "discharge_mw": _values(variables.discharge, "s", "t"),
+        "soc_mwh": _values(variables.soc, "s", "t"),
+    }
+    objective = float(model.objective.value or 0.0) * MONEY_SCALE
+    return solution_from(
+        problem, capacities, dispatch, objective, status, mip_gap=_mip_gap(model), build_s=build_s, solve_s=solve_s
     )
 
 

@@ -224,6 +224,57 @@ class CapacitySolution:
     solve_s: float
 
 
+def solution_from(
+    problem: CapacityProblem,
+    capacities: dict[str, FloatArray],
+    dispatch: dict[str, FloatArray],
+    objective_per_year: float,
+    status: str,
+    *,
+    mip_gap: float,
+    build_s: float,
+    solve_s: float,
+) -> CapacitySolution:
+    """A :class:`CapacitySolution` from the solver's capacities and dispatch, with the flows they imply.
+
+    Parameters
+    ----------
+    problem
+        The problem.
+    capacities
+        ``build``, ``it_mw`` ``(S, O)``, ``pv_mw``, ``wind_mw``, ``battery_mwh``, ``battery_mw``, ``connection_mw``.
+    dispatch
+        ``grid_mw``, ``charge_mw``, ``discharge_mw``, ``soc_mwh`` ``(S, T)``.
+    objective_per_year, status, mip_gap, build_s, solve_s
+        As in :class:`CapacitySolution`.
+
+    Returns
+    -------
+    CapacitySolution
+        With facility power (the IT's facility factor), PV and wind output, and spilled generation (what the
+        balance leaves over) computed here, the one place for both solution methods.
+    """
+    it = capacities["it_mw"]
+    facility = np.einsum("sot,so->st", problem.facility_mw_per_it_mw, it)
+    pv_out = problem.pv_mw_per_mw * capacities["pv_mw"][:, None]
+    wind_out = problem.wind_mw_per_mw * capacities["wind_mw"][:, None]
+    grid, charge, discharge = dispatch["grid_mw"], dispatch["charge_mw"], dispatch["discharge_mw"]
+    spill = np.maximum(pv_out + wind_out + discharge + grid - charge - facility, 0.0)
+    return CapacitySolution(
+        **capacities,
+        **dispatch,
+        facility_mw=facility,
+        pv_out_mw=pv_out,
+        wind_out_mw=wind_out,
+        spill_mw=spill,
+        objective_per_year=objective_per_year,
+        status=status,
+        mip_gap=mip_gap,
+        build_s=build_s,
+        solve_s=solve_s,
+    )
+
+
 @dataclass(frozen=True)
 class UnitCosts:
     """Equivalent annual cost of one unit of each capacity [currency/yr]: the objective's coefficients.

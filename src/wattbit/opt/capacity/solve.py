@@ -15,7 +15,7 @@ import numpy as np
 from wattbit.opt.capacity.benders import BendersResult, master_violations, solve_benders
 from wattbit.opt.capacity.diagnose import infeasible_error
 from wattbit.opt.capacity.model import solve_monolithic
-from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem, CapacitySolution
+from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem, CapacitySolution, solution_from
 from wattbit.units import FloatArray
 
 Method = Literal["auto", "monolithic", "decomposed"]
@@ -72,32 +72,26 @@ def _dispatch_violations(result: BendersResult) -> dict[str, FloatArray | float]
 def _solution(problem: CapacityProblem, result: BendersResult, wall_s: float) -> CapacitySolution:
     lay = result.sites[0].layout
     k = result.capacities
-    dispatch = [lp.dispatch() for lp in result.sites]
-    grid, charge, discharge, soc = (np.maximum(np.stack([d[i] for d in dispatch]), 0.0) for i in range(4))
-    it = k[:, : lay.n_options]
-    pv, wind = k[:, lay.pv], k[:, lay.wind]
-    facility = np.einsum("sot,so->st", problem.facility_mw_per_it_mw, it)
-    pv_out, wind_out = problem.pv_mw_per_mw * pv[:, None], problem.wind_mw_per_mw * wind[:, None]
-    spill = np.maximum(pv_out + wind_out + discharge + grid - charge - facility, 0.0)
+    flows = [lp.dispatch() for lp in result.sites]
+    grid, charge, discharge, soc = (np.maximum(np.stack([d[i] for d in flows]), 0.0) for i in range(4))
+    capacities = {
+        "build": result.build,
+        "it_mw": k[:, : lay.n_options],
+        "pv_mw": k[:, lay.pv],
+        "wind_mw": k[:, lay.wind],
+        "battery_mwh": k[:, lay.energy],
+        "battery_mw": k[:, lay.power],
+        "connection_mw": k[:, lay.grid],
+    }
+    dispatch = {"grid_mw": grid, "charge_mw": charge, "discharge_mw": discharge, "soc_mwh": soc}
     stats = result.stats
-    return CapacitySolution(
-        build=result.build,
-        it_mw=it,
-        pv_mw=pv,
-        wind_mw=wind,
-        battery_mwh=k[:, lay.energy],
-        battery_mw=k[:, lay.power],
-        connection_mw=k[:, lay.grid],
-        grid_mw=grid,
-        charge_mw=charge,
-        discharge_mw=discharge,
-        soc_mwh=soc,
-        facility_mw=facility,
-        pv_out_mw=pv_out,
-        wind_out_mw=wind_out,
-        spill_mw=spill,
-        objective_per_year=stats.upper_bound * MONEY_SCALE,
-        status=f"benders: gap {max(stats.gap, 0.0):.1e} after {stats.iterations} iterations",
+    status = f"benders: gap {max(stats.gap, 0.0):.1e} after {stats.iterations} iterations"
+    return solution_from(
+        problem,
+        capacities,
+        dispatch,
+        stats.upper_bound * MONEY_SCALE,
+        status,
         mip_gap=max(stats.gap, 0.0),
         build_s=0.0,
         solve_s=wall_s,
