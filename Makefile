@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck check bench bench-engine bench-peer demo-data clean
+.PHONY: demo test lint typecheck check bench bench-engine bench-peer bench-pypsa demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,13 @@ bench-engine: $(STAMP)
 
 bench-peer: $(STAMP)
 	$(BIN)/python benchmarks/bench_peer.py --peer-venv $(PEER_VENV)
+
+# The planner's capacity programme and PyPSA on the same single-site co-sizing year (PyPSA in its own virtualenv).
+PYPSA_VENV ?= /tmp/peer-pypsa
+
+bench-pypsa: $(STAMP)
+	$(BIN)/python benchmarks/bench_pypsa.py --peer-venv $(PYPSA_VENV)
+	$(BIN)/python benchmarks/bench_pypsa.py --peer-venv $(PYPSA_VENV) --site tomakomai --battery-cost-scale 0.15
 
 # Regenerate the embedded demo extract from ../shared/data (needs the shared data folder beside the project).
 demo-data: $(STAMP)
