@@ -92,7 +92,8 @@ def main() -> None:
         p_nom = n.model["Link-p_nom"]
         dim = next(d for d in p_nom.dims if d != "_term")
         n.model.add_constraints(
-            eta_d * p_nom.sel({dim: "discharge"}) - p_nom.sel({dim: "charge"}) == 0, name="battery-power-tie"
+            eta_d * p_nom.sel({dim: "discharge"}, drop=True) - p_nom.sel({dim: "charge"}, drop=True) == 0,
+            name="battery-power-tie",
         )
 
     status, condition = net.optimize(
