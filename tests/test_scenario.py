@@ -66,7 +66,11 @@ def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
             r"period\.start = .*needs a UTC offset",
         ),
         ('curtailment = { assume_zero = "none in this area" }', "curtailment = {}", r"give exactly one of path"),
-        ("it = { gpu_count = 64 }", "it = { gpu_count = 64, gpus = 3 }", r"sites\[0\]\.it\.gpus = 3: Extra inputs"),
+        (
+            "it = { gpu_count = 64 }",
+            "it = { gpu_count = 64, gpus = 3 }",
+            r"sites\[0\]\.it\.gpus = 3: not a field of \[sites\.it\]; it belongs in \[plan\.target\]",
+        ),
         ('[scenario]\nname = "t"', "[scenario]", r"scenario\.name = \(missing\): Field required"),
     ],
 )
@@ -122,3 +126,56 @@ def test_example_from_files_validates(shared_data: Path) -> None:
         for kind in ("weather", "carbon", "price"):
             source = getattr(site.data, kind)
             assert source.path and all(p.exists() for p in source.path), (site.name, kind)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "gpu_count = 64",
+            "gpu_count = 64, rack = 3",
+            r"sites\[0\]\.it\.rack = 3: not a field of \[sites\.it\]; did you mean `rack_kw`\?",
+        ),
+        (
+            'grid_area = "tohoku"',
+            'grid_area = "tohoku"\ngpu_model = "H100"',
+            r"not a field of \[\[sites\]\]; it belongs in \[sites\.it\]",
+        ),
+        (
+            'step = "15min"',
+            'step = "15min"\ndiscount_rate = 0.05',
+            r"period\.discount_rate = 0\.05: not a field of \[period\]; it belongs in \[finance\]",
+        ),
+        ('name = "t"', 'name = "t"\n[finance]\nmax_site_share = 0.5', r"it belongs in \[plan\.constraints\]"),
+    ],
+)
+def test_a_field_in_the_wrong_table_is_told_where_it_belongs(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    with pytest.raises(ScenarioError, match=expected):
+        parse_scenario(MINIMAL.replace(old, new), tmp_path / "s.toml")
+
+
+def test_a_finance_instrument_under_its_library_name_is_told_its_table(tmp_path: Path) -> None:
+    text = MINIMAL + '\n[plan]\ncandidates = [{ site = "a", max_it_mw = 1, max_connection_mw = 1 }]\n'
+    text += "target = { gpus = 8 }\n[plan.finance]\nitc_fraction = 0.3\n"
+    with pytest.raises(
+        ScenarioError,
+        match=r"plan\.finance\.itc_fraction = 0\.3: not a field of \[plan\.finance\]; "
+        r"write it as `fraction` in \[plan\.finance\.itc\]",
+    ):
+        parse_scenario(text, tmp_path / "s.toml")
+
+
+def test_a_missing_relative_data_file_says_what_paths_resolve_against(tmp_path: Path) -> None:
+    from wattbit.data.signals import load_scenario_signals
+    from wattbit.errors import DataFormatError
+
+    f = tmp_path / "copied" / "s.toml"
+    f.parent.mkdir()
+    f.write_text(MINIMAL, encoding="utf-8")
+    sc = load_scenario(f)
+    with pytest.raises(DataFormatError) as info:
+        load_scenario_signals(sc)
+    message = str(info.value)
+    assert "file not found" in message and "written as 'weather/sendai.csv'" in message
+    assert f"relative paths in a scenario resolve against the folder of the scenario file, here {f.parent}" in message
+    assert info.value.field == "sites[0].data"

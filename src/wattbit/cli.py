@@ -253,11 +253,14 @@ def plan(
     mc = plan_monte_carlo(result, draws, seed or 0, executor) if draws else None
     write_plan(result, out, mc)
     if mc is not None:
-        spread = uncertainty_summary(mc)
+        spread = uncertainty_summary(mc, result)
         for name in ("npv", "carbon_t_per_year"):
-            q = spread[name]
-            typer.echo(f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws)")
-    report = build_plan_report(result, out)
+            q, base = spread[name], spread["deterministic"][name]
+            typer.echo(
+                f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws; "
+                f"deterministic {base:,.0f})"
+            )
+    report = build_plan_report(result, out, mc)
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
     typer.echo(f"results: {out / 'plan.json'}, {report}")

@@ -228,7 +228,7 @@ def test_replacements_escalation_and_residual_value() -> None:
     explicit = evaluate(three_year_project(components=(replace(battery, replacement_years=(7,)),), project_years=15))
     assert explicit.table["capex_jpy"][7] == pytest.approx(600 * 1.02**7)
     assert explicit.table["residual_value_jpy"][15] == pytest.approx(600 * 1.02**7 * 2 / 10)
-    no_residual = evaluate(three_year_project(components=(battery,), project_years=15, residual_value=False))
+    no_residual = evaluate(three_year_project(components=(battery,), project_years=15, residual="none"))
     assert no_residual.table["residual_value_jpy"].sum() == 0.0
 
 

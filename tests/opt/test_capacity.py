@@ -246,7 +246,7 @@ def test_equivalent_annual_cost_matches_the_finance_module_capital_flows() -> No
     r, n = 0.06, 20
     for life, again in ((5, None), (8, 700.0), (30, None)):
         c = Component("x", "other", capex=1000.0, life_years=life, replacement_capex=again)
-        flows = capital_flows([c], Incentives(), n, residual_value=True)
+        flows = capital_flows([c], Incentives(), n, residual="market_value")
         pv_finance = float((flows.capex - flows.residual) @ discount_factors(r, n + 1))
         assert lifecycle_present_value(1000.0, life, n, r, again) == pytest.approx(pv_finance, rel=1e-12)
 
@@ -295,18 +295,3 @@ def test_site_share_that_the_limits_cannot_allow_is_named() -> None:
     p = tiny(max_site_share=0.5, max_it_mw=np.array([10.0, 2.0]))
     with pytest.raises(InfeasibleError, match="max_site_share = 50.0% binds: a must hold 1,400 GPUs more"):
         run(p, "decomposed")  # the targets and share live in the Benders master: its elastic form names them
-
-
-def test_costs_given_in_the_file_use_its_currency_and_defaults_stay_in_usd() -> None:
-    from wattbit.finance.costs import Money
-    from wattbit.plan.inputs import _cost, _dict_cost
-    from wattbit.scenario.plan import FACILITY_CAPEX_USD_PER_MW, PlanCosts
-
-    money = Money("JPY", 131.5)
-    costs = PlanCosts(currency="JPY", pv_capex_per_mw=290e6, facility_capex_per_mw={"air_chiller": 1.9e9})
-    assert _cost(costs, "pv_capex_per_mw", money) == pytest.approx(290e6)  # ¥290k/kW, given in JPY
-    assert _cost(costs, "wind_capex_per_mw", money) == pytest.approx(2.1e6 * 131.5)  # default, USD
-    assert _dict_cost(costs, "facility_capex_per_mw", "air_chiller", money) == pytest.approx(1.9e9)
-    liquid = FACILITY_CAPEX_USD_PER_MW["liquid_tower"] * 131.5
-    assert _dict_cost(costs, "facility_capex_per_mw", "liquid_tower", money) == pytest.approx(liquid)
-    assert Money("USD", 131.5).factor("JPY") == pytest.approx(1 / 131.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,7 @@ step = "1h"
 [finance]
 discount_rate = 0.07
 project_years = 10
+jpy_per_usd = 150.0
 """
 SITE = """
 [[sites]]
@@ -126,7 +128,7 @@ def test_cli_writes_plan_json_with_the_required_keys_and_the_report(tmp_path: Pa
     assert len(flows) == 11 and flows["capex_jpy"].iloc[0] > 0
     dispatch = pd.read_parquet(out / "dispatch.parquet")
     assert len(dispatch) == 3 * 48
-    assert "npv:" in result.output and "results:" in result.output
+    assert "npv (after tax):" in result.output and "results:" in result.output
 
 
 def test_both_methods_give_the_same_plan_on_real_signals(tmp_path: Path) -> None:
@@ -157,7 +159,14 @@ def test_a_growing_target_is_built_in_stages(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ("[plan.costs]\npv_capex_per_mw = -5.0\n", "plan.costs.pv_capex_per_mw = -5.0: Input should be greater"),
+        (
+            "[plan.costs]\npv_capex_jpy_per_mw = -5.0\n",
+            "plan.costs.pv_capex_jpy_per_mw = -5.0: Input should be greater",
+        ),
+        (
+            "[plan.costs]\npv_capex_per_mw = 5.0\n",
+            "`pv_capex_per_mw` is now `pv_capex_jpy_per_mw` or `pv_capex_usd_per_mw`",
+        ),
         (
             "[plan.target]\nschedule = [{ year = 2030, gpus = 10 }, { year = 2029, gpus = 20 }]\n",
             "must be strictly increasing",
@@ -189,7 +198,7 @@ def test_unknown_candidate_site_and_gpu_without_price(tmp_path: Path) -> None:
     assert info.value.field == "plan.candidates[2].site"
     with pytest.raises(ScenarioError, match="no price for GPU model 'B200'") as info:
         plan(parse_scenario(scenario_text(BASIC, gpu="B200"), tmp_path / "x.toml"))
-    assert info.value.field == "plan.costs.gpu_capex"
+    assert info.value.field == "plan.costs.gpu_capex_usd"
 
 
 def test_infeasible_plan_names_the_binding_constraint(tmp_path: Path) -> None:
@@ -220,3 +229,24 @@ def test_the_japan_example_is_valid(shared_data: Path) -> None:
     for site in scenario.sites:
         for source in (site.data.weather, site.data.carbon, site.data.price):
             assert source.path is not None and all(p.is_file() for p in source.path)
+
+
+def test_the_japan_examples_incentive_block_is_valid_when_uncommented() -> None:
+    from wattbit.plan.checks import check_years
+
+    text = (REPO / "examples" / "japan-plan.toml").read_text(encoding="utf-8")
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("# Japanese instruments"))
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("#"))
+    block = [
+        re.sub(r"^# ", "", line) for line in lines[start:end] if re.match(r"^# (\[plan\.finance\.|[a-z_]+ = )", line)
+    ]
+    assert len(block) >= 12
+    at = text.index("\n[plan.constraints]")
+    scenario = parse_scenario(text[:at] + "\n" + "\n".join(block) + "\n" + text[at:], REPO / "examples" / "x.toml")
+    assert scenario.plan is not None
+    fin = scenario.plan.finance
+    assert fin.loan is not None and fin.grant is not None and fin.itc is not None
+    assert fin.grant.given("cap") == (30e9, "JPY", "cap_jpy")
+    assert fin.itc.use == "against_tax"
+    check_years(scenario, scenario.plan)  # the loan fits in the last stage

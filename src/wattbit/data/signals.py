@@ -48,7 +48,7 @@ import pandas as pd
 from wattbit.data._base import SourceMeta
 from wattbit.data.registry import read_with
 from wattbit.data.wattbit_signals import EXTENSIVE_COLUMNS, read_wattbit_signals
-from wattbit.errors import WattbitInputError
+from wattbit.errors import DataFormatError, WattbitInputError
 from wattbit.physics.carbon import (
     CARBON_FREE_SOURCES,
     carbon_free_share_from_mix,
@@ -360,8 +360,15 @@ def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], 
     """Signals and provenance of every site of ``scenario``, keyed by site name."""
     signals: dict[str, pd.DataFrame] = {}
     provenance: dict[str, SignalProvenance] = {}
-    for site in scenario.sites:
-        signals[site.name], provenance[site.name] = load_site_signals(site, scenario.period)
+    for i, site in enumerate(scenario.sites):
+        try:
+            signals[site.name], provenance[site.name] = load_site_signals(site, scenario.period)
+        except DataFormatError as exc:
+            if exc.path is None or Path(exc.path).exists() or exc.path not in scenario.relative_paths:
+                raise
+            raise DataFormatError(
+                f"{exc.message}; {scenario.missing_path_hint(exc.path)}", path=exc.path, field=f"sites[{i}].data"
+            ) from exc
     return signals, provenance
 
 

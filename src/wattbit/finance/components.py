@@ -27,6 +27,9 @@ _KINDS: tuple[str, ...] = get_args(ComponentKind)
 POWER_SUPPLY_KINDS = frozenset({"pv", "wind", "battery", "grid_connection"})
 #: Kinds eligible for an investment tax credit unless a component says otherwise (as US ITC for solar, wind, storage).
 ITC_KINDS = frozenset({"pv", "wind", "battery"})
+#: Kinds not subject to Japan's fixed-asset tax unless a component says otherwise: a grid-connection contribution
+#: (工事費負担金) pays for the utility's assets, and the project holds only a right of use (an intangible).
+NO_FIXED_ASSET_TAX_KINDS = frozenset({"grid_connection"})
 #: Escalation rates accepted, per year.
 ESCALATION_RANGE = (-0.5, 0.5)
 #: Length of one year of hourly (or finer) data, in hours: 365 or 366 days.
@@ -75,6 +78,12 @@ class Component:
         Counts toward the capacity grant's eligible capex (default True).
     power_supply
         Part of the power supply for the LCOE; None means by kind (PV, wind, battery, grid connection).
+    resale_fraction_by_age
+        Market value at the end of the project as a share of the purchase cost, at ages 1, 2, ... years (the last
+        value holds for older ages), each in [0, 1]; None means linear in ``life_years`` (used by the
+        ``market_value`` residual method).
+    fixed_asset_taxable
+        Subject to the fixed-asset tax; None means by kind (all but ``grid_connection``).
     """
 
     name: str
@@ -94,6 +103,8 @@ class Component:
     itc_eligible: bool | None = None
     grant_eligible: bool = True
     power_supply: bool | None = None
+    resale_fraction_by_age: tuple[float, ...] | None = None
+    fixed_asset_taxable: bool | None = None
 
     def __post_init__(self) -> None:
         what = f"component {self.name!r}"
@@ -109,6 +120,17 @@ class Component:
             check_number(getattr(self, name), name, *ESCALATION_RANGE, lo_open=True, what=what)
         object.__setattr__(self, "life_years", check_int(self.life_years, "life_years", 1, 100, what=what))
         self._check_tax(what)
+        if self.resale_fraction_by_age is not None:
+            curve = tuple(
+                check_number(x, f"resale_fraction_by_age[{i}]", 0.0, 1.0, what=what)
+                for i, x in enumerate(self.resale_fraction_by_age)
+            )
+            if not curve:
+                raise WattbitInputError(
+                    f"{what}: resale_fraction_by_age must hold at least one share (age 1)",
+                    field="resale_fraction_by_age",
+                )
+            object.__setattr__(self, "resale_fraction_by_age", curve)
         if self.replacement_years is not None:
             years = tuple(
                 check_int(year, f"replacement_years[{i}]", 1, 100, what=what)
@@ -155,6 +177,13 @@ class Component:
     def is_itc_eligible(self) -> bool:
         """Whether it earns the investment tax credit."""
         return self.kind in ITC_KINDS if self.itc_eligible is None else self.itc_eligible
+
+    @property
+    def is_fixed_asset_taxable(self) -> bool:
+        """Whether the fixed-asset tax applies to it."""
+        if self.fixed_asset_taxable is None:
+            return self.kind not in NO_FIXED_ASSET_TAX_KINDS
+        return self.fixed_asset_taxable
 
     def purchase_years(self, n_years: int) -> tuple[int, ...]:
         """Years it is bought in a project of ``n_years``: 0, then each replacement before year ``n_years``."""

@@ -6,6 +6,10 @@ The optimisation compares a year of energy with capital that lasts decades, so e
 :func:`wattbit.finance.capital.capital_flows`), spread evenly over the ``N`` operating years by the capital recovery
 factor ``CRF(r, N) = r / (1 - (1 + r)^-N)`` (``1 / N`` at ``r = 0``). Before tax and without escalation: the reported
 NPV and IRR come from the full after-tax evaluation of the chosen plan.
+
+:func:`component_annual_cost` does the same for a :class:`~wattbit.finance.components.Component` with the finance
+module's own capital flows (:func:`~wattbit.finance.capital.capital_flows`), so that the residual method, a resale
+curve and the fixed-asset tax enter the optimisation exactly as they enter the evaluation.
 """
 
 from __future__ import annotations
@@ -13,6 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from wattbit.errors import WattbitInputError
+from wattbit.finance.capital import capital_flows
+from wattbit.finance.components import Component
+from wattbit.finance.incentives import Incentives
+from wattbit.finance.metrics import discount_factors
+from wattbit.finance.residual import ResidualMethod
+from wattbit.finance.tax import FixedAssetTax
 
 
 def capital_recovery_factor(rate: float, years: int) -> float:
@@ -90,6 +100,42 @@ def equivalent_annual_cost(
     return capital_recovery_factor(rate, project_years) * pv + opex_per_year
 
 
+def component_annual_cost(
+    component: Component,
+    project_years: int,
+    rate: float,
+    residual: ResidualMethod = "market_value",
+    fixed_asset_tax: FixedAssetTax | None = None,
+) -> float:
+    """Level yearly pre-tax cost of ``component`` over the project [currency/yr].
+
+    ``CRF(r, N) x PV(capex - residual + fixed-asset tax + O&M)`` with the flows of
+    :func:`~wattbit.finance.capital.capital_flows` (replacements, escalation, the residual method and resale curve,
+    the fixed-asset tax), no incentives and no income tax.
+
+    Parameters
+    ----------
+    component
+        The item.
+    project_years
+        ``N``, >= 1.
+    rate
+        Discount rate per year, >= 0.
+    residual
+        Residual method (:mod:`wattbit.finance.residual`).
+    fixed_asset_tax
+        The fixed-asset tax, or None.
+
+    Returns
+    -------
+    float
+        The equivalent annual cost [currency/yr].
+    """
+    flows = capital_flows([component], Incentives(), project_years, residual, fixed_asset_tax)
+    cost = flows.capex - flows.residual + flows.fixed_asset_tax + flows.fixed_opex + flows.variable_opex
+    return capital_recovery_factor(rate, project_years) * float(cost @ discount_factors(rate, project_years + 1))
+
+
 @dataclass(frozen=True)
 class Money:
     """Converts amounts between JPY and USD at one rate.
@@ -99,16 +145,21 @@ class Money:
     target
         The currency amounts are converted into (the scenario's finance currency).
     jpy_per_usd
-        Exchange rate [JPY/USD].
+        Exchange rate [JPY/USD], or None when every amount is in ``target`` already.
     """
 
     target: str
-    jpy_per_usd: float
+    jpy_per_usd: float | None
 
     def factor(self, source: str) -> float:
         """Multiplier from ``source`` to :attr:`target`."""
         if source == self.target:
             return 1.0
+        if self.jpy_per_usd is None:
+            raise WattbitInputError(
+                f"an amount in {source} needs an exchange rate to {self.target}: state [finance].jpy_per_usd",
+                field="finance.jpy_per_usd",
+            )
         if (source, self.target) == ("USD", "JPY"):
             return self.jpy_per_usd
         if (source, self.target) == ("JPY", "USD"):

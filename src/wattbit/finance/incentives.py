@@ -3,8 +3,12 @@
 - **Investment tax credit (ITC)**: ``itc_fraction × initial capex`` of ITC-eligible components (PV, wind and battery
   by default), received in year 1 as cash — assumption: the owner has the tax capacity to use it, or can transfer it
   (US IRC §6418). The depreciable basis of each eligible component falls by ``itc_basis_reduction ×`` its credit
-  (US IRC §50(c)(3): half the credit; REopt's ``macrs_itc_reduction`` default 0.5, V). Japan has no such credit
-  for datacenters or on-site renewables that we could find (REFERENCE.md §6, U), so the default fraction is 0.
+  (US IRC §50(c)(3): half the credit; REopt's ``macrs_itc_reduction`` default 0.5, V). With
+  ``itc_use="against_tax"`` the credit is not cash: it offsets corporate tax from year 1, at most
+  ``itc_tax_limit_share`` of each year's tax, carried forward ``itc_carryforward_years`` — the form of Japan's
+  investment tax credits, e.g. the carbon-neutral investment promotion tax credit (カーボンニュートラルに向けた投資促進
+  税制: 5 %, or 10 % for a large carbon-productivity gain, of certified equipment, or 50 % special depreciation
+  instead; S, METI and j-net21.smrj.go.jp), whose basis is not reduced (``itc_basis_reduction=0``). Default 0.
 - **Production incentive**: ``min(rate_per_mwh × eligible MWh, annual_cap)`` in each of years ``1 .. term_years``
   (PySAM ``pbi_fed_amount``/``pbi_fed_term``, REopt ``production_incentive_per_kwh``/``_max_benefit``/``_years``, V).
   Taxable by default, as in PySAM.
@@ -20,11 +24,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.errors import WattbitInputError
 from wattbit.units import check_int, check_number
+
+ItcUse = Literal["cash", "against_tax"]
 
 
 @dataclass(frozen=True)
@@ -112,13 +120,29 @@ class Incentives:
         A production incentive, or None.
     grant
         A capacity grant, or None.
+    itc_use
+        ``"cash"`` (default: received in year 1, as a transferable US credit) or ``"against_tax"`` (offsets corporate
+        tax from year 1, Japanese style).
+    itc_tax_limit_share
+        With ``against_tax``: the largest share of a year's corporate tax the credit may offset, in [0, 1].
+    itc_carryforward_years
+        With ``against_tax``: years an unused credit is kept, 0..100 (0: usable only in year 1).
     """
 
     itc_fraction: float = 0.0
     itc_basis_reduction: float = 0.5
     production: ProductionIncentive | None = None
     grant: CapacityGrant | None = None
+    itc_use: ItcUse = "cash"
+    itc_tax_limit_share: float = 1.0
+    itc_carryforward_years: int = 0
 
     def __post_init__(self) -> None:
         check_number(self.itc_fraction, "incentives.itc_fraction", 0.0, 1.0)
         check_number(self.itc_basis_reduction, "incentives.itc_basis_reduction", 0.0, 1.0)
+        if self.itc_use not in ("cash", "against_tax"):
+            raise WattbitInputError(
+                f"incentives.itc_use={self.itc_use!r} must be 'cash' or 'against_tax'", field="incentives.itc_use"
+            )
+        check_number(self.itc_tax_limit_share, "incentives.itc_tax_limit_share", 0.0, 1.0)
+        check_int(self.itc_carryforward_years, "incentives.itc_carryforward_years", 0, 100)

@@ -43,6 +43,7 @@ Supply Structures. Choices (assumptions, documented in docs/data.md):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -263,3 +264,29 @@ def _generation_mwh(mix_mwh: pd.DataFrame) -> tuple[list[str], np.ndarray]:
             f"negative generation {gen[r, c]} at {mix_mwh.index[r]} (expected >= 0)", field=f"{cols[c]}_mwh"
         )
     return cols, gen
+
+
+def carbon_accounting_label(bases: Iterable[str]) -> str:
+    """How grid carbon was counted, in words for reports: the emission-factor basis and its GHG Protocol scope.
+
+    Grid imports times the grid's average intensity is a location-based figure. With ``lifecycle`` factors it holds
+    the combustion at the plants (scope 2) and the upstream emissions of fuel supply and plant construction (scope 3,
+    category 3, "fuel- and energy-related activities"), in t CO2-eq; with ``direct`` factors only the combustion CO2
+    (scope 2).
+
+    Parameters
+    ----------
+    bases
+        The basis of each site's carbon data (``"lifecycle"`` or ``"direct"``).
+
+    Returns
+    -------
+    str
+        For example ``"life-cycle, location-based (scope 2 + upstream scope 3.3), t CO2-eq"``.
+    """
+    found = sorted(set(bases))
+    if found == ["lifecycle"]:
+        return "life-cycle, location-based (scope 2 + upstream scope 3.3), t CO2-eq"
+    if found == ["direct"]:
+        return "combustion only, location-based (scope 2), t CO2"
+    return "mixed bases (" + ", ".join(found) + "), location-based; t CO2-eq for life-cycle sites"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from wattbit.errors import ScenarioError
 from wattbit.scenario import Scenario, Site
-from wattbit.scenario.plan import GPU_CAPEX_USD, Candidate, PlanSpec, cost_entry
+from wattbit.scenario.plan import GPU_CAPEX_USD, Candidate, PlanSpec
 
 
 @dataclass(frozen=True)
@@ -177,20 +177,22 @@ def check_capacity(scenario: Scenario, spec: PlanSpec, eligible: Eligible, units
 
 def check_costs(scenario: Scenario, spec: PlanSpec, eligible: Eligible, coolings: list[list[str]]) -> None:
     """A GPU price for every site's GPU model and a facility capex for every cooling type allowed somewhere."""
-    known = sorted({*spec.costs.gpu_capex, *GPU_CAPEX_USD})
+    costs = spec.costs
+    given = {**(costs.gpu_capex_jpy or {}), **(costs.gpu_capex_usd or {})}
+    known = sorted({*given, *GPU_CAPEX_USD})
     for i, site in enumerate(eligible.sites):
-        if cost_entry(spec.costs, "gpu_capex", site.it.gpu_model) is None:
+        if costs.table_entry("gpu_capex", site.it.gpu_model) is None:
             raise _error(
                 scenario,
                 f"no price for GPU model {site.it.gpu_model!r} (site {site.name}); known: {known}; add it "
-                f"as costs.gpu_capex = {{{site.it.gpu_model!r} = ...}} in costs.currency",
-                "plan.costs.gpu_capex",
+                f"as costs.gpu_capex_usd = {{{site.it.gpu_model!r} = ...}} (or gpu_capex_jpy)",
+                "plan.costs.gpu_capex_usd",
             )
         for cooling in coolings[i]:
-            if cost_entry(spec.costs, "facility_capex_per_mw", cooling) is None:
+            if costs.table_entry("facility_capex_per_mw", cooling) is None:
                 raise _error(
                     scenario,
                     f"no facility capex for cooling {cooling!r} (allowed at {site.name}); give "
-                    f"costs.facility_capex_per_mw.{cooling}",
-                    "plan.costs.facility_capex_per_mw",
+                    f"costs.facility_capex_jpy_per_mw.{cooling}",
+                    "plan.costs.facility_capex_jpy_per_mw",
                 )

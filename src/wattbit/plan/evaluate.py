@@ -1,15 +1,17 @@
-"""The chosen plan's finances, with :mod:`wattbit.finance.project`: NPV, IRR, payback, LCOE, cost per GPU-hour,
-cash flows, and a tornado of the NPV.
+"""The chosen plan's finances, with :mod:`wattbit.finance.project`: NPV, IRR, payback (with and without the residual
+value), LCOE, cost per GPU-hour, the after-tax break-even GPU-hour price, cash flows, and a tornado of the NPV.
 
-Each built site becomes finance components (GPUs and servers, the facility with its site cost, PV, wind, battery,
-grid connection — lives, tax lives and O&M in ``docs/planner.md``); the representative year's dispatch becomes the
+Each built site becomes finance components (GPUs and servers, the building shell with the site cost, the electrical
+and mechanical plant, PV, wind, battery, grid connection — lives, statutory lives and methods in
+:mod:`wattbit.plan.kinds` and ``docs/planner.md``); the representative year's dispatch becomes the
 :class:`~wattbit.finance.components.Operations`. A target that grows over years is built in stages: stage ``k`` builds
 the increment ``size_k - size_(k-1)`` in the year before its target year and runs to the end of the project. The
 increment is taken from the sites ready by that year, earliest-ready first (:func:`stage_shares`: a site's capacities
-are split across stages in proportion to the compute it gives each). Each stage is evaluated as its own project and
-their cash flows are added year by year before the metrics are taken (:mod:`wattbit.finance.metrics`). Tax losses are
-carried within a stage, not across stages, and the capacity grant's cap is shared among stages pro rata (both
-simplifications).
+are split across stages in proportion to the compute it gives each). The stages form one
+:class:`~wattbit.finance.project.StagedProject`: their pre-tax flows are added year by year and taxed once, with the
+losses of one stage carried against the income of another, as one project company. Prices, capex and O&M of a stage
+built in year ``k`` carry ``k`` years of their escalation; the capital grant's cap applies to the whole plan, shared
+among the stages in proportion to their eligible capex.
 """
 
 from __future__ import annotations
@@ -22,21 +24,19 @@ import numpy as np
 import pandas as pd
 
 from wattbit.finance.components import Component, Operations
-from wattbit.finance.costs import Money
 from wattbit.finance.financing import DevelopmentBankLoan, Financing
-from wattbit.finance.incentives import CapacityGrant, Incentives
-from wattbit.finance.metrics import discount_factors, irr, payback_years
-from wattbit.finance.project import FinanceResult, Project, evaluate
+from wattbit.finance.incentives import CapacityGrant, Incentives, ProductionIncentive
+from wattbit.finance.project import FinanceResult, Project, StagedProject, breakeven_revenue_scale, evaluate
 from wattbit.finance.tax import TaxSpec
 from wattbit.montecarlo.engine import sensitivity
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution, capacity_cost_per_year, site_gpus
 from wattbit.opt.capacity.problem import YEAR_H
 from wattbit.plan.inputs import PlanContext
+from wattbit.plan.kinds import component, fixed_asset_tax, kind_terms, residual_method
+from wattbit.scenario.money import MoneyModel
+from wattbit.scenario.plan import PlanKind
 from wattbit.units import FloatArray
 
-#: Statutory (tax) lives used for depreciation [years] (docs/finance.md, S): servers 5, PV 17, battery fixtures 6,
-#: building fixtures 15; wind 17 and the connection contribution 15 are assumptions (U).
-TAX_LIFE = {"it": 5, "building": 15, "pv": 17, "wind": 17, "battery": 6, "grid_connection": 15}
 _TINY = 1e-6
 
 
@@ -51,38 +51,80 @@ class Levers:
     gpu_hour_price: float = 1.0
     demand: float = 1.0
     discount_rate: float = 1.0
+    residual: float = 1.0
 
 
 @dataclass(frozen=True, eq=False)
 class PlanFinance:
-    """Headline metrics and yearly cash flows of the plan (all stages).
+    """Headline metrics and yearly cash flows of the plan (all stages, taxed as one project).
 
     Attributes
     ----------
-    npv, irr, payback_years, discounted_payback_years, lcoe_per_mwh, cost_per_gpu_hour, equity_npv
-        As in :class:`~wattbit.finance.project.FinanceResult`, over the whole project [currency, 1/yr, years,
-        currency/MWh, currency/GPU-h].
-    irr_note
-        Why ``irr`` is NaN, if it is.
-    discount_rate
-        The project discount rate.
-    table
-        Cash flows per project year (columns as ``FinanceResult.table``, money suffixed with the currency).
+    result
+        The evaluation (:class:`~wattbit.finance.result.FinanceResult`): NPV, IRR, payback with and without the
+        residual, LCOE, cost per GPU-hour (pre-tax), equity NPV, the cash-flow table.
     stages
         ``(construction year offset, share of each site's capacities)`` per stage.
+    price_per_gpu_hour
+        The GPU-hour price of project year 1 [currency/GPU-h].
+    breakeven_price_per_gpu_hour
+        The project-year-1 GPU-hour price at which the after-tax NPV is zero [currency/GPU-h]; NaN if not computed.
     """
 
-    npv: float
-    irr: float
-    irr_note: str
-    payback_years: float
-    discounted_payback_years: float
-    lcoe_per_mwh: float
-    cost_per_gpu_hour: float
-    equity_npv: float
-    discount_rate: float
-    table: pd.DataFrame
+    result: FinanceResult
     stages: tuple[tuple[int, FloatArray], ...]
+    price_per_gpu_hour: float
+    breakeven_price_per_gpu_hour: float = math.nan
+
+    @property
+    def npv(self) -> float:
+        """NPV after tax [currency]."""
+        return self.result.npv
+
+    @property
+    def irr(self) -> float:
+        """Project IRR (NaN with :attr:`irr_note`)."""
+        return self.result.irr
+
+    @property
+    def irr_note(self) -> str:
+        """Why the IRR is NaN."""
+        return self.result.irr_note
+
+    @property
+    def payback_years(self) -> float:
+        """Payback counted from year 0 [years]."""
+        return self.result.payback_years
+
+    @property
+    def discounted_payback_years(self) -> float:
+        """Discounted payback from year 0 [years]."""
+        return self.result.discounted_payback_years
+
+    @property
+    def lcoe_per_mwh(self) -> float:
+        """Levelised cost of the power supply, pre-tax [currency/MWh]."""
+        return self.result.lcoe_per_mwh
+
+    @property
+    def cost_per_gpu_hour(self) -> float:
+        """Levelised cost per GPU-hour, pre-tax and pre-financing [currency/GPU-h]."""
+        return self.result.cost_per_gpu_hour
+
+    @property
+    def equity_npv(self) -> float:
+        """Equity NPV at the cost of equity [currency]."""
+        return self.result.equity_npv
+
+    @property
+    def discount_rate(self) -> float:
+        """The project discount rate."""
+        return self.result.discount_rate
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """Cash flows per project year (money suffixed with the currency)."""
+        return self.result.table
 
 
 def stage_shares(
@@ -123,10 +165,11 @@ def stage_shares(
 
 def _site_items(
     ctx: PlanContext, sol: CapacitySolution, gpus: float, i: int
-) -> list[tuple[str, str, float, int, float, float | None]]:
-    """``(name, kind, capex, life, O&M per year, replacement capex)`` of site ``i``'s components."""
+) -> list[tuple[str, PlanKind, float, float, float | None]]:
+    """``(name, kind, capex, O&M per year, replacement capex)`` of site ``i``'s components (finance currency)."""
     c, u = ctx.spec.costs, ctx.units
-    facility = float(sol.it_mw[i] @ u.facility_capex_per_mw[i])
+    building = float(sol.it_mw[i] @ u.building_capex_per_mw[i])
+    mep = float(sol.it_mw[i] @ u.mep_capex_per_mw[i])
     it_capex = gpus * u.gpu_capex[i]
     battery = sol.battery_mwh[i] * u.battery_capex_per_mwh + sol.battery_mw[i] * u.battery_capex_per_mw
     battery_again = (
@@ -134,44 +177,53 @@ def _site_items(
     )
     site_capex = u.site_capex[i] * sol.build[i]
     return [
-        ("gpus", "it", it_capex, c.it_life_years, c.it_opex_fraction * it_capex, None),
-        ("facility", "building", facility + site_capex, c.facility_life_years,
-         c.facility_opex_fraction * facility, None),
-        ("pv", "pv", sol.pv_mw[i] * u.pv_capex_per_mw, c.pv_life_years, sol.pv_mw[i] * u.pv_opex_per_mw_year, None),
-        ("wind", "wind", sol.wind_mw[i] * u.wind_capex_per_mw, c.wind_life_years,
-         sol.wind_mw[i] * u.wind_opex_per_mw_year, None),
-        ("battery", "battery", battery, c.battery_life_years, 0.0, battery_again),
-        ("connection", "grid_connection", sol.connection_mw[i] * u.connection_capex_per_mw[i],
-         c.connection_life_years, 0.0, None),
-    ]  # fmt: skip
+        ("gpus", "it", it_capex, c.it_opex_fraction * it_capex, None),
+        ("building", "building", building + site_capex, c.facility_opex_fraction * building, None),
+        ("mep", "mep", mep, c.facility_opex_fraction * mep, None),
+        ("pv", "pv", sol.pv_mw[i] * u.pv_capex_per_mw, sol.pv_mw[i] * u.pv_opex_per_mw_year, None),
+        ("wind", "wind", sol.wind_mw[i] * u.wind_capex_per_mw, sol.wind_mw[i] * u.wind_opex_per_mw_year, None),
+        ("battery", "battery", battery, 0.0, battery_again),
+        ("connection", "grid_connection", sol.connection_mw[i] * u.connection_capex_per_mw[i], 0.0, None),
+    ]
 
 
 def components(
-    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
+    ctx: PlanContext,
+    problem: CapacityProblem,
+    sol: CapacitySolution,
+    shares: FloatArray,
+    levers: Levers,
+    offset: int = 0,
 ) -> tuple[Component, ...]:
-    """Finance components of ``shares`` (per site) of the plan: GPUs, facility, PV, wind, battery, connection.
+    """Finance components of ``shares`` (per site) of the plan, built in year ``offset``: GPUs, building, MEP, PV,
+    wind, battery, connection.
 
-    Each component's O&M includes the site's risk premium ``disaster_risk x risk_premium_fraction x capex``.
+    Each component's O&M includes the site's risk premium ``disaster_risk x risk_premium_fraction x capex``; capex
+    and O&M carry ``offset`` years of their escalation.
     """
+    fin = ctx.spec.finance
+    terms = kind_terms(ctx.spec)
+    up_capex = (1.0 + fin.capex_escalation) ** offset * levers.capex
+    up_opex = (1.0 + fin.opex_escalation) ** offset
     gpus = site_gpus(problem, sol)
     out: list[Component] = []
     for i, site in enumerate(ctx.sites):
         if sol.build[i] < _TINY and sol.it_mw[i].sum() < _TINY:
             continue
         share = float(shares[i])
-        for name, kind, capex, life, opex, again in _site_items(ctx, sol, float(gpus[i]), i):
+        for name, kind, capex, opex, again in _site_items(ctx, sol, float(gpus[i]), i):
             if capex * share < _TINY:
                 continue
+            risk = ctx.units.risk[i] * capex * levers.capex
             out.append(
-                Component(
-                    name=f"{site.name}-{name}",
-                    kind=kind,  # type: ignore[arg-type]
-                    capex=capex * share * levers.capex,
-                    life_years=life,
-                    replacement_capex=None if again is None else again * share * levers.capex,
-                    fixed_opex_per_year=(opex * levers.opex + ctx.units.risk[i] * capex * levers.capex) * share,
-                    depreciation="declining_balance" if kind == "it" else "straight_line",
-                    tax_life_years=TAX_LIFE[kind],
+                component(
+                    f"{site.name}-{name}",
+                    terms[kind],
+                    capex * share * up_capex,
+                    (opex * levers.opex + risk) * share * up_opex,
+                    None if again is None else again * share * up_capex,
+                    capex_escalation=fin.capex_escalation,
+                    opex_escalation=fin.opex_escalation,
                 )
             )
     return tuple(out)
@@ -207,12 +259,18 @@ def tco_per_year(problem: CapacityProblem, sol: CapacitySolution) -> float:
 
 
 def operations(
-    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, shares: FloatArray, levers: Levers
+    ctx: PlanContext,
+    problem: CapacityProblem,
+    sol: CapacitySolution,
+    shares: FloatArray,
+    levers: Levers,
+    offset: int = 0,
 ) -> Operations:
-    """One operating year of ``shares`` (per site) of the plan."""
+    """One operating year of ``shares`` (per site) of the plan, prices escalated to the stage's first year."""
     fin = ctx.spec.finance
     w = problem.year_weight
-    price = ctx.energy_price_per_mwh * levers.energy_price + ctx.carbon_cost_per_mwh * levers.carbon_price
+    energy_up = (1.0 + fin.energy_price_escalation) ** offset
+    price = (ctx.energy_price_per_mwh * levers.energy_price + ctx.carbon_cost_per_mwh * levers.carbon_price) * energy_up
     grid = sol.grid_mw * shares[:, None] * levers.demand
     if problem.hours == int(YEAR_H):
         total_h = grid.sum(axis=0)
@@ -229,114 +287,135 @@ def operations(
         facility_energy_mwh_per_year=float((sol.facility_mw * shares[:, None]).sum()) * w * levers.demand,
         grid_import_mwh=np.maximum(imports, 0.0),
         price_per_mwh=prices,
-        price_per_gpu_hour=ctx.units.price_per_gpu_hour * levers.gpu_hour_price,
+        price_per_gpu_hour=ctx.units.price_per_gpu_hour * levers.gpu_hour_price
+        * (1.0 + fin.revenue_escalation) ** offset,
         revenue_escalation=fin.revenue_escalation,
         energy_price_escalation=fin.energy_price_escalation,
         renewable_generation_mwh_per_year=max(renewable, 0.0),
-    )
+    )  # fmt: skip
 
 
-def _project(
-    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, offset: int, shares: FloatArray, levers: Levers
-) -> Project:
-    fin, scen = ctx.spec.finance, ctx.scenario.finance
-    rate = scen.discount_rate * levers.discount_rate
-    loan = None
-    if fin.loan is not None:
-        loan = DevelopmentBankLoan(
-            rate=fin.loan.rate, tenor_years=fin.loan.tenor_years, grace_years=fin.loan.grace_years,
-            debt_share=fin.loan.debt_share,
-        )  # fmt: skip
+def _money(ctx: PlanContext, model: MoneyModel, quantity: str) -> float | None:
+    """A finance amount of ``model`` in the finance currency, or None if not given."""
+    given = model.given(quantity)
+    if given is None:
+        return None
+    assert ctx.money is not None
+    value, currency, _ = given
+    return float(value) * ctx.money.factor(currency)
+
+
+def _incentives(ctx: PlanContext, grant_cap: float | None) -> Incentives:
+    fin = ctx.spec.finance
     grant = None
     if fin.grant is not None:
-        part = float(site_gpus(problem, sol) @ shares) / max(float(site_gpus(problem, sol).sum()), 1e-300)
-        cap = None if fin.grant.cap is None else fin.grant.cap * part * _money_factor(ctx)
-        grant = CapacityGrant(share=fin.grant.share, cap=cap)
-    start = None if ctx.spec.start_year is None else ctx.spec.start_year + offset
-    return Project(
-        components=components(ctx, problem, sol, shares, levers),
-        operations=operations(ctx, problem, sol, shares, levers),
-        project_years=scen.project_years - offset,
-        tax=TaxSpec(rate=fin.tax_rate),
-        financing=Financing(cost_of_equity=rate, loan=loan, discount_rate=rate),
-        incentives=Incentives(grant=grant),
-        currency=ctx.currency,
-        start_year=start,
-    )
+        grant = CapacityGrant(
+            share=fin.grant.share, cap=grant_cap, payment_year=fin.grant.payment_year,
+            reduces_tax_basis=not fin.grant.taxable,
+        )  # fmt: skip
+    production = None
+    pbi = fin.production_incentive
+    if pbi is not None:
+        production = ProductionIncentive(
+            rate_per_mwh=_money(ctx, pbi, "rate_per_mwh") or 0.0, term_years=pbi.term_years,
+            annual_cap=_money(ctx, pbi, "annual_cap"), taxable=pbi.taxable,
+        )  # fmt: skip
+    itc = fin.itc
+    if itc is None:
+        return Incentives(production=production, grant=grant)
+    return Incentives(
+        itc_fraction=itc.fraction, itc_basis_reduction=itc.basis_reduction, production=production, grant=grant,
+        itc_use=itc.use, itc_tax_limit_share=itc.tax_limit_share, itc_carryforward_years=itc.carryforward_years,
+    )  # fmt: skip
 
 
-def _money_factor(ctx: PlanContext) -> float:
-    return Money(ctx.currency, ctx.scenario.finance.jpy_per_usd).factor(ctx.spec.costs.currency)
+def _loan(ctx: PlanContext) -> DevelopmentBankLoan | None:
+    loan = ctx.spec.finance.loan
+    if loan is None:
+        return None
+    return DevelopmentBankLoan(
+        rate=loan.rate, tenor_years=loan.tenor_years, grace_years=loan.grace_years, debt_share=loan.debt_share,
+        principal=_money(ctx, loan, "principal"),
+    )  # fmt: skip
+
+
+def _grant_caps(ctx: PlanContext, parts: list[tuple[Component, ...]]) -> list[float | None]:
+    """Each stage's share of the plan's grant cap, in proportion to its eligible initial capex."""
+    grant = ctx.spec.finance.grant
+    cap = None if grant is None else _money(ctx, grant, "cap")
+    if grant is None or cap is None:
+        return [None] * len(parts)
+    eligible = np.array([sum(c.capex for c in comps if c.grant_eligible) for comps in parts])
+    total = float(eligible.sum())
+    amount = min(grant.share * total, cap)
+    return [amount * float(e) / total if total > 0 else 0.0 for e in eligible]
+
+
+def staged_project(
+    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, levers: Levers = Levers()
+) -> StagedProject:
+    """The plan as a :class:`~wattbit.finance.project.StagedProject`, one stage per build year."""
+    fin, scen = ctx.spec.finance, ctx.scenario.finance
+    n = scen.project_years
+    rate = scen.discount_rate * levers.discount_rate
+    ke = (fin.cost_of_equity if fin.cost_of_equity is not None else scen.discount_rate) * levers.discount_rate
+    tax = TaxSpec(
+        rate=fin.tax_rate, loss_treatment=fin.loss_treatment, loss_carryforward_years=fin.loss_carryforward_years,
+        loss_offset_limit=fin.loss_offset_limit, loss_full_offset_years=fin.loss_full_offset_years,
+    )  # fmt: skip
+    shares_by_stage = stage_shares(ctx, problem, sol)
+    parts = [components(ctx, problem, sol, shares, levers, offset) for offset, shares in shares_by_stage]
+    caps = _grant_caps(ctx, parts)
+    start = ctx.spec.start_year
+    stages = []
+    for (offset, shares), comps, cap in zip(shares_by_stage, parts, caps, strict=True):
+        stages.append(
+            (
+                offset,
+                Project(
+                    components=comps,
+                    operations=operations(ctx, problem, sol, shares, levers, offset),
+                    project_years=n - offset,
+                    tax=tax,
+                    financing=Financing(
+                        cost_of_equity=ke,
+                        loan=_loan(ctx),
+                        discount_rate=rate if fin.project_discount_rate == "scenario" else None,
+                    ),  # fmt: skip
+                    incentives=_incentives(ctx, cap),
+                    currency=ctx.currency,
+                    start_year=None if start is None else start + offset,
+                    residual=residual_method(ctx.spec),
+                    residual_scale=levers.residual,
+                    fixed_asset_tax=fixed_asset_tax(ctx.spec),
+                ),
+            )
+        )
+    return StagedProject(tuple(stages), n, start)
 
 
 def evaluate_plan(
-    ctx: PlanContext, problem: CapacityProblem, sol: CapacitySolution, levers: Levers = Levers()
+    ctx: PlanContext,
+    problem: CapacityProblem,
+    sol: CapacitySolution,
+    levers: Levers = Levers(),
+    breakeven: bool = False,
 ) -> PlanFinance:
-    """Finances of the plan over the whole project, stages added year by year."""
-    n = ctx.scenario.finance.project_years
-    stages = stage_shares(ctx, problem, sol)
-    results = [(offset, evaluate(_project(ctx, problem, sol, offset, shares, levers))) for offset, shares in stages]
-    if len(results) == 1 and results[0][0] == 0:
-        return _single(results[0][1], stages)
-    columns: dict[str, FloatArray] = {}
-    for offset, result in results:
-        for name, values in result.columns.items():
-            columns.setdefault(name, np.zeros(n + 1))[offset:] += values
-    rate = results[0][1].discount_rate
-    df = discount_factors(rate, n + 1)
-    cf = columns["project_cash_flow"]
-    columns["discount_factor"] = df
-    columns["discounted_project_cash_flow"] = cf * df
-    columns["cumulative_project_cash_flow"] = np.cumsum(cf)
-    result_irr = irr(cf)
-    ke = results[0][1].cost_of_equity
-    table = _table(columns, ctx)
-    return PlanFinance(
-        npv=float(cf @ df),
-        irr=result_irr.value,
-        irr_note=result_irr.reason,
-        payback_years=payback_years(cf),
-        discounted_payback_years=payback_years(cf * df),
-        lcoe_per_mwh=_levelised(columns["supply_cost"], columns["facility_energy_mwh"], df),
-        cost_per_gpu_hour=_levelised(columns["total_cost"], columns["gpu_hours"], df),
-        equity_npv=float(columns["equity_cash_flow"] @ discount_factors(ke, n + 1)),
-        discount_rate=rate,
-        table=table,
-        stages=stages,
-    )
+    """Finances of the plan over the whole project, its stages taxed as one project.
 
-
-def _single(result: FinanceResult, stages: tuple[tuple[int, FloatArray], ...]) -> PlanFinance:
-    return PlanFinance(
-        npv=result.npv,
-        irr=result.irr,
-        irr_note=result.irr_note,
-        payback_years=result.payback_years,
-        discounted_payback_years=result.discounted_payback_years,
-        lcoe_per_mwh=result.lcoe_per_mwh,
-        cost_per_gpu_hour=result.cost_per_gpu_hour,
-        equity_npv=result.equity_npv,
-        discount_rate=result.discount_rate,
-        table=result.table,
-        stages=stages,
-    )
-
-
-def _table(columns: dict[str, FloatArray], ctx: PlanContext) -> pd.DataFrame:
-    suffix = ctx.currency.lower()
-    years = np.arange(columns["capex"].size)
-    data: dict[str, object] = {"year": years}
-    if ctx.spec.start_year is not None:
-        data["calendar_year"] = years + ctx.spec.start_year
-    for name, values in columns.items():
-        money = name not in ("gpu_hours", "facility_energy_mwh", "discount_factor")
-        data[f"{name}_{suffix}" if money else name] = values
-    return pd.DataFrame(data).set_index("year")
-
-
-def _levelised(cost: FloatArray, quantity: FloatArray, df: FloatArray) -> float:
-    denominator = float(quantity @ df)
-    return float(cost @ df) / denominator if denominator > 0.0 else math.nan
+    Parameters
+    ----------
+    ctx, problem, sol
+        The plan.
+    levers
+        Multipliers on the inputs (sensitivities).
+    breakeven
+        Also find the after-tax break-even GPU-hour price (a few dozen evaluations).
+    """
+    staged = staged_project(ctx, problem, sol, levers)
+    price = ctx.units.price_per_gpu_hour * levers.gpu_hour_price
+    be = price * breakeven_revenue_scale(staged) if breakeven else math.nan
+    return PlanFinance(evaluate(staged), stage_shares(ctx, problem, sol), price, be)
 
 
 @dataclass(frozen=True)
@@ -364,6 +443,7 @@ TORNADO_INPUTS = (
     ("GPU-hour price", "gpu_hour_price"),
     ("demand (GPU-hours and energy)", "demand"),
     ("discount rate", "discount_rate"),
+    ("residual value", "residual"),
 )
 
 

@@ -6,8 +6,10 @@
    ``8,760 / T``).
 3. Physics per site and design option (:mod:`wattbit.plan.site_factors`): facility power per MW of IT at the target
    utilisation, GPUs per MW, PV and wind output per MW.
-4. Money in the scenario's finance currency: grid price = JEPX area price + ``grid_adder_jpy_per_mwh`` (+ carbon
-   price x intensity), and each capacity's equivalent annual cost (:mod:`wattbit.finance.costs`).
+4. Money in the scenario's finance currency (every amount names its own, :mod:`wattbit.plan.money`): grid price =
+   JEPX area price + the grid adder (+ carbon price x intensity), and each capacity's equivalent annual cost with the
+   finance module's own capital flows — residual method, resale curve, fixed-asset tax
+   (:func:`wattbit.finance.costs.component_annual_cost`).
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from pydantic import ValidationError
 
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.errors import ScenarioError
-from wattbit.finance.costs import Money, equivalent_annual_cost
+from wattbit.finance.costs import Money, component_annual_cost
 from wattbit.opt.capacity import Battery, CapacityProblem, TargetStage
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import get_gpu
 from wattbit.plan import checks
+from wattbit.plan.kinds import component, fixed_asset_tax, kind_terms, residual_method
+from wattbit.plan.money import candidate_amount, check_currencies, converted, plan_amounts
 from wattbit.plan.site_factors import design_factors, gpu_fits_cooling, gpus_per_it_mw, renewable_factors
 from wattbit.scenario import Period, Scenario, Site
-from wattbit.scenario.plan import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanCosts, PlanSpec, cost_entry
+from wattbit.scenario.money import Amount
+from wattbit.scenario.plan import COOLING_TYPES, POWER_ARCHITECTURES, Candidate, PlanKind, PlanSpec
 from wattbit.units import FloatArray
 
 
@@ -36,7 +41,8 @@ class UnitCosts:
     """Capital and operating costs per unit, in the finance currency, per site (what :mod:`wattbit.plan.evaluate`
     turns into finance components). Arrays ``(S,)`` unless noted."""
 
-    facility_capex_per_mw: FloatArray  # (S, O)
+    building_capex_per_mw: FloatArray  # (S, O): the shell, at the site's building cost factor
+    mep_capex_per_mw: FloatArray  # (S, O): electrical and mechanical plant, site works
     gpu_capex: FloatArray  # per GPU, incl. servers and network
     pv_capex_per_mw: float
     wind_capex_per_mw: float
@@ -51,6 +57,13 @@ class UnitCosts:
     risk: FloatArray  # disaster_risk x risk_premium_fraction: yearly cost per unit of site capex
     price_per_gpu_hour: float
     carbon_price_per_t: float
+    grid_adder_per_mwh: float
+    building_cost_factor: FloatArray
+
+    @property
+    def facility_capex_per_mw(self) -> FloatArray:
+        """Shell + MEP per MW of IT ``(S, O)``."""
+        return self.building_capex_per_mw + self.mep_capex_per_mw
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,6 +92,10 @@ class PlanContext:
         Calendar year each site can run from, or None without ``start_year``.
     provenance
         Where each site's signals came from.
+    amounts
+        Every money amount the plan uses, with its currency and origin.
+    money
+        The converter to the finance currency.
     """
 
     scenario: Scenario
@@ -93,6 +110,8 @@ class PlanContext:
     units: UnitCosts
     ready_year: tuple[int | None, ...]
     provenance: dict[str, SignalProvenance]
+    amounts: tuple[Amount, ...] = ()
+    money: Money | None = None
 
     @property
     def index_utc(self) -> pd.DatetimeIndex:
@@ -144,16 +163,11 @@ def _designs(
     return designs, coolings, mask
 
 
-def _cost(costs: PlanCosts, name: str, money: Money) -> float:
-    """A cost field in the finance currency: given values are in ``costs.currency``, defaults in USD."""
-    source = costs.currency if name in costs.model_fields_set else "USD"
-    return float(getattr(costs, name)) * money.factor(source)
-
-
-def _dict_cost(costs: PlanCosts, name: str, key: str, money: Money) -> float:
-    """An entry of a cost table in the finance currency: given entries in ``costs.currency``, defaults in USD."""
-    value, currency = cost_entry(costs, name, key) or (float("nan"), "USD")
-    return value * money.factor(currency)
+def building_cost_factor(spec: PlanSpec, candidate: Candidate, site: Site) -> float:
+    """The candidate's building cost relative to Tokyo: its own, else its grid area's (``costs`` table), else 1."""
+    if candidate.building_cost_factor is not None:
+        return candidate.building_cost_factor
+    return spec.costs.building_cost_factor_by_area.get(site.grid_area, 1.0)
 
 
 def unit_costs(
@@ -161,47 +175,61 @@ def unit_costs(
 ) -> UnitCosts:
     """Unit costs per site in the finance currency."""
     c = spec.costs
-    facility = np.zeros((len(eligible.sites), len(designs)))
-    for i, cand in enumerate(eligible.candidates):
+    n_s, n_o = len(eligible.sites), len(designs)
+    building, mep = np.zeros((n_s, n_o)), np.zeros((n_s, n_o))
+    factors = np.ones(n_s)
+    for i, (cand, site) in enumerate(zip(eligible.candidates, eligible.sites, strict=True)):
+        factors[i] = building_cost_factor(spec, cand, site)
         for j, (cooling, arch) in enumerate(designs):
-            if cost_entry(c, "facility_capex_per_mw", cooling) is not None:
-                factor = c.dc800_capex_factor if arch == "dc800" else 1.0
-                base = _dict_cost(c, "facility_capex_per_mw", cooling, money)
-                facility[i, j] = base * factor * cand.capex_factor
-    gpu = np.array([_dict_cost(c, "gpu_capex", s.it.gpu_model, money) for s in eligible.sites])
-    gpu = gpu + _cost(c, "it_other_capex_per_gpu", money)
-    conn_default = _cost(c, "connection_capex_per_mw", money)
-    site_default = _cost(c, "site_capex", money)
-    fx = money.factor(c.currency)
+            entry = c.table_entry("facility_capex_per_mw", cooling)
+            if entry is not None:
+                base = converted(entry, money) * cand.capex_factor
+                building[i, j] = base * c.building_share * factors[i]
+                mep[i, j] = base * (1.0 - c.building_share) * (c.dc800_capex_factor if arch == "dc800" else 1.0)
+    gpu = np.array([_entry(c.table_entry("gpu_capex", s.it.gpu_model), money) for s in eligible.sites])
+
+    def cost(quantity: str) -> float:
+        return converted(c.amount(quantity), money)
+
+    index = {id(cand): i for i, cand in enumerate(spec.candidates)}
+
+    def per_site(quantity: str) -> FloatArray:
+        return np.array(
+            [converted(candidate_amount(spec, index[id(x)], x, quantity), money) for x in eligible.candidates]
+        )
+
     return UnitCosts(
-        facility_capex_per_mw=facility,
-        gpu_capex=gpu,
-        pv_capex_per_mw=_cost(c, "pv_capex_per_mw", money),
-        wind_capex_per_mw=_cost(c, "wind_capex_per_mw", money),
-        battery_capex_per_mwh=_cost(c, "battery_capex_per_mwh", money),
-        battery_capex_per_mw=_cost(c, "battery_capex_per_mw", money),
-        battery_replacement_per_mwh=_cost(c, "battery_replacement_per_mwh", money),
-        battery_replacement_per_mw=_cost(c, "battery_replacement_per_mw", money),
-        connection_capex_per_mw=np.array(
-            [
-                conn_default if x.connection_capex_per_mw is None else x.connection_capex_per_mw * fx
-                for x in eligible.candidates
-            ]
-        ),
-        site_capex=np.array([site_default if x.site_capex is None else x.site_capex * fx for x in eligible.candidates]),
-        pv_opex_per_mw_year=_cost(c, "pv_opex_per_mw_year", money),
-        wind_opex_per_mw_year=_cost(c, "wind_opex_per_mw_year", money),
+        building_capex_per_mw=building,
+        mep_capex_per_mw=mep,
+        gpu_capex=gpu + cost("it_other_capex_per_gpu"),
+        pv_capex_per_mw=cost("pv_capex_per_mw"),
+        wind_capex_per_mw=cost("wind_capex_per_mw"),
+        battery_capex_per_mwh=cost("battery_capex_per_mwh"),
+        battery_capex_per_mw=cost("battery_capex_per_mw"),
+        battery_replacement_per_mwh=cost("battery_replacement_per_mwh"),
+        battery_replacement_per_mw=cost("battery_replacement_per_mw"),
+        connection_capex_per_mw=per_site("connection_capex_per_mw"),
+        site_capex=per_site("site_capex"),
+        pv_opex_per_mw_year=cost("pv_opex_per_mw_year"),
+        wind_opex_per_mw_year=cost("wind_opex_per_mw_year"),
         risk=np.array([x.disaster_risk * c.risk_premium_fraction for x in eligible.candidates]),
-        price_per_gpu_hour=_cost(c, "price_per_gpu_hour", money),
-        carbon_price_per_t=_cost(c, "carbon_price_per_t", money),
+        price_per_gpu_hour=cost("price_per_gpu_hour"),
+        carbon_price_per_t=cost("carbon_price_per_t"),
+        grid_adder_per_mwh=cost("grid_adder_per_mwh"),
+        building_cost_factor=factors,
     )
 
 
-def _eac(capex: float | FloatArray, life: int, years: int, rate: float, again: float | None = None) -> FloatArray:
-    """:func:`~wattbit.finance.costs.equivalent_annual_cost` element-wise (capital only)."""
-    arr = np.asarray(capex, dtype=float)
-    flat = [equivalent_annual_cost(float(x), life, years, rate, again) for x in arr.ravel()]
-    return np.asarray(flat, dtype=float).reshape(arr.shape)
+def _entry(amount: Amount | None, money: Money) -> float:
+    return float("nan") if amount is None else converted(amount, money)
+
+
+def _eac(spec: PlanSpec, kind: PlanKind, capex: float | FloatArray, years: int, rate: float) -> FloatArray:
+    """Equivalent annual cost of ``capex`` of ``kind`` (element-wise; it is linear in the capex), capital and
+    fixed-asset tax, no O&M."""
+    unit = component("unit", kind_terms(spec)[kind], 1.0)
+    per_unit = component_annual_cost(unit, years, rate, residual_method(spec), fixed_asset_tax(spec))
+    return np.asarray(capex, dtype=float) * per_unit
 
 
 def _annual_costs(
@@ -210,24 +238,34 @@ def _annual_costs(
     """Equivalent annual cost per unit of each capacity, O&M and risk premium included [currency/yr]."""
     c = spec.costs
     risk = costs.risk
-    facility = _eac(costs.facility_capex_per_mw, c.facility_life_years, years, rate)
+    facility = _eac(spec, "building", costs.building_capex_per_mw, years, rate)
+    facility = facility + _eac(spec, "mep", costs.mep_capex_per_mw, years, rate)
     facility = facility + c.facility_opex_fraction * costs.facility_capex_per_mw
-    gpu = _eac(costs.gpu_capex, c.it_life_years, years, rate) + c.it_opex_fraction * costs.gpu_capex
+    gpu = _eac(spec, "it", costs.gpu_capex, years, rate) + c.it_opex_fraction * costs.gpu_capex
     it_capex = costs.facility_capex_per_mw + gpus_per_mw * costs.gpu_capex[:, None]
-    battery_e = _eac(costs.battery_capex_per_mwh, c.battery_life_years, years, rate, costs.battery_replacement_per_mwh)
-    battery_p = _eac(costs.battery_capex_per_mw, c.battery_life_years, years, rate, costs.battery_replacement_per_mw)
-    pv = _eac(costs.pv_capex_per_mw, c.pv_life_years, years, rate) + costs.pv_opex_per_mw_year
-    wind = _eac(costs.wind_capex_per_mw, c.wind_life_years, years, rate) + costs.wind_opex_per_mw_year
+    battery_e = _battery_eac(spec, costs.battery_capex_per_mwh, costs.battery_replacement_per_mwh, years, rate)
+    battery_p = _battery_eac(spec, costs.battery_capex_per_mw, costs.battery_replacement_per_mw, years, rate)
+    pv = _eac(spec, "pv", costs.pv_capex_per_mw, years, rate) + costs.pv_opex_per_mw_year
+    wind = _eac(spec, "wind", costs.wind_capex_per_mw, years, rate) + costs.wind_opex_per_mw_year
     return {
         "it": facility + gpus_per_mw * gpu[:, None] + risk[:, None] * it_capex,
         "pv": pv + risk * costs.pv_capex_per_mw,
         "wind": wind + risk * costs.wind_capex_per_mw,
         "battery_mwh": battery_e + risk * costs.battery_capex_per_mwh,
         "battery_mw": battery_p + risk * costs.battery_capex_per_mw,
-        "connection": _eac(costs.connection_capex_per_mw, c.connection_life_years, years, rate)
+        "connection": _eac(spec, "grid_connection", costs.connection_capex_per_mw, years, rate)
         + risk * costs.connection_capex_per_mw,
-        "site": _eac(costs.site_capex, c.facility_life_years, years, rate) + risk * costs.site_capex,
+        "site": _eac(spec, "building", costs.site_capex, years, rate) + risk * costs.site_capex,
     }
+
+
+def _battery_eac(spec: PlanSpec, capex: float, again: float, years: int, rate: float) -> FloatArray:
+    """A battery's yearly cost per unit: first purchase ``capex``, replacements at ``again``."""
+    if capex <= 0.0:
+        return np.asarray(0.0)
+    terms = kind_terms(spec)["battery"]
+    unit = component("unit", terms, 1.0, replacement_capex=again / capex)
+    return np.asarray(capex * component_annual_cost(unit, years, rate, residual_method(spec), fixed_asset_tax(spec)))
 
 
 def _stages(spec: PlanSpec, candidates: tuple[Candidate, ...]) -> tuple[TargetStage, ...]:
@@ -277,13 +315,14 @@ def build_problem(scenario: Scenario) -> tuple[CapacityProblem, PlanContext]:
             facility[i, j], it_share[i, j], gpus_per_mw[i, j] = f
         pv[i], wind[i] = renewable_factors(site, frame)
     fin = scenario.finance
-    money = Money(fin.currency, fin.jpy_per_usd)
+    amounts = plan_amounts(spec, eligible.candidates, eligible.sites)
+    money = check_currencies(scenario, amounts)
     units = unit_costs(spec, eligible, designs, money)
     annual = _annual_costs(spec, units, gpus_per_mw, fin.discount_rate, fin.project_years)
     names = [s.name for s in eligible.sites]
-    jpy = money.factor("JPY")
+    jpy = money.factor("JPY")  # JEPX prices are in JPY
     market = np.stack([signals[n]["price_jpy_per_mwh"].to_numpy(dtype=float) for n in names])
-    energy_price = (market + spec.costs.grid_adder_jpy_per_mwh) * jpy
+    energy_price = market * jpy + units.grid_adder_per_mwh
     carbon_t = np.stack([signals[n]["carbon_g_per_kwh"].to_numpy(dtype=float) for n in names]) / 1000.0
     cfe = np.stack([signals[n]["cfe_pct"].to_numpy(dtype=float) for n in names]) / 100.0
     carbon_cost = units.carbon_price_per_t * carbon_t
@@ -339,5 +378,7 @@ def build_problem(scenario: Scenario) -> tuple[CapacityProblem, PlanContext]:
         units=units,
         ready_year=tuple(checks.ready_year(spec, c) for c in eligible.candidates),
         provenance=provenance,
+        amounts=tuple(amounts),
+        money=money,
     )
     return problem, context

@@ -20,8 +20,10 @@ import pandas as pd
 
 from wattbit.montecarlo.engine import MonteCarloResult
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution, Method, choose_method, site_gpus, solve_capacity
+from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.plan.evaluate import PlanFinance, TornadoBar, annual_figures, evaluate_plan, tco_per_year, tornado
 from wattbit.plan.inputs import PlanContext, build_problem
+from wattbit.plan.record import finance_inputs
 from wattbit.plan.uncertainty import uncertainty_summary
 from wattbit.scenario import Scenario
 
@@ -85,7 +87,7 @@ def plan(scenario: Scenario, method: Method = "auto") -> PlanResult:
     chosen = choose_method(problem, method)
     solution = solve_capacity(problem, chosen)
     t2 = time.perf_counter()
-    finance = evaluate_plan(context, problem, solution)
+    finance = evaluate_plan(context, problem, solution, breakeven=True)
     bars = tornado(context, problem, solution)
     t3 = time.perf_counter()
     return PlanResult(
@@ -159,6 +161,8 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         notes.append(f"grid carbon-free share unknown at {unknown}: counted as 0 % clean in clean_energy_share")
     if p.hours != 8760:
         notes.append(f"the period has {p.hours} hours; each stands for {p.year_weight:.4g} h of a year")
+    if math.isnan(fin.breakeven_price_per_gpu_hour):
+        notes.append("no break-even GPU-hour price: the plan sells no GPU-hours at the price given")
     doc = {
         "scenario": ctx.scenario.name,
         "objective": spec.objective,
@@ -176,7 +180,9 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
         "equity_npv": fin.equity_npv,
         "discount_rate": fin.discount_rate,
         "carbon_t_per_year": result.figures["carbon_t_per_year"],
+        "carbon_accounting": carbon_accounting_label(s.data.carbon.basis for s in ctx.sites),
         "clean_energy_share": result.figures["clean_energy_share"],
+        **finance_extras(result),
         "tco_per_year": tco_per_year(p, sol),
         "energy": result.figures,
         "target": spec.target.model_dump(mode="json"),
@@ -200,6 +206,52 @@ def plan_summary(result: PlanResult) -> dict[str, Any]:
     return dict(_clean(doc))
 
 
+def finance_extras(result: PlanResult) -> dict[str, Any]:
+    """The keys ``plan.json`` has beside the headline metrics: payback without the residual and from when it counts,
+    the residual value, the break-even price, the exchange rate, every finance input with its source, and the
+    definitions of the metrics."""
+    ctx, fin = result.context, result.finance
+    res = fin.result
+    table = res.columns
+    n = ctx.scenario.finance.project_years
+    start = ctx.spec.start_year
+    cur = ctx.currency
+    last_cf = float(table["project_cash_flow"][n])
+    residual_n = float(table["residual_value"][n])
+    first_capex = int(np.flatnonzero(table["capex"] > 0)[0]) if (table["capex"] > 0).any() else 0
+    return {
+        "payback_years_without_residual": res.payback_years_without_residual,
+        "payback_counted_from": {
+            "project_year": 0,
+            "calendar_year": start,
+            "first_capex_project_year": first_capex,
+            "note": "years from year 0 (the start of construction of the first stage), linear within the crossing year",
+        },
+        "npv_without_residual": res.npv_without_residual,
+        "residual_value": {
+            "method": ctx.spec.finance.residual_method,
+            "final_year": residual_n,
+            "present_value": res.residual_present_value,
+            "share_of_final_year_cash_flow": residual_n / last_cf if last_cf > 0 else None,
+        },
+        "price_per_gpu_hour": fin.price_per_gpu_hour,
+        "breakeven_price_per_gpu_hour": fin.breakeven_price_per_gpu_hour,
+        "cost_per_gpu_hour_pre_tax": res.cost_per_gpu_hour,
+        "exchange_rate_jpy_per_usd": ctx.scenario.finance.jpy_per_usd,
+        "inputs": finance_inputs(ctx),
+        "definitions": {
+            "npv": f"after corporate and fixed-asset tax, project (unlevered) cash flows at discount_rate [{cur}]",
+            "irr": "after tax, project cash flows [1/yr]",
+            "payback_years": "years from year 0 until the cumulative after-tax cash flow stays >= 0, residual included",
+            "payback_years_without_residual": "the same with no residual value (tax recomputed)",
+            "lcoe_per_mwh": f"levelised cost of the power supply per MWh delivered, pre-tax [{cur}/MWh]",
+            "cost_per_gpu_hour": f"levelised total cost per GPU-hour, pre-tax and pre-financing [{cur}/GPU-h]",
+            "breakeven_price_per_gpu_hour": f"project-year-1 GPU-hour price with after-tax NPV = 0 [{cur}/GPU-h]",
+            "carbon_t_per_year": "grid imports x the grid's average intensity; basis and scope in carbon_accounting",
+        },
+    }
+
+
 def summary_lines(doc: dict[str, Any]) -> list[str]:
     """Short text lines of a :func:`plan_summary`: each built site, then the headline figures."""
     lines = []
@@ -210,11 +262,24 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
                 f"wind {site['wind_mw']:,.1f} MW, battery {site['battery_mwh']:,.1f} MWh / {site['battery_mw']:,.1f} "
                 f"MW, grid {site['connection_mw']:,.1f} MW"
             )
-    units = {"npv": doc["currency"], "cost_per_gpu_hour": doc["currency"], "lcoe_per_mwh": f"{doc['currency']}/MWh"}
-    for key in ("npv", "irr", "payback_years", "lcoe_per_mwh", "cost_per_gpu_hour", "carbon_t_per_year"):
-        value = doc[key]
-        shown = "n/a" if value is None else f"{value:,.4g}"
-        lines.append(f"{key}: {shown} {units.get(key, '')}".rstrip())
+    cur = doc["currency"]
+    labels = {
+        "npv": ("npv (after tax)", cur),
+        "irr": ("irr (after tax)", ""),
+        "payback_years": ("payback_years (from year 0, with residual)", "years"),
+        "payback_years_without_residual": ("payback_years without residual", "years"),
+        "lcoe_per_mwh": ("lcoe_per_mwh (pre-tax)", f"{cur}/MWh"),
+        "cost_per_gpu_hour": ("cost_per_gpu_hour (pre-tax)", f"{cur}/GPU-h"),
+        "breakeven_price_per_gpu_hour": ("breakeven_price_per_gpu_hour (after tax)", f"{cur}/GPU-h"),
+        "carbon_t_per_year": ("carbon_t_per_year", doc.get("carbon_accounting", "")),
+    }
+    for key, (label, unit) in labels.items():
+        value = doc.get(key)
+        if value is None:
+            shown = "never (the cumulative cash flow ends below zero)" if key.startswith("payback") else "n/a"
+            lines.append(f"{label}: {shown}")
+        else:
+            lines.append(f"{label}: {value:,.4g} {unit}".rstrip())
     share = doc["clean_energy_share"]
     lines.append(f"clean_energy_share: {'n/a' if share is None else f'{share:.1%}'}")
     return lines
@@ -274,7 +339,7 @@ def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult 
     if monte_carlo is not None:
         paths["montecarlo"] = out_dir / "montecarlo.csv"
         monte_carlo.table.to_csv(paths["montecarlo"])
-        doc["uncertainty"] = _clean(uncertainty_summary(monte_carlo))  # JSON-safe like the rest of plan.json
+        doc["uncertainty"] = _clean(uncertainty_summary(monte_carlo, result))  # JSON-safe like the rest of plan.json
     paths["plan"].write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     result.finance.table.to_csv(paths["cash_flows"])
     dispatch_frame(result).to_parquet(paths["dispatch"], index=False)

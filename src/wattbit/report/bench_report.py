@@ -85,7 +85,9 @@ def bench_sections(bench: dict[str, Any], results: dict[str, SimResult], tz: str
         f"({bench['jobs_due_after_period_left_out']:,} due later left out, so every policy does the same work). "
         "<b>oracle</b> follows the offline optimum with perfect knowledge; <b>oracle_bound</b> is that optimum's own "
         "plan, a relaxation (fluid gangs, no failures or overheads, each slot's best signals), so no policy can beat "
-        "it. Energy cost in millions of the scenario's currency.</p>"
+        "it. Energy cost in millions of the scenario's currency. Carbon is grid imports times the grid's average "
+        "intensity (location-based), on each site's basis: life-cycle by default (scope 2 plus upstream scope 3.3, "
+        "t CO2-eq), combustion only for direct data (scope 2).</p>"
     )
     if "mpc_share_of_oracle_bound_reduction" in bench:
         notes += (
@@ -101,7 +103,7 @@ def bench_sections(bench: dict[str, Any], results: dict[str, SimResult], tz: str
     carbon = go.Figure(go.Bar(x=names, y=[bench["policies"][n]["carbon_t"] for n in names], name="carbon"))
     if "oracle_bound" in bench:
         carbon.add_trace(go.Bar(x=["oracle_bound"], y=[bench["oracle_bound"]["carbon_t"]], name="bound"))
-    carbon.update_layout(title="Carbon [t CO2]", showlegend=False, height=320)
+    carbon.update_layout(title="Carbon of grid imports, location-based [t CO2-eq]", showlegend=False, height=320)
     daily = go.Figure()
     for name, result in results.items():
         ts = result.timeseries

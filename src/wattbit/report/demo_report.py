@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wattbit.control import POLICY_NAMES, make_policy
+from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.report.bench_report import comparison_table, run_bench
 from wattbit.report.html import Section
 from wattbit.report.signals_report import build_data_report
@@ -74,7 +75,8 @@ def run_demo(out: Path, progress: Progress | None = None) -> DemoRun:
     result = simulate(scenario, policy, progress=_one_task(progress, task, steps))
     write_result(result, out / "simulate")
     step_h = scenario.period.step_timedelta.total_seconds() / 3600
-    sections = simulation_sections(result, step_h, scenario.period.timezone)
+    carbon = carbon_accounting_label(s.data.carbon.basis for s in scenario.sites)
+    sections = simulation_sections(result, step_h, scenario.period.timezone, carbon)
     # the policy comparison on two weeks of the spring curtailment season (the full year: wattbit bench japan-2022)
     window = with_period(scenario, DEMO_BENCH_WINDOW[0], DEMO_BENCH_WINDOW[1])
     window_steps = len(window.period.index_utc())

@@ -1,4 +1,6 @@
-"""``wattbit plan`` report: the chosen sites and capacities, a sample week of hourly dispatch, cash flows, tornado."""
+"""``wattbit plan`` report: the headline figures with what they include, the sites and capacities, a sample week of
+hourly dispatch, the cash flows (a table that adds up as printed), the tornado, every finance input with its source,
+and with ``--draws`` the Monte Carlo with its distributions, the deterministic case and its own tornado."""
 
 from __future__ import annotations
 
@@ -7,14 +9,32 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
+from wattbit.montecarlo.engine import MonteCarloResult
+from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.plan.evaluate import tco_per_year
 from wattbit.plan.planner import PlanResult, site_rows
+from wattbit.plan.record import finance_inputs
+from wattbit.plan.uncertainty import uncertainty_summary
 from wattbit.report.html import Section, figure_html, table_html, write_page
 
 _WEEK_H = 168
+#: The cash-flow table's items, each with its sign, so that every row adds up to the project cash flow.
+CASH_FLOW_ITEMS = (
+    ("revenue", 1.0, "revenue"),
+    ("export_revenue", 1.0, "export revenue"),
+    ("production_incentive", 1.0, "production incentive"),
+    ("energy_cost", -1.0, "grid energy"),
+    ("fixed_opex", -1.0, "O&M (fixed)"),
+    ("variable_opex", -1.0, "O&M (variable)"),
+    ("fixed_asset_tax", -1.0, "fixed-asset tax"),
+    ("capex", -1.0, "capex"),
+    ("residual_value", 1.0, "residual value"),
+    ("capacity_grant", 1.0, "capital grant"),
+    ("itc", 1.0, "tax credit paid out"),
+    ("tax", -1.0, "corporate tax"),
+)
 
 
 def _money(value: float, currency: str) -> str:
@@ -26,43 +46,95 @@ def _money(value: float, currency: str) -> str:
     return f"{value:,.0f} {currency}"
 
 
+def _payback(years: float, start: int | None) -> str:
+    if math.isnan(years):
+        return "never (the cumulative cash flow ends below zero)"
+    when = "" if start is None else f", i.e. during {start + math.ceil(years)}"
+    return f"{years:.1f} years from year 0{when}"
+
+
+def _per_gpu_hour(value: float, currency: str, jpy_per_usd: float | None) -> str:
+    """A GPU-hour amount, with its USD equivalent when the money is yen and a rate is stated."""
+    shown = f"{value:,.1f} {currency}"
+    if jpy_per_usd is not None and currency == "JPY" and math.isfinite(value):
+        shown += f" ({value / jpy_per_usd:,.2f} USD at {jpy_per_usd:g} JPY/USD)"
+    return shown
+
+
 def _headline(result: PlanResult) -> str:
     fin, fig, cur = result.finance, result.figures, result.context.currency
-    sol = result.solution
+    res, sol, ctx = fin.result, result.solution, result.context
+    start = ctx.spec.start_year
+    n = ctx.scenario.finance.project_years
+    residual_n = float(res.columns["residual_value"][n])
+    rate = ctx.scenario.finance.jpy_per_usd
+    year0 = "year 0" if start is None else f"year 0 = {start}"
     rows: list[list[object]] = [
-        ["objective", result.context.spec.objective],
-        ["NPV (after tax, at the discount rate)", _money(fin.npv, cur)],
-        ["IRR", "n/a" if math.isnan(fin.irr) else f"{fin.irr:.2%}"],
-        ["payback [years]", "never" if math.isnan(fin.payback_years) else f"{fin.payback_years:.1f}"],
-        ["LCOE of the power supply [per MWh]", _money(fin.lcoe_per_mwh, cur)],
-        ["cost per GPU-hour", f"{fin.cost_per_gpu_hour:,.1f} {cur}"],
-        ["equivalent annual cost (TCO)", _money(tco_per_year(result.problem, sol), cur)],
+        ["objective", ctx.spec.objective],
+        ["NPV (after corporate and fixed-asset tax, project cash flows)", _money(fin.npv, cur)],
+        ["discount rate", f"{fin.discount_rate:.2%}"],
+        ["IRR (after tax)", "n/a" if math.isnan(fin.irr) else f"{fin.irr:.2%}"],
+        [f"payback, residual value included (counted from {year0})", _payback(fin.payback_years, start)],
+        [f"payback without the residual value (from {year0})", _payback(res.payback_years_without_residual, start)],
+        [
+            f"residual value at the end ({ctx.spec.finance.residual_method.replace('_', ' ')}), present value",
+            f"{_money(residual_n, cur)} in year {n}; {_money(res.residual_present_value, cur)} today",
+        ],
+        ["NPV without the residual value", _money(res.npv_without_residual, cur)],
+        ["GPU-hour price (revenue, project year 1)", _per_gpu_hour(fin.price_per_gpu_hour, cur, rate)],
+        ["break-even GPU-hour price (after tax, NPV = 0)", _per_gpu_hour(fin.breakeven_price_per_gpu_hour, cur, rate)],
+        ["cost per GPU-hour (pre-tax, pre-financing, levelised)", _per_gpu_hour(fin.cost_per_gpu_hour, cur, rate)],
+        ["LCOE of the power supply (pre-tax) [per MWh]", _money(fin.lcoe_per_mwh, cur)],
+        ["equivalent annual cost (TCO, pre-tax)", _money(tco_per_year(result.problem, sol), cur)],
+        ["exchange rate", "not needed" if rate is None else f"{rate:g} JPY/USD"],
         ["GPUs", f"{fig['gpus']:,.0f}"],
         ["PUE (facility / IT energy)", f"{fig['pue']:.3f}"],
-        ["carbon [t CO2/yr]", f"{fig['carbon_t_per_year']:,.0f}"],
+        [
+            f"carbon a year [{carbon_accounting_label(s.data.carbon.basis for s in ctx.sites)}]",
+            f"{fig['carbon_t_per_year']:,.0f}",
+        ],
         ["hourly clean-energy share", f"{fig['clean_energy_share']:.1%}"],
         ["solver", f"{result.method}: {sol.status}; {result.timings_s['solve']:.1f} s"],
     ]
-    return table_html(["", "value"], rows)
+    note = (
+        '<p class="note">Corporate tax is computed once for the whole project (all build stages, losses carried '
+        "forward across them). The residual value is what the equipment is worth at the end of the last year; "
+        "payback and NPV are shown with and without it. Cost per GPU-hour and LCOE are before tax; the break-even "
+        "price is the GPU-hour price at which the after-tax NPV is zero.</p>"
+    )
+    return table_html(["", "value"], rows) + note
+
+
+_SITE_SUMS = ("it_mw", "gpus", "pv_mw", "wind_mw", "battery_mwh", "battery_mw", "connection_mw",
+              "grid_import_mwh_per_year", "carbon_t_per_year")  # fmt: skip
 
 
 def _sites_table(result: PlanResult) -> str:
     headers = [
         "site", "area", "built", "IT [MW]", "GPUs", "design", "PV [MW]", "wind [MW]", "battery [MWh]",
-        "battery [MW]", "grid [MW]", "ready", "PUE", "grid import [MWh/yr]", "carbon [t/yr]",
+        "battery [MW]", "grid [MW]", "ready", "PUE", "grid import [MWh/yr]", "carbon [t CO2-eq/yr]",
     ]  # fmt: skip
-    rows = []
-    for r in site_rows(result):
+    rows: list[list[object]] = []
+    sites = site_rows(result)
+    for r in sites:
         design = ", ".join(f"{k} {v:,.1f} MW" for k, v in r["designs"].items()) or "-"
         rows.append(
             [
                 r["site"], r["grid_area"], "yes" if r["build"] else "no", r["it_mw"], int(round(r["gpus"])), design,
                 r["pv_mw"], r["wind_mw"], r["battery_mwh"], r["battery_mw"], r["connection_mw"],
-                r["ready_year"] if r["ready_year"] is not None else "-",
+                str(r["ready_year"]) if r["ready_year"] is not None else "-",
                 "-" if r["pue"] is None else f"{r['pue']:.3f}", r["grid_import_mwh_per_year"], r["carbon_t_per_year"],
             ]
         )  # fmt: skip
-    body = table_html(headers, rows)
+    total = {k: sum(round(float(r[k]), 1) for r in sites) for k in _SITE_SUMS}  # adds the figures as printed
+    rows.append(
+        [
+            "total", "", "", total["it_mw"], sum(int(round(r["gpus"])) for r in sites), "", total["pv_mw"],
+            total["wind_mw"], total["battery_mwh"], total["battery_mw"], total["connection_mw"], "", "",
+            total["grid_import_mwh_per_year"], total["carbon_t_per_year"],
+        ]
+    )  # fmt: skip
+    body = table_html(headers, rows) + '<p class="note">The total row adds the figures as printed.</p>'
     excluded = result.context.excluded
     if excluded:
         items = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in excluded.items())
@@ -157,14 +229,69 @@ def _tornado_figure(result: PlanResult) -> go.Figure:
     return fig
 
 
+def rounded_to_total(items: list[float], total: float) -> tuple[list[int], int]:
+    """``items`` rounded to whole units so that they add up to ``total`` rounded (largest-remainder rounding: the
+    rounding gap goes to the items whose remainders are largest, so that each stays within one unit of its value).
+
+    ``items`` must add up to ``total`` (to rounding); returns the rounded items and the rounded total.
+    """
+    target = round(total)
+    floors = [math.floor(x) for x in items]
+    gap = target - sum(floors)
+    order = sorted(range(len(items)), key=lambda i: items[i] - floors[i], reverse=True)
+    out = list(floors)
+    for k in range(min(max(gap, 0), len(items))):
+        out[order[k]] += 1
+    for k in range(min(max(-gap, 0), len(items))):  # only if the items add to less than their floors' sum
+        out[order[-1 - k]] -= 1
+    return out, target
+
+
+def cash_flow_rows(result: PlanResult) -> tuple[list[str], list[list[object]]]:
+    """The cash-flow table: per year, each item with its sign and the project cash flow they add to, in whole
+    millions rounded so that every row adds up as printed (:func:`rounded_to_total`).
+
+    Items that are zero in every year are left out (they add nothing).
+    """
+    cols = result.finance.result.columns
+    cur = result.context.currency
+    start = result.context.spec.start_year
+    items = [(name, sign, label) for name, sign, label in CASH_FLOW_ITEMS if np.any(cols[name] != 0.0)]
+    headers = ["year", *(f"{label} [M {cur}]" for _, _, label in items), f"project cash flow [M {cur}]"]
+    rows: list[list[object]] = []
+    for t in range(cols["capex"].size):
+        year = str(t if start is None else start + t)
+        values = [sign * float(cols[name][t]) / 1e6 for name, sign, _ in items]
+        rounded, total = rounded_to_total(values, float(cols["project_cash_flow"][t]) / 1e6)
+        rows.append([year, *rounded, total])
+    return headers, rows
+
+
 def _cash_flow_table(result: PlanResult) -> str:
-    table = result.finance.table
-    cur = result.context.currency.lower()
-    cols = ["revenue", "energy_cost", "fixed_opex", "capex", "tax", "project_cash_flow"]
-    headers = ["year", *(f"{c.replace('_', ' ')} [M {cur.upper()}]" for c in cols)]
-    year = table["calendar_year"] if "calendar_year" in table else pd.Series(table.index, index=table.index)
-    rows = [[int(year.loc[i]), *(float(table.loc[i, f"{c}_{cur}"]) / 1e6 for c in cols)] for i in table.index]
-    return table_html(headers, rows, 0)
+    headers, rows = cash_flow_rows(result)
+    note = (
+        '<p class="note">Costs are negative; each row adds up to the project cash flow (whole millions, rounded so '
+        "that the row adds up as printed; each figure is within 1 of its exact value). The corporate tax is "
+        "computed on the whole project, after loss carry-forward and tax credits. All columns, with depreciation, "
+        "taxable income, losses, the loan and the equity view, are in cash_flows.csv at full precision.</p>"
+    )
+    return table_html(headers, rows, 0) + note
+
+
+def _inputs_table(result: PlanResult) -> str:
+    rows = []
+    for r in finance_inputs(result.context):
+        value = r["value"]
+        shown = ", ".join(f"{v:g}" for v in value) if isinstance(value, list) else value
+        if isinstance(value, float):
+            shown = f"{value:,.6g}"
+        rows.append([r["name"], "-" if shown is None else str(shown), r["unit"], r["source"], r["reference"]])
+    note = (
+        '<p class="note">Every input of the finances, with where it came from: the scenario file, the documented '
+        "default (with its source; V primary, S secondary, U assumption) or a candidate's own override. The same "
+        "list is in plan.json under <code>inputs</code>.</p>"
+    )
+    return table_html(["input", "value", "unit", "source", "reference"], rows) + note
 
 
 def _sources(result: PlanResult) -> str:
@@ -181,19 +308,63 @@ def _sources(result: PlanResult) -> str:
     )
 
 
-def plan_sections(result: PlanResult) -> list[Section]:
-    """The report's sections."""
-    return [
+def _uncertainty(result: PlanResult, mc: MonteCarloResult) -> str:
+    doc = uncertainty_summary(mc, result)
+    cur = result.context.currency
+    dist_rows = [
+        [d["input"], d["distribution"], f"{d['p10']:.3f}", f"{d['p50']:.3f}", f"{d['p90']:.3f}", d["source"]]
+        for d in doc["distributions"]
+    ]
+    dists = table_html(["input (multiplier)", "distribution", "P10", "median", "P90", "source"], dist_rows)
+    out_rows = []
+    for name, unit, scale in (("npv", f"bn {cur}", 1e9), ("carbon_t_per_year", "t CO2-eq/yr", 1.0),
+                              ("cost_per_gpu_hour", f"{cur}/GPU-h", 1.0)):  # fmt: skip
+        q = doc[name]
+        out_rows.append(
+            [f"{name} [{unit}]", *(f"{v / scale:,.1f}" for v in (doc["deterministic"][name],
+             doc["at_input_medians"][name], q["p10"], q["p50"], q["p90"], q["mean"]))]
+        )  # fmt: skip
+    outputs = table_html(["output", "deterministic", "inputs at medians", "P10", "P50", "P90", "mean"], out_rows)
+    bars = doc["tornado"]
+    fig = go.Figure(
+        go.Bar(
+            y=[b["input"] for b in reversed(bars)], x=[b["swing_p10_to_p90"] / 1e9 for b in reversed(bars)],
+            orientation="h",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title=f"Monte Carlo tornado: NPV change from each input's P10 to its P90 ({doc['draws']} draws)",
+        xaxis_title=f"bn {cur}", height=60 + 45 * max(len(bars), 1), margin={"t": 50, "b": 30, "l": 220},
+    )  # fmt: skip
+    tornado_rows = [[b["input"], f"{b['swing_p10_to_p90'] / 1e9:,.1f}", f"{b['rank_correlation']:.2f}"] for b in bars]
+    tornado = table_html(["input", f"NPV swing P10 to P90 [bn {cur}]", "rank correlation with NPV"], tornado_rows)
+    note = (
+        f'<p class="note">{html.escape(doc["note"])} The tornado is a least-squares fit of the NPV on the drawn inputs '
+        "across the draws (slope times the input's P10-P90 range); seed "
+        f"{doc['seed']}. The plan is held fixed.</p>"
+    )
+    return dists + outputs + note + figure_html(fig) + tornado
+
+
+def plan_sections(result: PlanResult, monte_carlo: MonteCarloResult | None = None) -> list[Section]:
+    """The report's sections (with the Monte Carlo's when it is given)."""
+    sections = [
         Section("Plan", _headline(result), id="plan"),
         Section("Sites and capacities", _sites_table(result), id="sites"),
         Section("A sample week of hourly dispatch", figure_html(_week_figure(result)), id="dispatch"),
         Section("Cash flows", figure_html(_cash_flow_figure(result)) + _cash_flow_table(result), id="cash-flows"),
         Section("Sensitivity (tornado)", figure_html(_tornado_figure(result)), id="tornado"),
+    ]
+    if monte_carlo is not None:
+        sections.append(Section("Uncertainty (Monte Carlo)", _uncertainty(result, monte_carlo), id="uncertainty"))
+    sections += [
+        Section("Finance inputs and their sources", _inputs_table(result), id="inputs"),
         Section("Data and assumptions", _sources(result), id="sources"),
     ]
+    return sections
 
 
-def build_plan_report(result: PlanResult, out_dir: Path) -> Path:
+def build_plan_report(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult | None = None) -> Path:
     """Write ``out_dir/report.html``; return its path."""
     ctx = result.context
     p = ctx.scenario.period
@@ -201,4 +372,5 @@ def build_plan_report(result: PlanResult, out_dir: Path) -> Path:
         f"{ctx.scenario.scenario.description} Planned over the hourly signals of {p.start:%Y-%m-%d} to "
         f"{p.end:%Y-%m-%d} ({result.problem.hours:,} h), {len(ctx.sites)} candidate sites; money in {ctx.currency}."
     )
-    return write_page(out_dir / "report.html", f"wattbit plan — {ctx.scenario.name}", subtitle, plan_sections(result))
+    sections = plan_sections(result, monte_carlo)
+    return write_page(out_dir / "report.html", f"wattbit plan — {ctx.scenario.name}", subtitle, sections)

@@ -14,7 +14,7 @@ HEADLINE = [
     ("energy_grid_mwh", "grid energy [MWh]"),
     ("pue", "PUE"),
     ("wue_l_per_kwh", "WUE [L/kWh]"),
-    ("carbon_t", "carbon [t CO2-eq]"),
+    ("carbon_t", "carbon, grid imports, location-based [t CO2-eq]"),
     ("energy_cost", "energy cost"),
     ("curtailment_absorbed_mwh", "curtailment absorbed [MWh]"),
     ("gpu_utilization", "GPU utilisation"),
@@ -80,8 +80,11 @@ def _job_stats(result: SimResult) -> str:
     return table_html(headers, rows, 2)
 
 
-def simulation_sections(result: SimResult, step_h: float, tz: str) -> list[Section]:
-    """Sections to add to a report for one simulation run."""
+def simulation_sections(
+    result: SimResult, step_h: float, tz: str, carbon_accounting: str | None = None
+) -> list[Section]:
+    """Sections to add to a report for one simulation run; ``carbon_accounting`` says how grid carbon was counted
+    (:func:`wattbit.physics.carbon.carbon_accounting_label`)."""
     s = result.summary
     headline = table_html(
         ["KPI", "value"],
@@ -96,7 +99,7 @@ def simulation_sections(result: SimResult, step_h: float, tz: str) -> list[Secti
             "facility [MWh]",
             "PUE",
             "grid [MWh]",
-            "carbon [t]",
+            "carbon [t CO2-eq]",
             f"cost [M{s['currency']}]",
             "mean busy GPUs",
         ],
@@ -106,7 +109,14 @@ def simulation_sections(result: SimResult, step_h: float, tz: str) -> list[Secti
     note = (
         '<p class="note">Simulated with the policy named above over the scenario period; failures sampled from the '
         "Llama 3 interruption rates (see docs/faults.md). Carbon and cost count grid imports only; on-site PV and "
-        "wind supply the load first.</p>"
+        "wind supply the load first. "
+        + (
+            f"Carbon: {carbon_accounting}."
+            if carbon_accounting
+            else "Carbon is location-based: grid imports times the grid's average intensity, on the basis of each "
+            "site's carbon data (life-cycle by default: scope 2 plus upstream scope 3.3)."
+        )
+        + "</p>"
     )
     return [
         Section(f"Simulation ({s['policy']})", headline + note, id="simulation"),

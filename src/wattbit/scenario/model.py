@@ -31,6 +31,7 @@ from pydantic import (
 
 from wattbit.errors import ScenarioError
 from wattbit.scenario.plan import PlanSpec
+from wattbit.scenario.suggest import where_it_belongs
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
@@ -255,12 +256,12 @@ class PolicySpec(_Model):
 
 
 class FinanceSpec(_Model):
-    """Currency and financial assumptions."""
+    """Currency and financial assumptions; ``jpy_per_usd`` must be stated when any amount is in the other currency."""
 
     currency: Literal["JPY", "USD"] = "JPY"
     discount_rate: float = Field(default=0.07, ge=0, le=0.5)
     project_years: int = Field(default=15, ge=1, le=50)
-    jpy_per_usd: float = Field(default=131.5, gt=0)
+    jpy_per_usd: float | None = Field(default=None, gt=0, description="exchange rate [JPY per USD]; no default")
 
 
 class ScenarioInfo(_Model):
@@ -281,6 +282,7 @@ class Scenario(_Model):
     finance: FinanceSpec = FinanceSpec()
     plan: PlanSpec | None = None
     source_path: Path | None = Field(default=None, exclude=True)
+    relative_paths: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @model_validator(mode="after")
     def _unique_sites(self) -> Scenario:
@@ -294,6 +296,20 @@ class Scenario(_Model):
     def name(self) -> str:
         """The scenario's name."""
         return self.scenario.name
+
+    def missing_path_hint(self, path: str | Path) -> str:
+        """Why a data file of this scenario may not be found: how its path was written and what it resolved
+        against (empty for a path written as absolute)."""
+        written = self.relative_paths.get(str(path))
+        if written is None:
+            return ""
+        where = "the scenario file" if self.source_path is None else str(self.source_path)
+        base = "the current folder" if self.source_path is None else str(Path(self.source_path).resolve().parent)
+        return (
+            f"it was written as {written!r} in {where}; relative paths in a scenario resolve against the folder of "
+            f"the scenario file, here {base} (a scenario copied out of examples/ needs its data paths rewritten "
+            "relative to its new folder, or made absolute)"
+        )
 
     def site(self, name: str) -> Site:
         """The site called ``name``."""
@@ -314,26 +330,39 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 
 
 def format_validation_error(exc: ValidationError, path: Path | str) -> ScenarioError:
-    """Turn a pydantic error into a :class:`ScenarioError` listing every bad field, its value and the expectation."""
+    """Turn a pydantic error into a :class:`ScenarioError` listing every bad field, its value and the expectation;
+    a field in the wrong table is told where it belongs (:func:`wattbit.scenario.suggest.where_it_belongs`)."""
     lines = []
     for err in exc.errors():
-        loc = _field_path(tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p)))
+        parts = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        loc = _field_path(parts)
         value = err.get("input")
         shown = "(missing)" if err["type"] == "missing" else repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden" and parts:
+            msg = where_it_belongs(Scenario, parts[:-1], str(parts[-1]))
+        if err["type"] == "value_error" and isinstance(value, dict):
+            lines.append(f"  - {loc or '(top level)'}: {msg}")  # a table's own check: its content is not the point
+            continue
         lines.append(f"  - {loc or '(top level)'} = {shown}: {msg}")
     n = len(lines)
     return ScenarioError(f"{n} problem{'s' if n > 1 else ''} in the scenario:\n" + "\n".join(lines), path=path)
 
 
-def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
-    """Make relative data paths absolute, relative to the scenario file's folder (in place)."""
+def _resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, str]:
+    """Make relative data paths absolute, relative to the scenario file's folder (in place); return each resolved
+    relative path with the text it was written as."""
+    written: dict[str, str] = {}
 
     def fix(value: Any) -> Any:
         if isinstance(value, str):
-            return str((base / value).resolve()) if not Path(value).is_absolute() else value
+            if Path(value).is_absolute():
+                return value
+            resolved = str((base / value).resolve())
+            written[resolved] = value
+            return resolved
         if isinstance(value, list):
             return [fix(v) for v in value]
         return value
@@ -349,6 +378,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
         for trace in workload.get("traces", []):
             if isinstance(trace, dict) and "path" in trace:
                 trace["path"] = fix(trace["path"])
+    return written
 
 
 def builtin_scenario_path(name: str) -> Path:
@@ -364,7 +394,7 @@ def parse_scenario(text: str, path: Path | str = "<string>") -> Scenario:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"not valid TOML: {exc}", path=p) from exc
-    _resolve_paths(raw, p.parent.resolve())
+    raw["relative_paths"] = _resolve_paths(raw, p.parent.resolve())
     raw["source_path"] = str(p)
     try:
         return Scenario.model_validate(raw)

@@ -13,35 +13,54 @@ scenario (site names, years against the project length) are in :mod:`wattbit.pla
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-CoolingType = Literal["air_chiller", "liquid_dry_cooler", "liquid_tower", "immersion"]
+from wattbit.scenario.money import MoneyModel
+from wattbit.scenario.plan_costs import (
+    BUILDING_COST_FACTOR_BY_AREA,
+    COOLING_TYPES,
+    COST_DEFAULTS,
+    GPU_CAPEX_USD,
+    CoolingType,
+    PlanCosts,
+)
+from wattbit.scenario.plan_finance import PLAN_KINDS, PlanFinance, PlanKind
+
 PowerArchitecture = Literal["ac415", "dc800"]
-COOLING_TYPES: tuple[CoolingType, ...] = ("air_chiller", "liquid_dry_cooler", "liquid_tower", "immersion")
 POWER_ARCHITECTURES: tuple[PowerArchitecture, ...] = ("ac415", "dc800")
 
-#: Datacenter shell + MEP capex per MW of IT [USD/MW]: Tokyo/Osaka mid 13.24 USD/W (Cushman & Wakefield APAC 2025,
-#: S); liquid cooling +7-10 % (US, S) taken as +8.5 %; immersion +10 % (U).
-FACILITY_CAPEX_USD_PER_MW: dict[CoolingType, float] = {
-    "air_chiller": 13.24e6,
-    "liquid_dry_cooler": 13.24e6 * 1.085,
-    "liquid_tower": 13.24e6 * 1.085,
-    "immersion": 13.24e6 * 1.10,
-}
-#: Price per GPU [USD]: H100 ~30k, H200 ~32k, MI300X ~15k (REFERENCE.md §6, U).
-GPU_CAPEX_USD: dict[str, float] = {"H100-SXM": 30e3, "H200": 32e3, "MI300X": 15e3}
+__all__ = [
+    "BUILDING_COST_FACTOR_BY_AREA",
+    "COOLING_TYPES",
+    "COST_DEFAULTS",
+    "GPU_CAPEX_USD",
+    "PLAN_KINDS",
+    "POWER_ARCHITECTURES",
+    "Candidate",
+    "ComputeTarget",
+    "CoolingType",
+    "PlanConstraints",
+    "PlanCosts",
+    "PlanFinance",
+    "PlanKind",
+    "PlanOptions",
+    "PlanSpec",
+    "PowerArchitecture",
+    "TargetStep",
+]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Model(MoneyModel):
+    """A closed, frozen schema model (money fields name their currency)."""
 
 
 class Candidate(_Model):
-    """A site that may be built, and its limits."""
+    """A site that may be built, and its limits; its own costs, if given, override the plan-wide ones."""
+
+    MONEY = {"connection_capex_per_mw": ("connection_capex", "_per_mw"), "site_capex": ("site_capex", "")}
 
     site: str = Field(description="name of a [[sites]] entry (location, grid area, GPU model, data)")
     max_it_mw: float = Field(gt=0, description="most IT power the site can host [MW at the IT input]")
@@ -49,16 +68,17 @@ class Candidate(_Model):
     max_wind_mw: float = Field(default=0.0, ge=0, description="land limit for wind [MW]")
     max_battery_mwh: float | None = Field(default=None, ge=0, description="battery energy limit [MWh]; none: free")
     max_connection_mw: float = Field(gt=0, description="largest grid connection the utility offers [MW]")
-    connection_capex_per_mw: float | None = Field(
-        default=None, ge=0, description="connection cost [costs.currency/MW]; none: costs.connection_capex_per_mw"
-    )
+    connection_capex_jpy_per_mw: float | None = Field(default=None, ge=0, description="none: plan.costs")
+    connection_capex_usd_per_mw: float | None = Field(default=None, ge=0, description="none: plan.costs")
     connection_lead_time_years: int = Field(
         default=0, ge=0, le=30, description="years from the start (year 0) until the connection is energised"
     )
-    site_capex: float | None = Field(
-        default=None, ge=0, description="fixed cost of developing the site [costs.currency]; none: costs.site_capex"
+    site_capex_jpy: float | None = Field(default=None, ge=0, description="none: plan.costs")
+    site_capex_usd: float | None = Field(default=None, ge=0, description="none: plan.costs")
+    capex_factor: float = Field(default=1.0, gt=0, le=5, description="site multiplier on the whole facility capex")
+    building_cost_factor: float | None = Field(
+        default=None, gt=0, le=5, description="building cost relative to Tokyo; none: by grid area (costs table)"
     )
-    capex_factor: float = Field(default=1.0, gt=0, le=5, description="regional multiplier on the facility capex")
     disaster_risk: float = Field(default=0.0, ge=0, le=1, description="hazard score 0 (none) .. 1 (highest)")
     latency_ms: dict[str, float] = Field(
         default_factory=dict, description="round-trip latency to each demand centre [ms], e.g. {tokyo = 5}"
@@ -143,71 +163,6 @@ class PlanOptions(_Model):
     report_week_start: date | None = Field(default=None, description="first day of the report's sample week")
 
 
-class PlanCosts(_Model):
-    """Capital and operating costs in ``currency``; converted to the scenario's finance currency at jpy_per_usd.
-
-    Defaults: see ``docs/planner.md`` (V/S/U per entry).
-    """
-
-    currency: Literal["JPY", "USD"] = "USD"
-    facility_capex_per_mw: dict[CoolingType, float] = Field(default_factory=lambda: dict(FACILITY_CAPEX_USD_PER_MW))
-    dc800_capex_factor: float = Field(default=1.0, gt=0, le=3, description="800 V DC facility capex multiplier (U)")
-    facility_life_years: int = Field(default=30, ge=1, le=100)
-    facility_opex_fraction: float = Field(default=0.02, ge=0, le=1, description="O&M per year / capex (U)")
-    gpu_capex: dict[str, float] = Field(default_factory=lambda: dict(GPU_CAPEX_USD))
-    it_other_capex_per_gpu: float = Field(default=10e3, ge=0, description="servers, network, storage per GPU (U)")
-    it_life_years: int = Field(default=5, ge=1, le=30)
-    it_opex_fraction: float = Field(default=0.03, ge=0, le=1, description="support contracts per year / capex (U)")
-    pv_capex_per_mw: float = Field(default=1.79e6, ge=0)
-    pv_opex_per_mw_year: float = Field(default=18e3, ge=0)
-    pv_life_years: int = Field(default=25, ge=1, le=60)
-    wind_capex_per_mw: float = Field(default=2.1e6, ge=0)
-    wind_opex_per_mw_year: float = Field(default=45e3, ge=0)
-    wind_life_years: int = Field(default=25, ge=1, le=60)
-    battery_capex_per_mwh: float = Field(default=455e3, ge=0)
-    battery_capex_per_mw: float = Field(default=910e3, ge=0)
-    battery_replacement_per_mwh: float = Field(default=318e3, ge=0)
-    battery_replacement_per_mw: float = Field(default=715e3, ge=0)
-    battery_life_years: int = Field(default=10, ge=1, le=40)
-    connection_capex_per_mw: float = Field(default=150e3, ge=0)
-    connection_life_years: int = Field(default=40, ge=1, le=100)
-    site_capex: float = Field(default=20e6, ge=0, description="fixed cost of developing a site (U)")
-    risk_premium_fraction: float = Field(
-        default=0.01, ge=0, le=1, description="yearly cost per unit disaster_risk, as a share of the site's capex (U)"
-    )
-    grid_adder_jpy_per_mwh: float = Field(
-        default=5_950.0, ge=0, description="per MWh on top of JEPX: renewable levy FY2022 3,450 (S) + network 2,500 (U)"
-    )
-    carbon_price_per_t: float = Field(default=0.0, ge=0)
-    price_per_gpu_hour: float = Field(default=2.0, ge=0, description="revenue per GPU-hour sold (U)")
-
-
-class LoanSpec(_Model):
-    """A development-bank loan (:class:`wattbit.finance.financing.DevelopmentBankLoan`)."""
-
-    rate: float = Field(ge=0, le=0.5)
-    tenor_years: int = Field(ge=1, le=60)
-    grace_years: int = Field(default=0, ge=0, le=59)
-    debt_share: float = Field(ge=0, lt=1)
-
-
-class GrantSpec(_Model):
-    """A capacity grant (:class:`wattbit.finance.incentives.CapacityGrant`); ``cap`` in costs.currency."""
-
-    share: float = Field(ge=0, le=1)
-    cap: float | None = Field(default=None, ge=0)
-
-
-class PlanFinance(_Model):
-    """Finance beyond the scenario's ``[finance]`` (which gives currency, discount rate and project years)."""
-
-    tax_rate: float = Field(default=0.2974, ge=0, le=0.7, description="Japan effective corporate tax rate (S)")
-    energy_price_escalation: float = Field(default=0.0, gt=-0.5, le=0.5)
-    revenue_escalation: float = Field(default=0.0, gt=-0.5, le=0.5)
-    loan: LoanSpec | None = None
-    grant: GrantSpec | None = None
-
-
 class PlanConstraints(_Model):
     """Optional constraints; each left out is not imposed."""
 
@@ -240,19 +195,3 @@ class PlanSpec(_Model):
         if dated and self.start_year is None:
             raise ValueError("a target with years needs plan.start_year (the calendar year of construction, year 0)")
         return self
-
-
-_COST_TABLE_DEFAULTS: dict[str, Mapping[str, float]] = {
-    "facility_capex_per_mw": dict(FACILITY_CAPEX_USD_PER_MW.items()),
-    "gpu_capex": GPU_CAPEX_USD,
-}
-
-
-def cost_entry(costs: PlanCosts, table: str, key: str) -> tuple[float, str] | None:
-    """An entry of a cost table and its currency: given entries are in ``costs.currency``, missing ones fall back to
-    the documented defaults, which are in USD; None if neither has ``key``."""
-    given: Mapping[str, float] = getattr(costs, table)
-    if table in costs.model_fields_set and key in given:
-        return float(given[key]), costs.currency
-    default = _COST_TABLE_DEFAULTS[table]
-    return (float(default[key]), "USD") if key in default else None
