@@ -58,6 +58,9 @@ def test_demo_simulates_the_fleet(demo_out: Path) -> None:
         assert (demo_out / "simulate" / name).stat().st_size > 0
     html = (demo_out / "report.html").read_text(encoding="utf-8")
     assert "Simulation (baseline)" in html and "Jobs" in html
+    # the per-GPU power distribution beside the AcmeTrace CDFs, and where the generation comes from
+    assert "GPU power against measurements" in html and "AcmeTrace" in html
+    assert "On-site generation and export" in html
 
 
 def test_tohoku_curtailment_equals_source(summary: dict, shared_data: Path) -> None:
