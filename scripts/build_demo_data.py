@@ -8,8 +8,9 @@ Reads ``examples/japan-2022-from-files.toml`` with wattbit's own readers, aligns
 calendar-2022 (JST) index and writes, under ``src/wattbit/demo/japan-2022/``:
 
 * ``signals/<site>.csv.gz`` — hourly derived series (weather, carbon intensity, the grid's carbon-free share, area
-  price, area curtailment);
-* ``workload/`` — the Alibaba GPU v2023 pod list and the Azure LLM inference 2023 traces (CC BY 4.0), gzip;
+  price, area curtailment, and where the area data give them, the area's wind and solar output per installed MW);
+* ``workload/`` — the Alibaba GPU v2023 pod list, the Azure LLM inference 2023 traces and the AcmeTrace GPU power
+  CDFs (CC BY 4.0), gzip;
 * ``provenance.json`` — for every site and signal: reader, original files, conversions, notes and gap fills, plus
   the annual totals computed here (the tests compare them with the source files).
 
@@ -37,7 +38,13 @@ TRACES = {
     "alibaba_gpu_pods.csv.gz": "workloads/alibaba-gpu-v2023-openb/openb_pod_list_default.csv",
     "azure_llm_code_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_code.csv",
     "azure_llm_conv_2023.csv.gz": "workloads/azure-llm-inference-2023/AzureLLMInferenceTrace_conv.csv",
+    "acmetrace_gpu_power_kalos.csv.gz": "workloads/acmetrace-gpu-power-cdfs/gpu_power_kalos.csv",
+    "acmetrace_gpu_power_seren.csv.gz": "workloads/acmetrace-gpu-power-cdfs/gpu_power_seren.csv",
 }
+#: Area per-MW profiles are written with 3 decimals (0.1 % of capacity) to keep the extract small.
+PROFILE_COLUMNS = ("wind_cf_area", "solar_cf_area")
+#: Derived columns rounded to keep the extract under 1 MB: far below the precision of their emission factors.
+ROUNDING = {"carbon_g_per_kwh": 1, "cfe_pct": 2, **dict.fromkeys(PROFILE_COLUMNS, 3)}
 SERVEGEN = "workloads/alibaba-servegen-client-rates/language_m-large_client_rates.csv.gz"
 SERVEGEN_OUT = "servegen_m-large_total_rate.csv.gz"
 COLUMNS = [c for c in SIGNAL_UNITS if c != "temp_wetbulb_c"]
@@ -77,13 +84,18 @@ def build(shared: Path, out: Path = OUT) -> dict[str, object]:
     sites: dict[str, object] = {}
     for site in scenario.sites:
         signals, prov = load_site_signals(site, scenario.period)
-        table = signals[COLUMNS]
+        table = signals[COLUMNS].copy()
+        table = table.drop(columns=[c for c in PROFILE_COLUMNS if table[c].isna().all()])
+        for c, decimals in ROUNDING.items():
+            if c in table:
+                table[c] = table[c].round(decimals)
         with gzip.GzipFile(out / "signals" / f"{site.name}.csv.gz", "wb", mtime=0) as fh:
             fh.write(table.to_csv(float_format="%.6g", date_format="%Y-%m-%dT%H:%M:%SZ").encode())
         record = prov.to_dict()
         for source in record["sources"].values():
             source["paths"] = [str(Path(p).resolve().relative_to(shared.resolve())) for p in source.get("paths", [])]
         record["annual"] = {
+            **{f"{c}_mean": float(table[c].mean()) for c in PROFILE_COLUMNS if c in table},
             "curtailed_mwh": float(table["curtailed_mwh"].sum()),
             "carbon_g_per_kwh_mean": float(table["carbon_g_per_kwh"].mean()),
             "cfe_pct_mean": float(table["cfe_pct"].mean()),

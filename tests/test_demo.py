@@ -58,6 +58,9 @@ def test_demo_simulates_the_fleet(demo_out: Path) -> None:
         assert (demo_out / "simulate" / name).stat().st_size > 0
     html = (demo_out / "report.html").read_text(encoding="utf-8")
     assert "Simulation (baseline)" in html and "Jobs" in html
+    # the per-GPU power distribution beside the AcmeTrace CDFs, and where the generation comes from
+    assert "GPU power against measurements" in html and "AcmeTrace" in html
+    assert "On-site generation and export" in html
 
 
 def test_tohoku_curtailment_equals_source(summary: dict, shared_data: Path) -> None:
@@ -108,9 +111,17 @@ def test_weather_gaps_are_recorded_not_hidden(demo_out: Path) -> None:
 
 def test_extract_is_small_and_noticed() -> None:
     size = sum(f.stat().st_size for f in PACKAGED.rglob("*") if f.is_file())
-    assert size < 5_000_000
+    assert size < 1_000_000
     notice = (PACKAGED / "NOTICE").read_text(encoding="utf-8")
-    for source in ("Japan Meteorological Agency", "JEPX", "Electricity Maps", "Alibaba", "Azure", "CC BY 4.0"):
+    for source in (
+        "Japan Meteorological Agency",
+        "JEPX",
+        "Electricity Maps",
+        "Alibaba",
+        "Azure",
+        "AcmeTrace",
+        "CC BY 4.0",
+    ):
         assert source in notice
 
 
@@ -126,6 +137,8 @@ def test_build_script_regenerates_the_packaged_extract(tmp_path: Path, shared_da
         "workload/alibaba_gpu_pods.csv.gz",
         "workload/azure_llm_conv_2023.csv.gz",
         "workload/servegen_m-large_total_rate.csv.gz",
+        "workload/acmetrace_gpu_power_kalos.csv.gz",
+        "workload/acmetrace_gpu_power_seren.csv.gz",
     ):
         assert (tmp_path / rel).read_bytes() == (PACKAGED / rel).read_bytes()
 

@@ -15,7 +15,7 @@ from gymnasium.utils.env_checker import check_env
 from tests.sim.test_engine import NO_FAULTS, T0, _jobs, _scenario
 from wattbit.control import make_policy
 from wattbit.errors import WattbitInputError
-from wattbit.physics.gpu import throughput_factor
+from wattbit.physics.gpu_load import class_throughput_factor
 from wattbit.rl import (
     EnvPolicy,
     ObservationScales,
@@ -157,9 +157,10 @@ def test_cap_is_lifted_when_a_running_job_cannot_afford_it() -> None:
     action = np.tile([1.0, 0.0, 0.0], SITES).astype(np.float32)  # admit all, lowest cap (200 W)
     env = WattbitEnv(sc, jobs=jobs, failure_rates=NO_FAULTS, control_interval_steps=1)
     _episode(env, action)
-    slow = float(throughput_factor(env._inputs.fleet.plants[0].gpu, 200.0))
-    # step 0: 4/0.95 + (1 - slow) <= 5 h left, capped; step 1: 3.77/0.95 + (1 - slow) > 4 h left, cap lifted
+    # step 0: 4/0.95 + (1 - slow) <= 5 h left, capped; step 1: 3.77/0.95 + (1 - slow) > 4 h left, cap lifted; the
+    # capped step slows the job by its power class (its compute phase's draw against the cap)
     job = env.result().jobs.iloc[0]
+    slow = float(class_throughput_factor(env._inputs.fleet.plants[0].gpu, 200.0, job["power_class"]))
     assert (job["finish_utc"] - T0) / pd.Timedelta("1h") == pytest.approx(1.0 + 4.0 - slow)
 
 

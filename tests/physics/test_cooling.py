@@ -16,11 +16,16 @@ from wattbit.physics.cooling import (
     CoolingResult,
     chiller_power_energyplus_w,
     cooling_power,
+    crah_airflow_fraction,
     default_design,
     free_cooling_hours,
+    tower_evaporation_fraction,
     tower_water_l_per_h,
 )
+from wattbit.physics.cooling.components import fan_power_affinity_w, fan_power_vav_w
+from wattbit.physics.gpu import get_gpu
 from wattbit.physics.psychrometrics import wetbulb_psychrometric_c
+from wattbit.physics.site import SitePlant, site_power
 
 #: Power-chain and lighting losses added to the mechanical PUE contribution, as a fixed share of IT power.
 OTHER_LOSSES = 0.04
@@ -199,6 +204,67 @@ def test_chiller_rated_point_and_lift() -> None:
     for load in (0.02, 0.3, 1.0, 1.5):
         power = chiller_power_energyplus_w(load * 1e6, 7.0, cond, 1e6, 6.0, 29.44)
         assert np.all(np.diff(power) >= 0)
+
+
+def test_part_load_pue_does_not_fall_below_the_design_point() -> None:
+    """Air (and liquid) plants get worse as load falls below design: CRAH fans follow the servers' airflow on the
+    ASHRAE 90.1 VAV curve, condenser pumps run at constant flow, other pumps at their minimum flow, chillers are
+    false-loaded below their turndown. Between 70 % and 100 % of design the plant is flat: the chiller's part-load
+    curve and the tower fans' cube law gain at most what the fixed loads lose (< 1 % of the design PUE)."""
+    loads = np.linspace(0.05, 1.0, 20)
+    weathers = [(t + d, t) for t in np.linspace(-5.0, 27.0, 9) for d in (0.0, 3.0, 8.0)]
+    for kind in ("air_chiller", "liquid_dry_cooler", "liquid_tower"):
+        plant = SitePlant(get_gpu("H100-SXM"), 4096, "ac415", "double_conversion", default_design(kind))
+        for tdb, twb in weathers:
+            p = site_power(plant, loads * plant.rated_it_dc_w, tdb, twb)
+            pue = p.facility_w / p.it_w
+            below = loads <= 0.7 + 1e-9
+            assert np.all(np.diff(pue[below]) <= 1e-9), (kind, tdb, twb, pue)  # falling load: PUE never falls
+            assert pue.min() >= pue[-1] * (1 - 0.01), (kind, tdb, twb, pue)
+            assert pue[0] > pue[-1] + 0.1  # at 5 % load the fixed floors dominate
+    # the issue's case: 11 °C wet bulb, air plant; the old model gave 1.465 / 1.280 / 1.268 / 1.338
+    plant = SitePlant(get_gpu("H100-SXM"), 4096, "ac415", "double_conversion", default_design("air_chiller"))
+    p = site_power(plant, np.array([0.1, 0.3, 0.6, 1.0]) * plant.rated_it_dc_w, 15.0, 11.0)
+    pue = p.facility_w / p.it_w
+    assert pue[0] > pue[1] > pue[2] >= pue[3] * 0.995
+
+
+def test_part_load_components() -> None:
+    # ASHRAE 90.1-2010 G3.1.3.15: 0.0013 + 0.1470 f + 0.9506 f^2 - 0.0998 f^3, above the cube law at part load
+    assert float(fan_power_vav_w(1.0, 1.0)) == pytest.approx(1.0, abs=1e-3)
+    assert float(fan_power_vav_w(0.5, 1.0)) == pytest.approx(0.30, abs=0.005)
+    assert float(fan_power_vav_w(0.5, 1.0)) > float(fan_power_affinity_w(0.5, 1.0))
+    assert float(fan_power_vav_w(0.0, 1.0)) == 0.0
+    np.testing.assert_allclose(crah_airflow_fraction([0.0, 0.5, 1.0], 0.35), [0.0, 0.675, 1.0])
+    # tower and dry-cooler fans cycle at minimum speed: power proportional to airflow below it, cube law above
+    f = np.array([0.05, 0.1, 0.2, 0.5])
+    np.testing.assert_allclose(fan_power_affinity_w(f, 1.0, 0.2), [0.002, 0.004, 0.008, 0.125])
+    # hot-gas bypass: below the turndown the compressor draws what it draws at the turndown
+    false = chiller_power_energyplus_w(
+        [0.01e6, 0.05e6, 0.15e6], 7.0, 25.0, 1e6, 6.0, 29.44, 6.67, 0.15, false_load=True
+    )
+    cycling = chiller_power_energyplus_w([0.01e6, 0.05e6, 0.15e6], 7.0, 25.0, 1e6, 6.0, 29.44, 6.67, 0.15)
+    assert false[0] == pytest.approx(false[2]) and false[1] == pytest.approx(false[2])
+    assert cycling[0] < cycling[1] < cycling[2] == pytest.approx(false[2])
+    assert float(chiller_power_energyplus_w(0.0, 7.0, 25.0, 1e6, 6.0, 29.44, 6.67, 0.15, false_load=True)) == 0.0
+    # zero heat: the plant is off, floors or not
+    for kind in COOLING_TYPES:
+        assert float(cooling_power(0.0, 20.0, 15.0, default_design(kind), capacity_w=IT_W).power_w) == 0.0
+
+
+def test_tower_sensible_heat_rejection() -> None:
+    """Share of tower heat leaving as latent heat: about 0.9 in a Japanese summer, well below 1 in winter."""
+    summer = float(tower_evaporation_fraction(30.0, 24.0, 24.0 + 3.9 + 2.8))
+    winter = float(tower_evaporation_fraction(2.0, -1.0, -1.0 + 3.9 + 2.8))
+    assert 0.85 <= summer <= 1.0
+    assert 0.4 <= winter <= 0.75
+    # colder air at the same wet bulb takes more heat sensibly; hot dry air that the tower cools evaporates > Q/h_vap
+    db = np.linspace(10.0, 20.0, 11)
+    phi = tower_evaporation_fraction(db, 10.0, 10.0 + 6.7)
+    assert np.all(np.diff(phi) > 0)
+    assert float(tower_evaporation_fraction(40.0, 20.0, 26.0)) > 1.0
+    water = tower_water_l_per_h(1e3, 5.0, 2e-5, 5.6, evaporation_fraction=winter)
+    assert float(water) < float(tower_water_l_per_h(1e3, 5.0, 2e-5, 5.6))
 
 
 def test_tower_water_lei_masanet() -> None:

@@ -16,9 +16,11 @@ from wattbit.errors import WattbitInputError
 from wattbit.physics.gpu import (
     GPU_CATALOG,
     NETWORK_W_PER_GPU,
+    SERVER_FAN_SHARE,
     energy_per_work_factor,
     get_gpu,
     gpu_power_w,
+    it_power_from_gpu_w,
     it_power_w,
     nodes_per_rack,
     rack_power_kw,
@@ -48,17 +50,47 @@ def test_get_gpu_ignores_case_and_lists_known_models() -> None:
 
 def test_dgx_h100_at_full_load_draws_its_10_2_kw_nameplate() -> None:
     """8 H100 + node overhead at the DC bus, through the N+N Titanium PSUs, is the DGX H100's 10.2 kW maximum."""
-    it = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0)
+    it = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0, nameplate=True)
     assert it == pytest.approx(8 * 700 + H100.node_overhead_w)
     assert it == pytest.approx(9_790.0)
     wall = power_chain_losses_w(it, it, "ac415").it_equipment_input_w
     assert wall == pytest.approx(10_200.0, rel=0.01)
 
 
+def test_dgx_h100_measured_full_load_is_latif_8_48_kw() -> None:
+    """Latif et al. (IEEE Access 2025): an 8-GPU H100 node peaked at about 8.4-8.5 kW of its 10.2 kW rating."""
+    it = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0)
+    rated = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0, nameplate=True)
+    wall = power_chain_losses_w(it, rated, "ac415").it_equipment_input_w
+    assert 8_300.0 <= wall <= 8_600.0
+    assert wall / 10_200.0 == pytest.approx(0.83, abs=0.02)  # 18 % below the rating
+
+
+def test_liquid_cooling_removes_the_server_fans() -> None:
+    air = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0)
+    liquid = it_power_w(H100, 8, 1.0, network_w_per_gpu=0.0, liquid_share=1.0)
+    assert liquid == pytest.approx(air * (1 - SERVER_FAN_SHARE))
+    # NVIDIA/Vertiv (ASME): 75 % of the heat on liquid cut IT power by about 7 %
+    assert 1 - it_power_w(H100, 8, 1.0, liquid_share=0.75, network_w_per_gpu=0.0) / air == pytest.approx(
+        0.071, abs=0.002
+    )
+    gb = get_gpu("GB200")  # rack-scale, liquid-only: its figures already exclude fans
+    assert it_power_w(gb, 72, 1.0, liquid_share=1.0) == it_power_w(gb, 72, 1.0)
+
+
+def test_it_power_from_gpu_power_matches_the_linear_model() -> None:
+    for u in (0.0, 0.3, 1.0):
+        for count in (0, 7, 64):
+            total = count * float(gpu_power_w(H100, u))
+            assert it_power_from_gpu_w(H100, count, total, liquid_share=0.4) == pytest.approx(
+                it_power_w(H100, count, u, liquid_share=0.4)
+            )
+
+
 def test_thousand_h100_at_full_load_by_hand() -> None:
     nodes = 125
     expected = 1000 * (700 + NETWORK_W_PER_GPU) + nodes * H100.node_overhead_w
-    assert it_power_w(H100, 1000, 1.0) == pytest.approx(expected)
+    assert it_power_w(H100, 1000, 1.0, nameplate=True) == pytest.approx(expected)
     assert 1.25e6 < expected < 1.35e6
     # network share of IT power lies in REFERENCE.md's 5-10 % once the NICs inside the nodes are counted
     nic_w = 1000 * 25.0

@@ -120,6 +120,21 @@ def test_site_report_command(tmp_path: Path) -> None:
     assert doc["sites"]["inzai"]["pue"] > doc["sites"]["fukushima"]["pue"]  # air chiller vs liquid
     html = (tmp_path / "site-report.html").read_text()
     assert "Monthly PUE" in html and "fukushima" in html
+    # every site names the source of its generation profile and flags a capacity factor outside the published range
+    sites = doc["sites"]
+    assert sites["ishikari"]["generation_source"]["wind"].startswith("area")
+    assert sites["inzai"]["generation_source"]["wind"].startswith("anemometer")  # no Tokyo area file: said so
+    assert any("wind capacity factor" in f for f in sites["inzai"]["capacity_factor_flags"])
+    assert 0.20 <= sites["ishikari"]["wind_capacity_factor"] <= 0.31  # Hokkaido's wind, not Sapporo's anemometer
+    assert not any(f.startswith("wind") for f in sites["ishikari"]["capacity_factor_flags"])
+    # Sapporo's snowy winter is flagged for pvlib (no snow cover), Sendai's is not
+    assert any("snow" in f for f in sites["ishikari"]["capacity_factor_flags"])
+    assert not any("snow" in f for f in sites["fukushima"]["capacity_factor_flags"])
+    assert "Where the on-site generation comes from" in html
+    # the same 415 V AC chain: one loss share of IT energy at both sites, two shares of facility energy
+    ishikari, inzai = sites["ishikari"], sites["inzai"]
+    assert ishikari["power_chain_loss_share_of_it"] == pytest.approx(inzai["power_chain_loss_share_of_it"], rel=1e-3)
+    assert ishikari["power_chain_loss_share"] > inzai["power_chain_loss_share"] + 0.01
 
 
 def test_site_report_unknown_gpu_is_a_clear_error(tmp_path: Path) -> None:

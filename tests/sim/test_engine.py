@@ -96,8 +96,14 @@ def test_gpu_hours_conserved_and_energy_balance_closes() -> None:
     ts = r.timeseries
     parts = ts["it_w"] + ts["cooling_w"] + ts["losses_w"] + ts["misc_w"]
     np.testing.assert_allclose(parts, ts["facility_w"], rtol=1e-9)
-    supply = ts["grid_w"] + ts["pv_w"] + ts["wind_w"] + ts["battery_w"] - ts["spill_w"]
+    supply = ts["grid_w"] + ts["pv_w"] + ts["wind_w"] + ts["battery_w"] - ts["export_w"] - ts["spill_w"]
     np.testing.assert_allclose(supply, ts["facility_w"], rtol=1e-9)
+    # surplus is exported up to the connection before any is spilled, and never imported and exported at once
+    limit = ts["site"].map({site.name: site.grid_connection_mw * 1e6 for site in sc.sites}).astype(float)
+    assert (ts["export_w"] <= limit + 1e-6).all()
+    assert (ts.loc[ts["spill_w"] > 0, "export_w"] >= limit[ts["spill_w"] > 0] - 1e-6).all()
+    assert not ((ts["grid_w"] > 0) & (ts["export_w"] > 0)).any()
+    assert ts["export_w"].sum() > 0  # Fukushima's PV exceeds its load at midday
     # GPUs never exceed what is available
     assert (ts["busy_gpus"] + ts["inference_gpus"] <= ts["available_gpus"]).all()
 

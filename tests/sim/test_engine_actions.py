@@ -255,7 +255,8 @@ def test_unsorted_jobs_are_refused_before_the_run() -> None:
 
 
 def test_a_job_exempt_from_the_site_cap_runs_at_full_speed_and_power() -> None:
-    from wattbit.physics.gpu import get_gpu, throughput_factor
+    from wattbit.physics.gpu import get_gpu
+    from wattbit.physics.gpu_load import class_throughput_factor
 
     sc = _scenario(inference=False)
     jobs = _jobs([512, 512], [4.0, 4.0], [0, 0], [None, None])
@@ -267,7 +268,8 @@ def test_a_job_exempt_from_the_site_cap_runs_at_full_speed_and_power() -> None:
     )
     r = simulate(sc, Script(plan), jobs=jobs, failure_rates=NO_FAULTS)
     finish = _finish_h(r)
-    capped_rate = float(throughput_factor(get_gpu("H100-SXM"), 490.0, "training"))
+    # the cap slows the job by its power class: a compute phase drawing more than the cap (U: docs/models/gpu.md)
+    capped_rate = float(class_throughput_factor(get_gpu("H100-SXM"), 490.0, r.jobs["power_class"].iloc[0]))
     assert finish.iloc[1] == pytest.approx(4.0)  # exempt: full speed
     assert finish.iloc[0] == pytest.approx(4.0 / capped_rate)  # capped
     # power: the exempt gang draws uncapped power, so the site draws more than with both capped

@@ -3,7 +3,9 @@
 First come, first served: jobs are taken in submit order and each is started on the first site (in scenario
 order) that has enough free GPUs for its whole gang; a job that fits nowhere waits while later, smaller jobs may
 start (greedy backfilling, as a plain batch scheduler does). No shifting in time or space, no GPU power caps, design
-cooling setpoints, battery idle.
+cooling setpoints. The battery runs in self-consumption, as any operator runs one at least: it charges from on-site
+surplus and discharges against grid import (``Actions.battery_rule``; the site controller settles it on the meter,
+:func:`wattbit.physics.battery.self_consumption_request_mw`).
 """
 
 from __future__ import annotations
@@ -35,4 +37,8 @@ class BaselinePolicy:
                     break
             if room == 0:
                 break
-        return Actions(start_job=np.asarray(jobs, dtype=np.int64), start_site=np.asarray(sites, dtype=np.int64))
+        return Actions(
+            start_job=np.asarray(jobs, dtype=np.int64),
+            start_site=np.asarray(sites, dtype=np.int64),
+            battery_rule="self_consumption",
+        )

@@ -10,8 +10,9 @@ marginal carbon of a GPU-hour. Each step, queued jobs are taken earliest deadlin
 * any other job starts now only if the lowest marginal carbon among the sites with room is within the cleanest
   ``quantile`` of the forecast over the window it may still wait (its slack, at most the horizon); else it waits.
 
-No pausing or moving of running jobs, no power caps, design setpoints, battery idle, no inference routing: the
-simplest carbon-aware scheduler, in the spirit of "Let's Wait Awhile" (Wiesner et al., Middleware 2021).
+No pausing or moving of running jobs, no power caps, design setpoints, the baseline's self-consumption battery
+rule, no inference routing: the simplest carbon-aware scheduler, in the spirit of "Let's Wait Awhile" (Wiesner et
+al., Middleware 2021).
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ class GreedyPolicy:
             self._refresh(obs)
         q = obs.queue
         if not len(q):
-            return Actions()
+            return Actions(battery_rule="self_consumption")
         free = obs.gpus_free.astype(np.int64).tolist()
         surplus_kw = self._onsite_surplus_kw(obs)
         ci_now = obs.carbon_g_per_kwh[-1]
@@ -117,4 +118,8 @@ class GreedyPolicy:
             sites.append(site)
             if max(free) <= 0:
                 break
-        return Actions(start_job=np.asarray(jobs, dtype=np.int64), start_site=np.asarray(sites, dtype=np.int64))
+        return Actions(
+            start_job=np.asarray(jobs, dtype=np.int64),
+            start_site=np.asarray(sites, dtype=np.int64),
+            battery_rule="self_consumption",
+        )

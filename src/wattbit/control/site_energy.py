@@ -5,9 +5,10 @@ power chain, chiller curves), and depends on the weather and the cooling setpoin
 per site and step this module gives
 
 * IT power at the DC bus as a linear function of GPU counts: ``e_idle * available + sum_l (e_l - e_idle) * busy_l
-  + (e_inf - e_idle) * inference`` with ``e_l`` the per-GPU power of a GPU running training under cap level ``l``
-  (:func:`wattbit.physics.gpu.it_power_w`, node overhead and network spread per GPU) and ``throughput_l`` its
-  throughput (:func:`wattbit.physics.gpu.throughput_factor`);
+  + (e_inf - e_idle) * inference`` with ``e_l`` the per-GPU power of a GPU running a job under cap level ``l`` and
+  ``throughput_l`` its throughput, both the expectation over the power classes of :data:`BUSY_KIND`
+  (:mod:`wattbit.physics.gpu_load`; node overhead and network spread per GPU, fans removed by the liquid share),
+  and ``e_inf`` an online-inference GPU at the default operating point;
 * facility power as the maximum of a few lines in the IT power, ``P >= a_k + b_k * IT``: chords of the true curve
   over sub-intervals of ``[0, rated]``, each lowered by the largest amount it exceeds the true curve anywhere on a
   fine grid. Every line is then below the true curve, so their maximum is a valid lower bound: a plan built on it
@@ -23,9 +24,10 @@ import numpy as np
 
 from wattbit.opt.dispatch.inputs import SiteEnergyModel
 from wattbit.physics.cooling.design import supply_range_c
-from wattbit.physics.gpu import it_power_w, throughput_factor
+from wattbit.physics.gpu import it_power_from_gpu_w
+from wattbit.physics.gpu_load import kind_gpu_power_w, kind_throughput_factor, online_inference_gpu_power_w
 from wattbit.physics.site import SitePlant, site_power
-from wattbit.sim.accounting import INFERENCE_UTILIZATION
+from wattbit.sim.accounting import DEFAULT_INFERENCE_POINT
 from wattbit.units import FloatArray
 
 #: Power caps a controller chooses from, as fractions of the TDP (1.0 = no cap). 0.7 is near the training
@@ -35,11 +37,15 @@ DEFAULT_CAP_FRACTIONS = (1.0, 0.85, 0.7)
 SETPOINT_HEADROOM_K = 4.0
 _FINE_POINTS = 41
 _CURVATURE_MARGIN = 2e-4
+#: Job kind whose expected power and throughput a controller plans with: fine-tuning, the kind of lowest expected
+#: power (so the offline optimum's power never exceeds a kind's expectation, U) and most of the demo's GPU-hours.
+BUSY_KIND = "finetune"
 
 
-def _per_gpu_w(plant: SitePlant, utilization: float, cap_w: float | None = None) -> float:
+def _per_gpu_w(plant: SitePlant, gpu_power_w: float) -> float:
+    """IT power per GPU [W, DC] of all the site's GPUs at ``gpu_power_w`` each (node overhead and network spread)."""
     n = plant.gpu_count
-    return float(it_power_w(plant.gpu, n, utilization, cap_w)) / n
+    return float(it_power_from_gpu_w(plant.gpu, n, n * gpu_power_w, liquid_share=plant.liquid_share)) / n
 
 
 def setpoint_candidates(plant: SitePlant, headroom_k: float = SETPOINT_HEADROOM_K) -> tuple[float, ...]:
@@ -90,15 +96,15 @@ def site_energy_model(
     knots = np.linspace(0.0, 1.0, lines + 1)
     for i, plant in enumerate(plants):
         gpu = plant.gpu
-        idle[i] = _per_gpu_w(plant, 0.0)
-        inference[i] = _per_gpu_w(plant, INFERENCE_UTILIZATION)
+        idle[i] = _per_gpu_w(plant, gpu.idle_w)
+        inference[i] = _per_gpu_w(plant, float(online_inference_gpu_power_w(gpu, *DEFAULT_INFERENCE_POINT)))
         rated[i] = plant.rated_it_dc_w
         for level, frac in enumerate(cap_fractions):
             cap = float(np.clip(frac * gpu.tdp_w, gpu.cap_min_w, gpu.tdp_w))
             caps[i, level] = cap
-            busy[i, level] = _per_gpu_w(plant, 1.0, None if frac >= 1.0 else cap)
+            busy[i, level] = _per_gpu_w(plant, kind_gpu_power_w(gpu, BUSY_KIND, None if frac >= 1.0 else cap))
             # H100-hours of training work per GPU-hour: the cap's throughput times the model's speed
-            thr[i, level] = float(throughput_factor(gpu, cap, "training")) * gpu.training_speed
+            thr[i, level] = kind_throughput_factor(gpu, cap, BUSY_KIND) * gpu.training_speed
         # facility power on a fine grid of IT loads, at the best setpoint of each step
         loads = fine * rated[i]
         best: FloatArray | None = None

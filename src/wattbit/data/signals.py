@@ -19,7 +19,14 @@ column                        meaning                                     aggreg
 ``price_jpy_per_mwh``         day-ahead price [JPY/MWh]                   mean
 ``curtailed_mwh``             renewable energy curtailed in the grid      sum
                               area during the step [MWh]
+``wind_cf_area``,             the grid area's wind and solar output per   mean
+``solar_cf_area``             installed MW [MW/MW] (NaN where the data
+                              give none; :mod:`wattbit.data.area_profiles`)
 ============================  ==========================================  ==============
+
+The area profiles come from the site's curtailment or carbon source when that is an area supply-demand file (or
+the built-in extract, which carries them), normalised by the area's published installed capacity of each year;
+the provenance (``sources["generation"]``) says which, and why a profile is missing.
 
 Intensive quantities ("mean") are held over finer steps and averaged over coarser ones; energies ("sum") are split
 evenly over finer steps and summed over coarser ones, so totals are conserved. A missing period inside the scenario
@@ -46,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from wattbit.data._base import SourceMeta
+from wattbit.data.area_profiles import area_output_per_mw
 from wattbit.data.registry import read_with
 from wattbit.data.wattbit_signals import EXTENSIVE_COLUMNS, read_wattbit_signals
 from wattbit.errors import DataFormatError, WattbitInputError
@@ -314,6 +322,7 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
     """
     prov = SignalProvenance(site=site.name)
     parts = []
+    raw: dict[str, tuple[pd.DataFrame, SourceMeta, DataSource]] = {}
     for kind in ("weather", "carbon", "price", "curtailment"):
         source: DataSource = getattr(site.data, kind)
         what = f"site {site.name}, {kind}"
@@ -324,6 +333,7 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
             prov.sources[kind] = {"assume_zero": source.assume_zero}
             continue
         frame, meta = _read_source(source)
+        raw[kind] = (frame, meta, source)
         converted = _CONVERT[kind](frame, source, site)
         if meta.resolution is None:
             raise WattbitInputError(f"{what}: {meta.reader} data are not a regular time series")
@@ -349,11 +359,67 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
             record["recorded"] = recorded.get("sources", {}).get(kind, {})
             record["recorded_fills"] = [f for f in recorded.get("fills", []) if f", {kind}:" in f]
         prov.sources[kind] = record
+    profiles, prov.sources["generation"] = _area_generation(site, period, raw, prov.fills)
+    parts.append(profiles)
     signals = pd.concat(parts, axis=1)
     signals["temp_wetbulb_c"] = wetbulb_psychrometric_c(
         signals["temp_air_c"].to_numpy(), signals["rel_humidity_pct"].to_numpy(), signals["pressure_pa"].to_numpy()
     )
     return signals, prov
+
+
+_PROFILE_COLUMNS = ("wind_cf_area", "solar_cf_area")
+
+
+def _area_generation(
+    site: Site, period: Period, raw: dict[str, tuple[pd.DataFrame, SourceMeta, DataSource]], fills: list[str]
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The grid area's wind and solar output per installed MW on the period's index, and where it came from.
+
+    Taken from the curtailment source, else the carbon source: an area supply-demand frame is normalised by the
+    area's published capacities (:func:`wattbit.data.area_profiles.area_output_per_mw`); a signals file (the
+    built-in extract) may carry the columns already. NaN throughout where neither gives them.
+    """
+    nan = pd.DataFrame({c: np.nan for c in _PROFILE_COLUMNS}, index=period.index_utc())
+    for kind in ("curtailment", "carbon"):
+        if kind not in raw:
+            continue
+        frame, meta, source = raw[kind]
+        if all(c in frame.columns for c in _PROFILE_COLUMNS):
+            profiles, notes = frame[list(_PROFILE_COLUMNS)], ["per-MW profiles as recorded in the signals file"]
+            origin = f"{kind} source ({meta.reader})"
+            if source.builtin:
+                recorded = builtin_provenance(source.builtin).get("sources", {}).get("generation", {})
+                notes = list(recorded.get("notes", notes))
+        elif "wind_mwh" in frame.columns or "solar_mwh" in frame.columns:
+            area = source.area or site.grid_area
+            start, end = pd.Timestamp(period.start).floor("1h"), pd.Timestamp(period.end)
+            idx = pd.DatetimeIndex(frame.index)
+            profiles, notes = area_output_per_mw(frame[(idx >= start) & (idx < end)], area)
+            origin = f"{area} area supply-demand results ({meta.reader}), per installed MW"
+        else:
+            continue
+        if meta.resolution is None or profiles.isna().all().all():
+            return nan, {"origin": f"unavailable: {origin} give no profile", "notes": notes}
+        own: list[str] = []
+        try:
+            aligned = align(
+                profiles,
+                meta.resolution,
+                period,
+                what=f"site {site.name}, area generation",
+                gap_fill=source.gap_fill,
+                max_gap_periods=source.max_gap_periods,
+                fills=own,
+            )
+        except WattbitInputError as exc:
+            return nan, {"origin": f"unavailable: {exc.message} (from {origin})", "notes": notes}
+        fills.extend(own)
+        return aligned, {"origin": origin, "reader": meta.reader, "paths": list(meta.paths), "notes": notes}
+    return nan, {
+        "origin": "unavailable: neither the curtailment nor the carbon source is an area supply-demand file",
+        "notes": [],
+    }
 
 
 def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], dict[str, SignalProvenance]]:

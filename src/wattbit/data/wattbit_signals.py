@@ -26,6 +26,8 @@ SIGNAL_UNITS = {
     "cfe_pct": "%",
     "price_jpy_per_mwh": "JPY/MWh",
     "curtailed_mwh": "MWh per step",
+    "wind_cf_area": "MW per installed MW",
+    "solar_cf_area": "MW per installed MW",
 }
 
 

@@ -354,3 +354,25 @@ def simulate_battery(
     discharge_mwh *= step_h
     losses = _signed_scale(power, step_h * (1.0 / params.eta_d - 1.0), -step_h * (1.0 - params.eta_c))
     return BatteryResult(power, soc, discharge_mwh, losses, request - power, soc0)
+
+
+def self_consumption_request_mw(net_load_mw: ArrayLike) -> NDArray[np.float64]:
+    """Battery request of the self-consumption rule: the site's net load at its meter [MW].
+
+    ``net = load - on-site generation``: a deficit (> 0) asks the battery to discharge it, a surplus (< 0) to charge
+    it. Run through :func:`simulate_battery`, which clips every request to the power rating and the energy limits
+    and never delivers more than it was asked, the battery charges only from on-site surplus and discharges only
+    against grid import: it never charges from the grid and never exports (the usual behind-the-meter rule; the
+    default storage policy of Vessim does the same).
+
+    Parameters
+    ----------
+    net_load_mw
+        Site load minus on-site generation per step [MW], finite.
+
+    Returns
+    -------
+    numpy.ndarray
+        Power request [MW], > 0 discharge, < 0 charge (the convention of this module).
+    """
+    return check_finite("net_load_mw", net_load_mw)

@@ -18,6 +18,11 @@ Models (equations and sources in ``docs/models/gpu.md``; status V/S/U as in ``RE
   workload draws uncapped; training ``k = 1.5, d = 1`` (REFERENCE.md §1 default, U), memory-bound decode
   ``k = 2.0, d = 0.7`` (U, after POLCA arXiv 2308.12908 and MIT LLSC arXiv 2402.18593).
 * Fleet IT power: GPUs + node overhead (linear between idle and full load with utilisation) + network switches.
+  Node overhead at full load is the *measured* operating value where one exists (DGX/HGX H100: Latif et al., IEEE
+  Access 13:61740, 2025, 8.48 kW peak of a 10.2 kW rating), the nameplate-derived one otherwise; ratings (rack
+  density, plant sizing) use the nameplate. Server fans (:attr:`GpuModel.fan_share` of an air-cooled node's power)
+  are removed in proportion to the share of the heat a liquid plant takes from the chips.
+* Per-job power by kind and phase, and the fleet's power distribution: :mod:`wattbit.physics.gpu_load`.
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ NETWORK_W_PER_GPU = 70.0
 
 #: Titanium PSU efficiency at the ≈50 % loading of N+N server supplies; converts nameplate AC input to DC (S).
 _PSU_ETA_NAMEPLATE = 0.96
+
+#: Server fans as a share of an air-cooled GPU node's IT power: NVIDIA and Vertiv's ASME study of moving 75 % of a
+#: hall's heat to direct-to-chip liquid found total power -10.2 % at PUE -3.3 % (REFERENCE.md §2, S), i.e. IT power
+#: -7.1 %; 7.1 % / 0.75 = 9.5 % of IT power in fans when all heat leaves through air (derived, S/U).
+SERVER_FAN_SHARE = 0.095
 
 #: Throughput-under-cap parameters per workload kind: (k, d = uncapped power as a share of TDP). All U.
 THROUGHPUT_PARAMS: dict[str, tuple[float, float]] = {
@@ -82,6 +92,12 @@ class GpuModel:
         Training throughput relative to an H100 SXM (job durations are H100-hours): the ratio of dense BF16 peak
         tensor throughput (vendor datasheets, S), used as the speed ratio (U: achieved speed-ups differ by model,
         software and scale; see ``docs/models/gpu.md``). Default: :data:`TRAINING_SPEED` for the catalog name.
+    node_overhead_operating_w
+        Measured node overhead with every GPU at full load [W, DC], where a measurement exists; ``None`` uses
+        ``node_overhead_w`` (the nameplate-derived value). Energy uses it; ratings use the nameplate.
+    fan_share
+        Server fans as a share of the node's IT power when air-cooled [-] (removed by liquid cooling); 0 for systems
+        whose figures are already liquid-cooled.
     """
 
     name: str
@@ -97,10 +113,15 @@ class GpuModel:
     sources: str
     rack_gpus: int | None = None
     training_speed: float = 1.0
+    node_overhead_operating_w: float | None = None
+    fan_share: float = 0.0
 
     def __post_init__(self) -> None:
+        operating = self.node_overhead_operating_w
         checks = [
             ("training_speed", self.training_speed > 0),
+            ("node_overhead_operating_w", operating is None or self.node_idle_overhead_w <= operating),
+            ("fan_share", 0.0 <= self.fan_share < 0.5),
             ("tdp_w", self.tdp_w > 0),
             ("idle_w", 0 <= self.idle_w < self.tdp_w),
             ("memory_gib", self.memory_gib > 0),
@@ -124,8 +145,13 @@ class GpuModel:
 
     @property
     def node_power_w(self) -> float:
-        """IT power of one node at full load, uncapped [W, DC]."""
+        """IT power of one node at full load, uncapped, at its nameplate rating [W, DC] (air-cooled)."""
         return self.gpus_per_node * self.tdp_w + self.node_overhead_w
+
+    @property
+    def operating_overhead_w(self) -> float:
+        """Node overhead with every GPU at full load, as measured where known [W, DC]."""
+        return self.node_overhead_w if self.node_overhead_operating_w is None else self.node_overhead_operating_w
 
 
 def _overhead_from_nameplate(system_input_w: float, gpus: int, tdp_w: float) -> float:
@@ -136,6 +162,10 @@ def _overhead_from_nameplate(system_input_w: float, gpus: int, tdp_w: float) -> 
 _H100_OVERHEAD_W = _overhead_from_nameplate(10_200.0, 8, 700.0)  # DGX H100/H200
 _B200_OVERHEAD_W = _overhead_from_nameplate(14_300.0, 8, 1_000.0)  # DGX B200
 _A100_OVERHEAD_W = _overhead_from_nameplate(6_500.0, 8, 400.0)  # DGX A100
+#: DGX/HGX H100 measured: 8.48 kW peak (GPU-burn and training, Latif et al. 2025, S) x 0.96 - 8 x 700 W at the peak
+#: (U: the GPUs at their TDP at that moment) -> 2.54 kW of node overhead at full load, against 4.19 kW from the
+#: 10.2 kW nameplate.
+_H100_OPERATING_OVERHEAD_W = round(8_480.0 * _PSU_ETA_NAMEPLATE - 8 * 700.0, -1)
 
 #: Where each catalog entry's numbers come from, with status V/S/U.
 _SOURCES = {
@@ -154,8 +184,9 @@ _SOURCES = {
     "MI300X": "TDP 750 W V (MLCommons inference v4.1 8xMI300X); 192 GB HBM3 S; host overhead as DGX H100 U; idle "
     "90 W U; min limit 300 W U; rack 45 kW U",
     "A100-SXM": "TDP 400 W S (NVIDIA A100 datasheet, not re-read; AcmeTrace A100 power p90 395 W); DGX A100 6.5 kW "
-    "max S, matching the AcmeTrace server maximum 6.55 kW; idle 60 W and idle overhead 0.9 kW from AcmeTrace (Hu et "
-    "al., NSDI'24) A100 GPU and server power distributions S; min limit 100 W U; rack 25 kW U",
+    "max S, matching the AcmeTrace server maximum 6.55 kW; idle 64 W (the idle mode of the AcmeTrace GPU power "
+    "CDFs, fitted) and idle overhead 0.9 kW from AcmeTrace (Hu et al., NSDI'24) A100 GPU and server power "
+    "distributions S; min limit 100 W U; rack 25 kW U",
 }
 
 # fmt: off
@@ -166,7 +197,7 @@ _ROWS: list[tuple[str, float, float, float, float, int, float, float, Cooling, f
     ("B200",     1_000.0, 120.0, 180.0, 300.0, 8, _B200_OVERHEAD_W, 1_500.0, "either",  60.0, None),
     ("GB200",    1_200.0, 120.0, 186.0, 400.0, 4,          1_600.0,   500.0, "liquid", 120.0, 72),
     ("MI300X",     750.0,  90.0, 192.0, 300.0, 8,          4_200.0, 1_200.0, "either",  45.0, None),
-    ("A100-SXM",   400.0,  60.0,  80.0, 100.0, 8, _A100_OVERHEAD_W,   900.0, "either",  25.0, None),
+    ("A100-SXM",   400.0,  64.0,  80.0, 100.0, 8, _A100_OVERHEAD_W,   900.0, "either",  25.0, None),
 ]
 # fmt: on
 
@@ -184,8 +215,18 @@ DENSE_BF16_TFLOPS: dict[str, float] = {
 TRAINING_SPEED: dict[str, float] = {k: v / DENSE_BF16_TFLOPS["H100-SXM"] for k, v in DENSE_BF16_TFLOPS.items()}
 
 #: The accelerators wattbit knows, by name; values and status in ``docs/models/gpu.md``.
+#: Measured full-load node overheads [W, DC] (others: the nameplate-derived value, see ``docs/models/gpu.md``).
+_OPERATING_OVERHEAD_W: dict[str, float] = {"H100-SXM": _H100_OPERATING_OVERHEAD_W, "H200": _H100_OPERATING_OVERHEAD_W}
+
 GPU_CATALOG: dict[str, GpuModel] = {
-    row[0]: GpuModel(*row[:10], sources=_SOURCES[row[0]], rack_gpus=row[10], training_speed=TRAINING_SPEED[row[0]])
+    row[0]: GpuModel(
+        *row[:10],
+        sources=_SOURCES[row[0]],
+        rack_gpus=row[10],
+        training_speed=TRAINING_SPEED[row[0]],
+        node_overhead_operating_w=_OPERATING_OVERHEAD_W.get(row[0]),
+        fan_share=0.0 if row[8] == "liquid" else SERVER_FAN_SHARE,
+    )
     for row in _ROWS
 }
 
@@ -326,12 +367,15 @@ def it_power_w(
     network_w_per_gpu: float = NETWORK_W_PER_GPU,
     *,
     exponent: float = 1.0,
+    liquid_share: float = 0.0,
+    nameplate: bool = False,
 ) -> NDArray[np.float64]:
     """IT power of a fleet of powered-on GPUs: GPUs + node overhead + network.
 
-    ``P_IT = n P_gpu(u, cap) + ceil(n / g) [O_idle + (O_full - O_idle) u] + n P_net`` with ``n`` GPUs, ``g`` GPUs
-    per node and ``O`` the node overhead. All GPUs run at the fleet-average utilisation ``u`` (exact for the linear
-    model). Network power is taken as load-independent (U).
+    ``P_IT = [n P_gpu(u, cap) + ceil(n / g) (O_idle + (O_full - O_idle) u)] (1 - f_fan l) + n P_net`` with ``n``
+    GPUs, ``g`` GPUs per node, ``O`` the node overhead, ``f_fan`` the node's fan share and ``l`` the share of the
+    heat a liquid plant takes from the chips. All GPUs run at the fleet-average utilisation ``u`` (exact for the
+    linear model). Network power is taken as load-independent (U).
 
     Parameters
     ----------
@@ -347,6 +391,10 @@ def it_power_w(
         Switches and optics per GPU [W]; default :data:`NETWORK_W_PER_GPU` (U).
     exponent
         Exponent of the GPU utilisation term (see :func:`gpu_power_w`).
+    liquid_share
+        Share of the node heat taken by liquid (cold plates, immersion), 0..1; removes that share of the fans.
+    nameplate
+        Use the nameplate-derived full-load node overhead (for ratings) instead of the measured operating one.
 
     Returns
     -------
@@ -357,13 +405,54 @@ def it_power_w(
     u = check_range("utilization", utilization, 0.0, 1.0)
     if not network_w_per_gpu >= 0:
         raise WattbitInputError(f"network power {network_w_per_gpu} must be >= 0", field="network_w_per_gpu")
+    liquid = check_range("liquid_share", liquid_share, 0.0, 1.0)
+    full_overhead = model.node_overhead_w if nameplate else model.operating_overhead_w
     nodes = np.ceil(count / model.gpus_per_node)
-    fixed_w = count * (model.idle_w + network_w_per_gpu) + nodes * model.node_idle_overhead_w
-    node_slope_w = nodes * (model.node_overhead_w - model.node_idle_overhead_w)
+    node_slope_w = nodes * (full_overhead - model.node_idle_overhead_w)
     if cap_w is None and exponent == 1.0:  # fast path: everything is linear in u
-        return fixed_w + u * (count * (model.tdp_w - model.idle_w) + node_slope_w)
-    dynamic_w = gpu_power_w(model, u, cap_w, exponent=exponent) - model.idle_w
-    return fixed_w + count * dynamic_w + node_slope_w * u
+        node_w = count * model.idle_w + nodes * model.node_idle_overhead_w
+        node_w = node_w + u * (count * (model.tdp_w - model.idle_w) + node_slope_w)
+    else:
+        dynamic_w = gpu_power_w(model, u, cap_w, exponent=exponent) - model.idle_w
+        node_w = count * model.idle_w + nodes * model.node_idle_overhead_w + count * dynamic_w + node_slope_w * u
+    return node_w * (1.0 - model.fan_share * liquid) + count * network_w_per_gpu
+
+
+def it_power_from_gpu_w(
+    model: GpuModel,
+    gpu_count: ArrayLike,
+    gpu_power_w: ArrayLike,
+    network_w_per_gpu: float = NETWORK_W_PER_GPU,
+    *,
+    liquid_share: float = 0.0,
+) -> NDArray[np.float64]:
+    """IT power of a group of GPUs given their total GPU power (phase mixes, caps already applied) [W, DC].
+
+    The node overhead follows the group's mean GPU load ``u = (P_gpu / n - P_idle) / (P_TDP - P_idle)``, as in
+    :func:`it_power_w`, with the measured operating overhead at full load; fans are removed by ``liquid_share``.
+
+    Parameters
+    ----------
+    model
+        The GPU model.
+    gpu_count
+        GPUs in the group, whole numbers >= 0 (e.g. a series).
+    gpu_power_w
+        Their total GPU power [W], broadcast with ``gpu_count``, between idle and TDP per GPU.
+    network_w_per_gpu
+        Switches and optics per GPU [W].
+    liquid_share
+        Share of the heat taken by liquid, 0..1.
+    """
+    count = _checked_count(gpu_count)
+    power = check_range("gpu_power_w", gpu_power_w, 0.0)
+    liquid = check_range("liquid_share", liquid_share, 0.0, 1.0)
+    span = model.tdp_w - model.idle_w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u = np.where(count > 0, np.clip((power / np.maximum(count, 1.0) - model.idle_w) / span, 0.0, 1.0), 0.0)
+    nodes = np.ceil(count / model.gpus_per_node)
+    overhead_w = nodes * (model.node_idle_overhead_w + (model.operating_overhead_w - model.node_idle_overhead_w) * u)
+    return (power + overhead_w) * (1.0 - model.fan_share * liquid) + count * network_w_per_gpu
 
 
 def nodes_per_rack(model: GpuModel, rack_kw: float | None = None) -> int:

@@ -38,9 +38,12 @@ __all__ = [
     "GHI_MAX_W_M2",
     "SAPM_OPEN_RACK_GLASS_POLYMER",
     "STANDARD_AIR_DENSITY_KG_M3",
+    "CF_RANGES",
     "SiteGeneration",
     "WindProfile",
     "capacity_factor",
+    "capacity_factor_flag",
+    "generation_sources",
     "default_tilt_deg",
     "known_turbine_types",
     "plane_of_array_w_m2",
@@ -60,6 +63,64 @@ class SiteGeneration(NamedTuple):
     wind_w: FloatArray
 
 
+#: Published capacity-factor ranges [-] on the site's nameplate basis (PV: DC, wind: AC), with their sources.
+#: Wind: the METI Hokkaido survey of 38 wind farms (FY2003, mean 21.5 %, subprefecture means up to 25.7 %;
+#: safety-hokkaido.meti.go.jp, V), Aomori FY2022 1.48 TWh on 699 MW = 24.2 % (METI 電力調査統計 via Too Nippo, S) and
+#: Hokkaido 2018 0.95 TWh (area results) on NEDO's 358.7 MW = 30.2 % (derived, S); applied to every area (U).
+#: PV: Japanese prefecture yields 11-16 % on DC (docs/models/renewables.md), FIT-era planning 14 % (REFERENCE §4, V).
+CF_RANGES: dict[str, tuple[float, float, str]] = {
+    "wind": (
+        0.20,
+        0.31,
+        "Japanese onshore wind farms: METI Hokkaido survey 21.5 %, Aomori FY2022 24.2 %, Hokkaido area 2018 30.2 %",
+    ),
+    "pv": (0.11, 0.16, "Japanese PV on DC nameplate: prefecture yields 11-16 %, FIT-era planning figure 14 %"),
+}
+
+_AREA_SOURCE = "the grid area's published hourly {what} output per installed MW (area supply-demand results)"
+_PV_MODEL = "pvlib on the site's measured irradiance (no snow cover)"
+_WIND_MODEL = "the weather station's wind through a turbine power curve (windpowerlib)"
+
+
+def _area_profile(weather: pd.DataFrame, column: str) -> FloatArray | None:
+    """The area's per-MW profile in ``weather``, or None when it is absent or incomplete."""
+    if column not in weather.columns:
+        return None
+    values = weather[column].to_numpy(dtype=float)
+    return values if values.size and np.all(np.isfinite(values)) else None
+
+
+def generation_sources(site: Site, weather: pd.DataFrame) -> dict[str, str]:
+    """Which profile :func:`site_generation_w` uses for the site's PV and wind, in words (``{"pv": .., "wind": ..}``).
+
+    The setting (``site.design.pv_profile``, ``wind_profile``) is honoured where the signals carry the area's
+    profile (``solar_cf_area``, ``wind_cf_area``); otherwise the model is used and the label says why.
+    """
+    design = site.design
+    out = {}
+    for tech, setting, column, model, what in (
+        ("pv", design.pv_profile, "solar_cf_area", _PV_MODEL, "solar"),
+        ("wind", design.wind_profile, "wind_cf_area", _WIND_MODEL, "wind"),
+    ):
+        if setting == "area" and _area_profile(weather, column) is not None:
+            out[tech] = f"area: {_AREA_SOURCE.format(what=what)} ({site.grid_area})"
+        elif setting == "area":
+            out[tech] = f"{'pvlib' if tech == 'pv' else 'anemometer'}: {model} (no {site.grid_area} area profile "
+            out[tech] += "in the signals for the whole period)"
+        else:
+            out[tech] = f"{setting}: {model}"
+    return out
+
+
+def capacity_factor_flag(technology: str, cf: float) -> str | None:
+    """A warning if ``cf`` lies outside the published range of :data:`CF_RANGES` for ``"pv"`` or ``"wind"``."""
+    lo, hi, source = CF_RANGES[technology]
+    if lo <= cf <= hi:
+        return None
+    side = "below" if cf < lo else "above"
+    return f"{technology} capacity factor {cf:.1%} is {side} the published range {lo:.0%}-{hi:.0%} ({source})"
+
+
 def site_generation_w(
     site: Site,
     weather: pd.DataFrame,
@@ -69,10 +130,14 @@ def site_generation_w(
 ) -> SiteGeneration:
     """PV and wind AC output of ``site`` over its weather, with the site's position and design.
 
-    PV through :func:`~wattbit.physics.pv.pv_power_w` (pvlib; the site's latitude, longitude, altitude, panel tilt,
-    azimuth and DC/AC ratio), wind through :func:`~wattbit.physics.wind.wind_power_w` (windpowerlib; the site's
-    turbine, hub and anemometer heights and roughness, with the air-density correction from temperature and
-    pressure). Every other model parameter is the model's default.
+    Wind: by default (``site.design.wind_profile = "area"``) the grid area's published output per installed MW
+    (``wind_cf_area`` in the signals, :mod:`wattbit.data.area_profiles`) times the capacity; with
+    ``"anemometer"``, or where the signals carry no area profile, through :func:`~wattbit.physics.wind.wind_power_w`
+    (windpowerlib; the site's turbine, hub and anemometer heights and roughness, with the air-density correction
+    from temperature and pressure). PV: by default through :func:`~wattbit.physics.pv.pv_power_w` (pvlib; the
+    site's latitude, longitude, altitude, panel tilt, azimuth and DC/AC ratio); with ``pv_profile = "area"`` the
+    area's solar output per installed (AC) MW times the site's AC capacity (DC nameplate / DC-AC ratio).
+    :func:`generation_sources` says which was used. Every other model parameter is the model's default.
 
     Parameters
     ----------
@@ -99,7 +164,11 @@ def site_generation_w(
     temp_air_c = weather["temp_air_c"].to_numpy(dtype=float)
     wind_speed_m_s = weather["wind_speed_m_s"].to_numpy(dtype=float)
     pv = np.zeros(len(weather))
-    if pv_cap_w:
+    area_pv = _area_profile(weather, "solar_cf_area") if design.pv_profile == "area" else None
+    area_wind = _area_profile(weather, "wind_cf_area") if design.wind_profile == "area" else None
+    if pv_cap_w and area_pv is not None:
+        pv = area_pv * (pv_cap_w / design.pv_dc_ac_ratio)
+    elif pv_cap_w:
         pv = pv_power_w(
             pd.DatetimeIndex(weather.index),
             weather["ghi_w_m2"].to_numpy(dtype=float),
@@ -114,7 +183,9 @@ def site_generation_w(
             dc_ac_ratio=design.pv_dc_ac_ratio,
         )
     wind = np.zeros(len(weather))
-    if wind_cap_w:
+    if wind_cap_w and area_wind is not None:
+        wind = area_wind * wind_cap_w
+    elif wind_cap_w:
         wind = wind_power_w(
             wind_speed_m_s,
             wind_cap_w,

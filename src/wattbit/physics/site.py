@@ -56,9 +56,15 @@ class SitePlant:
     misc_load_fraction: float = 0.01
 
     @property
+    def liquid_share(self) -> float:
+        """Share of the IT heat the cooling plant takes by liquid (cold plates, immersion) [-]: removes server fans."""
+        return 1.0 - self.cooling.air_share
+
+    @property
     def rated_it_dc_w(self) -> float:
-        """IT power at full load and no cap, at the DC bus [W]: the rating the power chain is sized for."""
-        return float(it_power_w(self.gpu, self.gpu_count, 1.0))
+        """IT power at full load and no cap, at the DC bus [W]: the nameplate rating the power chain and the cooling
+        plant are sized for (fans removed by the liquid share)."""
+        return float(it_power_w(self.gpu, self.gpu_count, 1.0, nameplate=True, liquid_share=self.liquid_share))
 
 
 class SitePower(NamedTuple):
@@ -150,8 +156,10 @@ def annual_site_metrics(power: SitePower, step_h: float) -> dict[str, float]:
     dict
         ``pue`` (facility / IT energy), ``wue_l_per_kwh`` (site water / IT energy, Green Grid WUE),
         ``cooling_energy_share`` and ``power_chain_loss_share`` (shares of facility energy; the latter counts all
-        conversion losses from the grid to the IT DC bus, including server PSUs or DC-DC shelves),
-        ``free_cooling_hours``, energies in MWh and water in m³.
+        conversion losses from the grid to the IT DC bus, including server PSUs or DC-DC shelves), the same two as
+        shares of IT energy (``cooling_share_of_it``, ``power_chain_loss_share_of_it``: independent of the
+        cooling, so the same power chain shows the same share at every site), ``free_cooling_hours``, energies in
+        MWh and water in m³.
     """
     mwh = step_h / 1e6
     it = float(np.sum(power.it_w)) * mwh
@@ -164,6 +172,8 @@ def annual_site_metrics(power: SitePower, step_h: float) -> dict[str, float]:
         "wue_l_per_kwh": water_l / (it * 1000.0),
         "cooling_energy_share": cooling / facility,
         "power_chain_loss_share": conversion / facility,
+        "cooling_share_of_it": cooling / it,
+        "power_chain_loss_share_of_it": conversion / it,
         "free_cooling_hours": float(np.sum(power.free_cooling)) * step_h,
         "energy_it_mwh": it,
         "energy_cooling_mwh": cooling,

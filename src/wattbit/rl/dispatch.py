@@ -6,7 +6,7 @@ An action holds three levels per site, site after site in scenario order (``ACTI
   training may occupy through new starts. Running jobs are never stopped by it;
 * ``gpu_cap`` in [0, 1]: the power cap of the site's GPUs, ``cap_min_w + level (tdp_w - cap_min_w)``; 1 is no cap;
 * ``battery`` in [-1, 1]: battery power as a share of its rating, > 0 discharge to the site, < 0 charge (ignored
-  at a site without a battery).
+  at a site without a battery); exactly 0 leaves the battery to the baseline's self-consumption rule.
 
 Jobs are then started every engine step by first come, first served on the first site where the gang fits
 (the baseline's rule), within each site's admission budget. Two guards keep an agent from starving deadlines:
@@ -18,7 +18,7 @@ Jobs are then started every engine step by first come, first served on the first
   after one more capped step, ``remaining_h / URGENCY_WORK_RATE + step_h (1 - throughput(cap)) > time left``.
 
 Deadlines can still be missed through failures (work lost since the last checkpoint), or when urgent jobs find no
-free GPUs. With every admission level at 1, no cap and the battery idle, the starts are exactly the baseline's.
+free GPUs. With every admission level at 1, no cap and battery 0, the actions are exactly the baseline's.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def action_bounds(n_sites: int) -> tuple[FloatArray, FloatArray]:
 
 
 def neutral_action(n_sites: int) -> FloatArray:
-    """The action that reproduces the baseline: admit everything, no cap, battery idle."""
+    """The action that reproduces the baseline: admit everything, no cap, battery on the self-consumption rule."""
     return np.tile([1.0, 1.0, 0.0], n_sites)
 
 
@@ -229,10 +229,12 @@ def dispatch(obs: Observation, levers: SiteLevers) -> Actions:
     waits while later ones may start). Every start, urgent or not, uses up budget.
     """
     started, sites = _starts(obs, levers)
-    battery = levers.battery_mw if np.any(levers.battery_mw != 0.0) else None
+    commanded = levers.battery_mw != 0.0
+    battery = np.where(commanded, levers.battery_mw, np.nan) if commanded.any() else None
     return Actions(
         start_job=obs.queue.job[started],
         start_site=sites,
         gpu_cap_w=_guarded_caps(obs, levers, started, sites),
-        battery_mw=None if battery is None else battery.copy(),
+        battery_mw=battery,
+        battery_rule="self_consumption",
     )

@@ -103,7 +103,7 @@ def _rows(obj: object, start: int, end: int, steps: int) -> object:
     cut = {
         f.name: value[start:end]
         for f in fields(obj)  # type: ignore[arg-type]
-        if isinstance(value := getattr(obj, f.name), np.ndarray) and value.ndim == 2 and value.shape[0] == steps
+        if isinstance(value := getattr(obj, f.name), np.ndarray) and value.ndim >= 2 and value.shape[0] == steps
     }
     return dataclasses.replace(obj, **cut)  # type: ignore[type-var]
 

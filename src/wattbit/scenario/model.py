@@ -126,6 +126,39 @@ class DesignSpec(_Model):
     wind_hub_height_m: float = Field(default=100.0, gt=10, le=250)
     anemometer_height_m: float = Field(default=10.0, gt=0, le=300)
     roughness_length_m: float = Field(default=0.1, gt=0, le=3)
+    wind_profile: Literal["area", "anemometer"] = Field(
+        default="area",
+        description="on-site wind output: the grid area's published hourly wind output per installed MW ('area'), "
+        "or the weather station's wind through a turbine power curve ('anemometer')",
+    )
+    pv_profile: Literal["pvlib", "area"] = Field(
+        default="pvlib",
+        description="on-site PV output: pvlib on the site's irradiance ('pvlib'), or the grid area's published "
+        "hourly solar output per installed MW ('area', which includes snow cover and the area fleet's losses)",
+    )
+
+
+class ExportSpec(_Model):
+    """Sale of on-site surplus (PV, wind, battery) to the grid, up to a limit, and what it is paid."""
+
+    price: Literal["jepx", "fit", "fip", "none"] = Field(
+        default="jepx",
+        description="'jepx': the area's day-ahead price; 'fit': a fixed tariff (fixed_price_jpy_per_mwh); 'fip': "
+        "the area price plus a premium (premium_jpy_per_mwh); 'none': exported unpaid",
+    )
+    fixed_price_jpy_per_mwh: float | None = Field(default=None, ge=0)
+    premium_jpy_per_mwh: float = Field(default=0.0, ge=0)
+    limit_mw: float | None = Field(default=None, ge=0, description="default: the grid connection; 0: no export")
+
+    @model_validator(mode="after")
+    def _tariff(self) -> ExportSpec:
+        if self.price == "fit" and self.fixed_price_jpy_per_mwh is None:
+            raise ValueError("price = 'fit' needs fixed_price_jpy_per_mwh (the tariff, JPY/MWh)")
+        if self.price != "fit" and self.fixed_price_jpy_per_mwh is not None:
+            raise ValueError(f"fixed_price_jpy_per_mwh applies to price = 'fit' only, not {self.price!r}")
+        if self.price != "fip" and self.premium_jpy_per_mwh:
+            raise ValueError(f"premium_jpy_per_mwh applies to price = 'fip' only, not {self.price!r}")
+        return self
 
 
 class Site(_Model):
@@ -145,6 +178,7 @@ class Site(_Model):
     battery_mwh: float = Field(default=0.0, ge=0)
     battery_mw: float = Field(default=0.0, ge=0)
     grid_connection_mw: float = Field(gt=0)
+    export: ExportSpec = ExportSpec()
     design: DesignSpec = DesignSpec()
     data: SiteData
 

@@ -1,11 +1,14 @@
 """From what ran where to power, water, carbon, cost and the KPIs of a run.
 
-IT power per site and step: GPUs running jobs at full load (under the step's power cap, if any), GPUs held for
-inference at ``INFERENCE_UTILIZATION`` (assumption U: replicas are sized for their service level, so they run
-below saturation), the other available GPUs idle, GPUs out for repair switched off. The site roll-up
-(:func:`wattbit.physics.site.site_power`) turns that into facility power, cooling, losses and water; on-site PV and
-wind, then the battery, supply the facility before the grid; what they produce beyond the load is spilled
-(not exported, not credited).
+IT power per site and step (:mod:`wattbit.physics.gpu_load`): GPUs running jobs at the mean power of their job's
+power class (phases of compute and of communication or checkpointing, each clipped at the step's power cap, if
+any), GPUs held for online inference at the mean power of prefill, decode and waiting at the replicas' operating
+point, the other available GPUs idle, GPUs out for repair switched off; node overhead follows each group's mean GPU
+load, server fans are removed by the site's liquid share. The site roll-up
+(:func:`wattbit.physics.site.site_power`) turns that into facility power, cooling, losses and water. On-site PV
+and wind supply the facility first, then the battery (its policy's commands, or the self-consumption rule); what is
+left over is exported up to the site's export limit and paid at its export price, and only the rest is spilled.
+Carbon is location-based: grid import times the area's average intensity; exports earn no avoided-emission credit.
 """
 
 from __future__ import annotations
@@ -17,37 +20,86 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
-from wattbit.physics.battery import BatterySpec, simulate_battery
-from wattbit.physics.gpu import it_power_w
+from wattbit.physics.battery import BatterySpec, self_consumption_request_mw, simulate_battery
+from wattbit.physics.gpu import GpuModel, it_power_from_gpu_w
+from wattbit.physics.gpu_load import class_gpu_power_w, online_inference_gpu_power_w
+from wattbit.physics.renewables import capacity_factor_flag
 from wattbit.physics.site import site_power
 from wattbit.sim.engine import DONE, JobRecord, StepRecord
 from wattbit.sim.fleet import Fleet
 from wattbit.units import FloatArray
 from wattbit.workload.jobs import TrainingJobs
 
-INFERENCE_UTILIZATION = 0.6
+
+class InferencePoint(NamedTuple):
+    """Operating point of an online-inference replica: share of the time serving, share of that in prefill, and
+    the decode batch (sequences in flight)."""
+
+    busy_share: float
+    prefill_share: float
+    decode_batch: float
+
+
+#: Used where a run has no serving model of its own (U): replicas sized at 80 % utilisation serving 75 % of the
+#: time, a fifth of it prefilling, 64 sequences decoding.
+DEFAULT_INFERENCE_POINT = InferencePoint(0.6, 0.2, 64.0)
+
+CARBON_BASIS = (
+    "location-based: grid import x the grid area's average intensity of each step; exported energy earns no "
+    "avoided-emission credit (reported apart as energy_exported_mwh)"
+)
+
+
+def _busy_gpu_w(gpu: GpuModel, busy_by_class: FloatArray, uncapped: FloatArray, cap_w: FloatArray) -> FloatArray:
+    """Total GPU power of the GPUs running jobs per step [W]: classes at their phase mix, capped phases clipped."""
+    free = class_gpu_power_w(gpu)
+    if np.isnan(cap_w).all():
+        return busy_by_class @ free
+    capped = class_gpu_power_w(gpu, np.where(np.isnan(cap_w), gpu.tdp_w, cap_w))  # (steps, classes)
+    return ((busy_by_class - uncapped) * capped).sum(axis=1) + uncapped @ free
+
+
+def _inference_point(fleet: Fleet, i: int) -> tuple[FloatArray | float, float, float]:
+    if fleet.inference_busy_share is None or fleet.inference_prefill_share is None:
+        return DEFAULT_INFERENCE_POINT
+    batch = (
+        DEFAULT_INFERENCE_POINT.decode_batch
+        if fleet.inference_decode_batch is None
+        else fleet.inference_decode_batch[i]
+    )
+    return fleet.inference_busy_share[:, i], float(fleet.inference_prefill_share[i]), float(batch)
+
+
+def it_dc_power_w(fleet: Fleet, rec: StepRecord, i: int) -> FloatArray:
+    """IT power at the DC bus of site ``i`` per step [W]: jobs by power class, inference, idle (module docstring)."""
+    plant = fleet.plants[i]
+    gpu, liquid = plant.gpu, plant.liquid_share
+    busy = rec.busy_gpus[:, i]
+    inference = rec.inference_gpus[:, i]
+    idle = np.maximum(rec.available_gpus[:, i] - busy - inference, 0)
+    classes = rec.busy_by_class[:, i, :].astype(float)
+    uncapped = np.minimum(rec.uncapped_by_class[:, i, :], rec.busy_by_class[:, i, :]).astype(float)
+    busy_w = _busy_gpu_w(gpu, classes, uncapped, rec.gpu_cap_w[:, i])
+    share, prefill, batch = _inference_point(fleet, i)
+    inference_w = inference * online_inference_gpu_power_w(gpu, share, prefill, batch)
+    return (
+        it_power_from_gpu_w(gpu, busy, busy_w, liquid_share=liquid)
+        + it_power_from_gpu_w(gpu, inference, inference_w, liquid_share=liquid)
+        + it_power_from_gpu_w(gpu, idle, idle * gpu.idle_w, liquid_share=liquid)
+    )
 
 
 def site_series(fleet: Fleet, rec: StepRecord) -> dict[str, FloatArray]:
     """Per step and site, arrays (steps, sites): IT, cooling, losses, misc, facility [W], water [L/h], battery, grid
-    import and spilled on-site generation [W]."""
+    import, export and spilled on-site generation [W], and the GPUs' own power [W] (``gpu``)."""
     t, s = fleet.steps, len(fleet.names)
     out = {
         k: np.zeros((t, s))
-        for k in ("it", "cooling", "losses", "misc", "facility", "water", "battery", "grid", "spill")
+        for k in ("it", "cooling", "losses", "misc", "facility", "water", "battery", "grid", "export", "spill")
     }
+    limit = np.zeros(s) if fleet.export_limit_w is None else fleet.export_limit_w
     for i, plant in enumerate(fleet.plants):
-        busy = rec.busy_gpus[:, i]
-        inference = rec.inference_gpus[:, i]
-        idle = np.maximum(rec.available_gpus[:, i] - busy - inference, 0)
-        cap = np.where(np.isnan(rec.gpu_cap_w[:, i]), plant.gpu.tdp_w, rec.gpu_cap_w[:, i])
-        uncapped = np.minimum(rec.uncapped_gpus[:, i], busy)
-        it_dc = (
-            it_power_w(plant.gpu, busy - uncapped, 1.0, cap)
-            + it_power_w(plant.gpu, uncapped, 1.0)
-            + it_power_w(plant.gpu, inference, INFERENCE_UTILIZATION)
-            + it_power_w(plant.gpu, idle, 0.0)
-        )
+        it_dc = it_dc_power_w(fleet, rec, i)
         supply = np.where(np.isnan(rec.supply_temp_c[:, i]), plant.cooling.supply_temp_c, rec.supply_temp_c[:, i])
         p = site_power(
             plant, np.minimum(it_dc, plant.rated_it_dc_w), fleet.temp_db_c[:, i], fleet.temp_wb_c[:, i], supply
@@ -58,10 +110,15 @@ def site_series(fleet: Fleet, rec: StepRecord) -> dict[str, FloatArray]:
         net = p.facility_w - fleet.pv_w[:, i] - fleet.wind_w[:, i]
         spec = fleet.batteries[i]
         if spec is not None:
-            out["battery"][:, i] = simulate_battery(spec, rec.battery_mw[:, i], fleet.step_h).power_mw * 1e6
+            request = np.where(
+                rec.battery_self_consumption[:, i], self_consumption_request_mw(net / 1e6), rec.battery_mw[:, i]
+            )
+            out["battery"][:, i] = simulate_battery(spec, request, fleet.step_h).power_mw * 1e6
         net = net - out["battery"][:, i]
         out["grid"][:, i] = np.maximum(net, 0.0)
-        out["spill"][:, i] = np.maximum(-net, 0.0)
+        surplus = np.maximum(-net, 0.0)
+        out["export"][:, i] = np.minimum(surplus, limit[i])
+        out["spill"][:, i] = surplus - out["export"][:, i]
     return out
 
 
@@ -88,6 +145,13 @@ def kpis(
     h = fleet.step_h
     mwh = {k: float(v.sum()) * h / 1e6 for k, v in series.items() if k != "water"}
     grid_mwh = series["grid"] * h / 1e6
+    export_mwh = series["export"] * h / 1e6
+    export_price = (
+        np.zeros_like(export_mwh) if fleet.export_price_jpy_per_mwh is None else fleet.export_price_jpy_per_mwh
+    )
+    generated = float((fleet.pv_w + fleet.wind_w).sum()) * h / 1e6
+    export_revenue = float((export_mwh * export_price).sum())
+    energy_cost = float((grid_mwh * fleet.price_jpy_per_mwh).sum())
     gpus = jobs.gpus.astype(float)
     in_period = jrec.state > 0
     start = fleet.index[0].tz_convert("UTC").tz_localize(None).to_datetime64()
@@ -106,12 +170,22 @@ def kpis(
         "energy_misc_mwh": mwh["misc"],
         "energy_facility_mwh": mwh["facility"],
         "energy_grid_mwh": mwh["grid"],
-        "energy_onsite_renewable_mwh": float((fleet.pv_w + fleet.wind_w).sum()) * h / 1e6 - mwh["spill"],
+        "energy_onsite_generation_mwh": generated,
+        "energy_onsite_renewable_mwh": generated - mwh["spill"] - mwh["export"],
+        "energy_exported_mwh": mwh["export"],
         "energy_spilled_mwh": mwh["spill"],
+        "energy_exported_mwh_by_site": dict(zip(fleet.names, (export_mwh.sum(axis=0)).tolist(), strict=True)),
         "pue": mwh["facility"] / mwh["it"],
+        "pue_by_site": dict(
+            zip(fleet.names, (series["facility"].sum(axis=0) / series["it"].sum(axis=0)).tolist(), strict=True)
+        ),
         "wue_l_per_kwh": float(series["water"].sum()) * h / (mwh["it"] * 1000.0),
         "carbon_t": float((grid_mwh * fleet.carbon_g_per_kwh).sum()) / 1000.0,
-        "energy_cost": float((grid_mwh * fleet.price_jpy_per_mwh).sum()),
+        "carbon_basis": CARBON_BASIS,
+        "energy_cost": energy_cost,
+        "export_revenue": export_revenue,
+        "energy_cost_net": energy_cost - export_revenue,
+        "export_price_basis": dict(fleet.export_basis),
         "currency": currency,
         "curtailment_absorbed_mwh": _curtailment_absorbed_mwh(fleet, grid_mwh, areas),
         "gpu_utilization": float((rec.busy_gpus + rec.inference_gpus).sum()) / installed,
@@ -132,7 +206,66 @@ def kpis(
         "refused_pauses": jrec.refused_pauses,
         "refused_migrations": jrec.refused_migrations,
         **clean_energy_kpis(fleet, series),
+        **generation_kpis(fleet),
+        "gpu_power": gpu_power_summary(fleet, rec),
     }
+
+
+def gpu_power_summary(fleet: Fleet, rec: StepRecord) -> dict[str, dict[str, Any]]:
+    """Per site, what the GPUs did over the run, for their power distribution (:func:`wattbit.physics.gpu_load.
+    power_mixture`): GPU-hours idle, running jobs per power class, held for inference, the inference operating
+    point, and the mean GPU power as a share of TDP (caps included)."""
+    h = fleet.step_h
+    out = {}
+    for i, (name, plant) in enumerate(zip(fleet.names, fleet.plants, strict=True)):
+        gpu = plant.gpu
+        busy, inference = rec.busy_gpus[:, i], rec.inference_gpus[:, i]
+        idle = np.maximum(rec.available_gpus[:, i] - busy - inference, 0)
+        share, prefill, batch = _inference_point(fleet, i)
+        classes = rec.busy_by_class[:, i, :].astype(float)
+        uncapped = np.minimum(rec.uncapped_by_class[:, i, :], rec.busy_by_class[:, i, :]).astype(float)
+        gpu_w = (
+            _busy_gpu_w(gpu, classes, uncapped, rec.gpu_cap_w[:, i]).sum()
+            + (inference * online_inference_gpu_power_w(gpu, share, prefill, batch)).sum()
+            + idle.sum() * gpu.idle_w
+        )
+        powered = float((busy + inference + idle).sum())
+        out[name] = {
+            "gpu_model": gpu.name,
+            "gpu_hours_idle": float(idle.sum()) * h,
+            "gpu_hours_by_power_class": (classes.sum(axis=0) * h).tolist(),
+            "gpu_hours_inference": float(inference.sum()) * h,
+            "inference_busy_share": float(np.average(np.broadcast_to(share, inference.shape), weights=inference))
+            if inference.sum() > 0
+            else float(np.mean(share)),
+            "inference_prefill_share": float(prefill),
+            "inference_decode_batch": float(batch),
+            "mean_gpu_power_share_of_tdp": float(gpu_w / powered / gpu.tdp_w) if powered else float("nan"),
+            "capped_gpu_hours": float((busy * ~np.isnan(rec.gpu_cap_w[:, i])).sum()) * h,
+        }
+    return out
+
+
+def generation_kpis(fleet: Fleet) -> dict[str, Any]:
+    """Per site: where the on-site PV and wind profiles come from, their capacity factors over the period on the
+    installed capacity, and a warning where a factor lies outside the published range."""
+    out: dict[str, Any] = {"generation_source": dict(fleet.generation_source), "capacity_factor_by_site": {}}
+    flags: list[str] = []
+    whole_year = fleet.steps * fleet.step_h >= 365 * 24 - 1e-9  # the published ranges are annual
+    if not whole_year:
+        flags.append("period shorter than a year: capacity factors not compared with the (annual) published ranges")
+    for i, name in enumerate(fleet.names):
+        caps = fleet.installed_generation_w[i] if fleet.installed_generation_w is not None else (0.0, 0.0)
+        cfs: dict[str, float | None] = {}
+        for tech, series, cap in (("pv", fleet.pv_w[:, i], caps[0]), ("wind", fleet.wind_w[:, i], caps[1])):
+            cf = float(series.mean() / cap) if cap > 0 else None
+            cfs[tech] = cf
+            flag = capacity_factor_flag(tech, cf) if cf is not None and whole_year else None
+            if flag:
+                flags.append(f"{name}: {flag}")
+        out["capacity_factor_by_site"][name] = cfs
+    out["capacity_factor_flags"] = flags
+    return out
 
 
 class CleanEnergyMatch(NamedTuple):
@@ -274,7 +407,7 @@ def clean_energy_kpis(fleet: Fleet, series: dict[str, FloatArray]) -> dict[str, 
     h = fleet.step_h
     match = clean_energy_match(
         series["facility"] * h / 1e6,
-        (fleet.pv_w + fleet.wind_w) * h / 1e6,
+        np.maximum(fleet.pv_w + fleet.wind_w - series.get("export", 0.0), 0.0) * h / 1e6,
         series["battery"] * h / 1e6,
         fleet.cfe_fraction,
         fleet.batteries,
@@ -286,7 +419,8 @@ def clean_energy_kpis(fleet: Fleet, series: dict[str, FloatArray]) -> dict[str, 
         fleet_annual = match.annual_clean_mwh.sum() / match.load_mwh.sum()
     notes = [
         f"matched per {h * 60:g}-min step (within the hour) against the grid's carbon-free share; battery energy "
-        "carries the share of what charged it; on-site surplus is spilled and never counts for another step"
+        "carries the share of what charged it; exported surplus leaves with its attributes and spilled surplus never "
+        "counts for another step"
         if h <= 1.0
         else f"matched per {h:g}-h step: coarser than the hourly matching of the 24/7 definition"
     ]

@@ -35,11 +35,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.physics.battery import battery_step
-from wattbit.physics.gpu import throughput_factor
+from wattbit.physics.gpu_load import POWER_CLASSES, class_throughput_factor, draw_power_classes
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
 from wattbit.sim.policy import Actions, JobView, Observation, Policy, read_only
-from wattbit.workload.jobs import TrainingJobs
+from wattbit.workload.jobs import KIND_NAMES, TrainingJobs
 
 WAITING, QUEUED, RUNNING, DONE = 0, 1, 2, 3
 NO_DEADLINE = np.iinfo(np.int64).max // 2
@@ -81,7 +81,10 @@ class JobRecord:
 @dataclass
 class StepRecord:
     """Per step and site (steps, sites): GPUs running jobs, held for inference, available, and the actions
-    (``uncapped_gpus``: busy GPUs of jobs exempt from the site's cap that step)."""
+    (``uncapped_gpus``: busy GPUs of jobs exempt from the site's cap that step; ``battery_self_consumption``: steps
+    where the policy left the battery to its self-consumption rule, :attr:`Actions.battery_rule`). Per step, site
+    and power class of :data:`wattbit.physics.gpu_load.POWER_CLASSES` (steps, sites, classes): ``busy_by_class``
+    and ``uncapped_by_class``."""
 
     busy_gpus: NDArray[np.int64]
     inference_gpus: NDArray[np.int64]
@@ -91,6 +94,9 @@ class StepRecord:
     uncapped_gpus: NDArray[np.int64]
     supply_temp_c: NDArray[np.float64]
     battery_mw: NDArray[np.float64]
+    busy_by_class: NDArray[np.int32]
+    uncapped_by_class: NDArray[np.int32]
+    battery_self_consumption: NDArray[np.bool_]
 
 
 def steps_of(times: NDArray[np.datetime64], fleet: Fleet) -> NDArray[np.int64]:
@@ -136,6 +142,9 @@ class Engine:
     inference_full_gpus
         GPUs each site would need to serve the whole inference demand (steps, sites); lets a policy route
         inference with ``Actions.inference_share`` (None: each site serves its own share, no routing).
+    power_class
+        Each job's power class (index into :data:`wattbit.physics.gpu_load.POWER_CLASSES`); None draws them from
+        the jobs' kinds with a generator of its own seeded by ``seed`` (the engine's other draws are unchanged).
     """
 
     def __init__(
@@ -148,6 +157,7 @@ class Engine:
         seed: int = 0,
         migration_link_gbps: float = MIGRATION_LINK_GBPS,
         inference_full_gpus: NDArray[np.float64] | None = None,
+        power_class: NDArray[np.int16] | None = None,
     ) -> None:
         if not migration_link_gbps > 0:
             raise ValueError(f"migration_link_gbps must be > 0, got {migration_link_gbps}")
@@ -165,6 +175,15 @@ class Engine:
         # throughput left after periodic checkpoints (capped at 90 % overhead)
         self._work_rate = 1.0 - np.clip(jobs.checkpoint_cost_h / self._interval_h, 0, 0.9)
         self._gangs = jobs.gpus.astype(np.int64)
+        if power_class is None:
+            power_class = draw_power_classes(jobs.kind, KIND_NAMES, np.random.default_rng([int(seed) % 2**32, 1]))
+        self.power_class = np.asarray(power_class, dtype=np.int16)
+        if (
+            self.power_class.shape != (n,)
+            or n
+            and not (0 <= self.power_class.min() and self.power_class.max() < len(POWER_CLASSES))
+        ):
+            raise ValueError(f"power_class must give one class in 0..{len(POWER_CLASSES) - 1} per job")
         self._site_speed = np.array([p.gpu.training_speed for p in fleet.plants])
         self.transfer_h = jobs.data_size_gb * 8.0 / self.link_gbps / 3600.0
         self.jobs_rec = JobRecord(
@@ -192,6 +211,9 @@ class Engine:
             uncapped_gpus=np.zeros((t, s), dtype=np.int64),
             supply_temp_c=np.full((t, s), np.nan),
             battery_mw=np.zeros((t, s)),
+            busy_by_class=np.zeros((t, s, len(POWER_CLASSES)), dtype=np.int32),
+            uncapped_by_class=np.zeros((t, s, len(POWER_CLASSES)), dtype=np.int32),
+            battery_self_consumption=np.zeros((t, s), dtype=bool),
         )
         needed = np.asarray(inference_gpus_needed, dtype=float)
         if needed.ndim == 1:  # fleet-wide: split in proportion to installed GPUs
@@ -219,6 +241,7 @@ class Engine:
         self.queue: list[int] = []
         self.running: set[int] = set()
         self.busy = np.zeros(s, dtype=np.int64)
+        self.busy_class = np.zeros((s, len(POWER_CLASSES)), dtype=np.int64)
         self.step = 0
         self._free: NDArray[np.int64] | None = None
         self._uncapped = np.empty(0, dtype=np.int64)
@@ -243,6 +266,7 @@ class Engine:
         rec = self.jobs_rec
         site = int(rec.site[j])
         self.busy[site] -= int(self.jobs.gpus[j])
+        self.busy_class[site, self.power_class[j]] -= int(self.jobs.gpus[j])
         self.running.discard(j)
         rec.state[j] = QUEUED
         rec.site[j] = -1
@@ -390,6 +414,7 @@ class Engine:
         rec.pending_overhead_h[moved] += self.transfer_h[moved]
         rec.migrations[moved] += 1
         self.busy += np.bincount(ss, weights=self._gangs[js], minlength=len(free)).astype(np.int64)
+        np.add.at(self.busy_class, (ss, self.power_class[js]), self._gangs[js])
         rec.state[js] = RUNNING
         rec.site[js] = ss
         rec.data_site[js] = ss
@@ -429,8 +454,17 @@ class Engine:
             self.rec.supply_temp_c[k] = actions.supply_temp_c
         if actions.inference_share is not None:
             self._route(actions.inference_share)
+        if actions.battery_rule not in (None, "self_consumption"):
+            raise ValueError(f"unknown battery_rule {actions.battery_rule!r}; expected None or 'self_consumption'")
+        commanded = (
+            np.zeros(s, dtype=bool)
+            if actions.battery_mw is None
+            else np.isfinite(np.asarray(actions.battery_mw, float))
+        )
+        if actions.battery_rule == "self_consumption":  # the rule where no command is given (None or NaN)
+            self.rec.battery_self_consumption[k] = self._has_battery & ~commanded
         if actions.battery_mw is not None:
-            request = np.where(self._has_battery, np.asarray(actions.battery_mw, dtype=float), 0.0)
+            request = np.where(self._has_battery & commanded, np.asarray(actions.battery_mw, dtype=float), 0.0)
             self.rec.battery_mw[k] = request
             for i in np.flatnonzero(request != 0.0):
                 spec = self.fleet.batteries[i]
@@ -461,11 +495,17 @@ class Engine:
             exempt = np.isin(run, self._uncapped) if self._uncapped.size else np.zeros(run.size, dtype=bool)
             for site in np.flatnonzero(~np.isnan(caps)):
                 sel = (sites == site) & ~exempt
-                rate[sel] *= throughput_factor(self.fleet.plants[int(site)].gpu, caps[site], "training")
+                gpu = self.fleet.plants[int(site)].gpu
+                rate[sel] *= class_throughput_factor(gpu, caps[site], self.power_class[run[sel]])
             if exempt.any():
                 self.rec.uncapped_gpus[k] = np.bincount(
                     sites[exempt], weights=self._gangs[run[exempt]], minlength=len(caps)
                 ).astype(np.int64)
+                np.add.at(
+                    self.rec.uncapped_by_class[k],
+                    (sites[exempt], self.power_class[run[exempt]]),
+                    self._gangs[run[exempt]].astype(np.int32),
+                )
         pending = rec.pending_overhead_h[run]
         paid = np.minimum(pending, step_h)
         working_h = step_h - paid
@@ -485,6 +525,7 @@ class Engine:
         rec.remaining_h[jd] = 0.0
         rec.state[jd] = DONE
         self.busy -= np.bincount(sites[done], weights=self._gangs[jd], minlength=len(self.busy)).astype(np.int64)
+        np.add.at(self.busy_class, (sites[done], self.power_class[jd]), -self._gangs[jd])
         self.running.difference_update(jd.tolist())
 
     # ------------------------------------------------------------------------------------------ stepping API
@@ -507,6 +548,7 @@ class Engine:
         k = self.step
         self._apply(k, actions, self._free)
         self.rec.busy_gpus[k] = self.busy
+        self.rec.busy_by_class[k] = self.busy_class
         self._progress(k)
         self._free = None
         self.step += 1

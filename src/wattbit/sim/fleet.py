@@ -16,9 +16,9 @@ from numpy.typing import NDArray
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.gpu import it_power_w
-from wattbit.physics.renewables import site_generation_w
+from wattbit.physics.renewables import generation_sources, site_generation_w
 from wattbit.physics.site import SitePlant, plant_from_site, site_power
-from wattbit.scenario import Scenario
+from wattbit.scenario import Scenario, Site
 from wattbit.units import FloatArray
 
 
@@ -51,6 +51,21 @@ class Fleet:
         Battery per site, or None.
     cfe_unavailable
         Site name -> why its carbon-free share is unavailable (sites whose ``cfe_fraction`` is NaN).
+    export_limit_w
+        Export allowed per site (sites,) [W]: the scenario's ``export.limit_mw``, by default the grid connection.
+    export_price_jpy_per_mwh
+        What exported energy earns per step and site [JPY/MWh] (the area price, a FIT tariff, area price plus a FIP
+        premium, or 0).
+    export_basis
+        Site name -> the export price basis in words.
+    generation_source
+        Site name -> {"pv": ..., "wind": ...}: which profile the on-site generation comes from.
+    installed_generation_w
+        Installed PV (DC nameplate) and wind per site (sites, 2) [W].
+    inference_busy_share, inference_prefill_share, inference_decode_batch
+        Operating point of the online-inference replicas: share of the time serving per step and site (steps,
+        sites), share of it in prefill and the decode batch per site (sites,); None: the defaults of
+        :data:`wattbit.sim.accounting.DEFAULT_INFERENCE_POINT`. Set by :func:`wattbit.sim.run.prepare`.
     """
 
     index: pd.DatetimeIndex
@@ -70,6 +85,14 @@ class Fleet:
     batteries: tuple[BatterySpec | None, ...]
     cfe_fraction: FloatArray
     cfe_unavailable: dict[str, str] = field(default_factory=dict)
+    export_limit_w: FloatArray | None = None
+    export_price_jpy_per_mwh: FloatArray | None = None
+    export_basis: dict[str, str] = field(default_factory=dict)
+    generation_source: dict[str, dict[str, str]] = field(default_factory=dict)
+    installed_generation_w: FloatArray | None = None
+    inference_busy_share: FloatArray | None = None
+    inference_prefill_share: FloatArray | None = None
+    inference_decode_batch: FloatArray | None = None
 
     @property
     def steps(self) -> int:
@@ -83,16 +106,20 @@ def build_fleet(scenario: Scenario) -> Fleet:
     index = scenario.period.index_utc()
     step_h = pd.Timedelta(scenario.period.step) / pd.Timedelta("1h")
     cols: dict[str, list[FloatArray]] = {
-        k: [] for k in ("tdb", "twb", "ci", "cfe", "price", "curt", "pv", "wind", "busy")
+        k: [] for k in ("tdb", "twb", "ci", "cfe", "price", "curt", "pv", "wind", "busy", "export_price")
     }
     plants, batteries = [], []
+    sources: dict[str, dict[str, str]] = {}
+    bases: dict[str, str] = {}
     for site in scenario.sites:
         sig = signals[site.name]
         plant = plant_from_site(site)
         plants.append(plant)
         tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
         pv, wind = site_generation_w(site, sig)
+        sources[site.name] = generation_sources(site, sig)
         busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
+        export_price, bases[site.name] = export_price_jpy_per_mwh(site, sig["price_jpy_per_mwh"].to_numpy())
         for key, arr in zip(
             cols,
             (
@@ -105,6 +132,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
                 pv,
                 wind,
                 busy,
+                export_price,
             ),
             strict=True,
         ):
@@ -133,7 +161,33 @@ def build_fleet(scenario: Scenario) -> Fleet:
         batteries=tuple(batteries),
         cfe_fraction=stack["cfe"],
         cfe_unavailable=_cfe_unavailable(provenance),
+        export_limit_w=np.array(
+            [(s.grid_connection_mw if s.export.limit_mw is None else s.export.limit_mw) * 1e6 for s in scenario.sites]
+        ),
+        export_price_jpy_per_mwh=stack["export_price"],
+        export_basis=bases,
+        generation_source=sources,
+        installed_generation_w=np.array([[s.pv_mw * 1e6, s.wind_mw * 1e6] for s in scenario.sites]),
     )
+
+
+def export_price_jpy_per_mwh(site: Site, area_price_jpy_per_mwh: FloatArray) -> tuple[FloatArray, str]:
+    """What a site's exported energy earns per step [JPY/MWh], and the basis in words (``site.export.price``).
+
+    ``jepx``: the area's day-ahead price (sold through a retailer or aggregator; imbalance and fees not counted);
+    ``fit``: the fixed tariff; ``fip``: the area price plus the premium (the FIP reference price is a monthly
+    market average, approximated by the hourly price, U); ``none``: 0 (exported unpaid).
+    """
+    spec = site.export
+    price = np.asarray(area_price_jpy_per_mwh, dtype=float)
+    if spec.price == "fit":
+        fixed = float(spec.fixed_price_jpy_per_mwh or 0.0)
+        return np.full(price.shape, fixed), f"FIT: fixed {fixed:,.0f} JPY/MWh"
+    if spec.price == "fip":
+        return price + spec.premium_jpy_per_mwh, f"FIP: area day-ahead price + {spec.premium_jpy_per_mwh:,.0f} JPY/MWh"
+    if spec.price == "none":
+        return np.zeros(price.shape), "none: exported unpaid"
+    return price.copy(), "JEPX: the area's day-ahead price"
 
 
 def _cfe_unavailable(provenance: dict[str, SignalProvenance]) -> dict[str, str]:
@@ -147,10 +201,14 @@ def _cfe_unavailable(provenance: dict[str, SignalProvenance]) -> dict[str, str]:
 
 
 def _max_busy_gpus(plant: SitePlant, tdb: FloatArray, twb: FloatArray, supply_w: FloatArray) -> FloatArray:
-    """GPUs that can run at full power per step with facility power within ``supply_w`` (grid + on-site)."""
+    """GPUs that can run at full power per step with facility power within ``supply_w`` (grid + on-site).
+
+    Full power is the nameplate (every job could be a compute-bound one at TDP): a conservative bound, since busy
+    GPUs draw less on average (:mod:`wattbit.physics.gpu_load`).
+    """
     n = plant.gpu_count
     full = site_power(plant, np.full(tdb.shape, plant.rated_it_dc_w), tdb, twb)
-    idle_dc = float(it_power_w(plant.gpu, n, 0.0))
+    idle_dc = float(it_power_w(plant.gpu, n, 0.0, liquid_share=plant.liquid_share))
     per_gpu_dc = (plant.rated_it_dc_w - idle_dc) / n
     facility_per_dc = full.facility_w / plant.rated_it_dc_w  # full-load facility watts per IT DC watt
     allowed_dc = supply_w / facility_per_dc

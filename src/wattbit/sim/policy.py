@@ -155,7 +155,8 @@ class Observation:
     queue, running
         Jobs waiting to start, and jobs running now.
     battery_soc_mwh
-        Per site, battery energy at the start of this step (0 where there is none).
+        Per site, battery energy at the start of this step (0 where there is none). Steps under the
+        self-consumption rule are settled from the metered flows after the run and do not move it.
     migration_link_gbps
         Effective bandwidth for moving a job's state between sites.
     carbon_g_per_kwh, price_jpy_per_mwh, curtailed_mwh, temp_db_c, temp_wb_c, pv_w, wind_w,
@@ -226,7 +227,13 @@ class Actions:
     supply_temp_c
         Per site cooling supply setpoint [°C], or None for the design value.
     battery_mw
-        Per site battery power request [MW], positive = discharge to the site, or None for idle.
+        Per site battery power request [MW], positive = discharge to the site, or None for no request (NaN: none
+        at that site).
+    battery_rule
+        What the batteries without a request do: None leaves them idle; ``"self_consumption"`` runs each
+        site's battery on its own meter, as a site controller does: it charges from on-site surplus and discharges
+        against grid import, never charging from the grid or exporting (settled after the step from the exact
+        flows, :func:`wattbit.physics.battery.self_consumption_request_mw`).
     inference_share
         Per site share of the online inference demand (sums to 1), from the next step on; None keeps the routing.
     """
@@ -240,6 +247,7 @@ class Actions:
     uncapped_job: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     supply_temp_c: FloatArray | None = None
     battery_mw: FloatArray | None = None
+    battery_rule: str | None = None
     inference_share: FloatArray | None = None
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
+from wattbit.physics.gpu_load import class_mean_loads
 from wattbit.scenario import Period, Scenario
 from wattbit.sim.accounting import kpis, site_series, timeseries_frame
 from wattbit.sim.engine import Engine, JobRecord
@@ -76,7 +77,9 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     """GPUs each site holds per step for the scenario's online inference, and what it would need for all of it.
 
     Returns ``(needed, full)``, both (steps, sites): ``needed`` when each site serves its own share, ``full`` when
-    one site serves the whole fleet's demand (what a policy that routes inference scales by its shares).
+    one site serves the whole fleet's demand (what a policy that routes inference scales by its shares). Records the
+    replicas' operating point on ``fleet`` (``inference_busy_share``, ``inference_prefill_share``,
+    ``inference_decode_batch``), from which the accounting takes their power.
 
     The fleet-wide rate (ServeGen's weekly shape scaled to ``peak_rate_rps``, on Japan's clock) is split in proportion
     to installed GPUs (the baseline serves where it is installed; routing is a policy's job), and each site's share is
@@ -118,10 +121,21 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     )
     rate = demand.rate_rps.sum(axis=0)
     share = fleet.gpus_total / fleet.gpus_total.sum()
+    busy = np.zeros((fleet.steps, len(fleet.names)))
+    prefill, batch = np.zeros(len(fleet.names)), np.ones(len(fleet.names))
     for i, plant in enumerate(fleet.plants):
         capacity = demand.capacity(plant.gpu)
         needed[:, i] = capacity.gpus_needed(rate * share[i], demand.burst_factor)
         full[:, i] = capacity.gpus_needed(rate, demand.burst_factor)
+        # the replicas' operating point, for their power (wattbit.physics.gpu_load): time serving, prefill share,
+        # and the decode batch at the TPOT objective (sequences in flight = decode tokens/s x TPOT)
+        busy_s = capacity.prefill_ms / 1e3 + demand.output_tokens_mean / capacity.decode_tokens_per_s
+        replicas = needed[:, i] / capacity.gpus_per_replica
+        with np.errstate(invalid="ignore", divide="ignore"):
+            busy[:, i] = np.where(replicas > 0, np.minimum(rate * share[i] * busy_s / replicas, 1.0), 0.0)
+        prefill[i] = capacity.prefill_ms / 1e3 / busy_s
+        batch[i] = max(1.0, capacity.decode_tokens_per_s * demand.slo.tpot_ms / 1e3)
+    fleet.inference_busy_share, fleet.inference_prefill_share, fleet.inference_decode_batch = busy, prefill, batch
     return needed, full
 
 
@@ -231,7 +245,10 @@ def collect(inputs: SimInputs, engine: Engine, policy_name: str, started_at: flo
     summary["failure_events"] = len(inputs.events)
     if started_at is not None:
         summary["wall_seconds"] = time.perf_counter() - started_at
-    return SimResult(summary, timeseries_frame(fleet, rec, series), jobs_frame(jobs, jrec, fleet), inputs.events)
+    frame = jobs_frame(jobs, jrec, fleet)
+    frame["power_class"] = engine.power_class
+    frame["power_class_load"] = class_mean_loads()[engine.power_class]
+    return SimResult(summary, timeseries_frame(fleet, rec, series), frame, inputs.events)
 
 
 def simulate(

@@ -11,7 +11,10 @@ One model serves the model-predictive controller (a rolling 24-48 h window from 
   lower bound of :class:`~wattbit.opt.dispatch.inputs.SiteEnergyModel`, and IT power within the rating;
 * :func:`define_supply` — facility power plus battery charging equals grid import plus on-site generation plus
   battery discharge, less spilled generation; grid import is within the connection; the battery's energy follows
-  its charge and discharge with their efficiencies, within its energy and power limits (``docs/models/battery.md``);
+  its charge and discharge with their efficiencies, within its energy and power limits (``docs/models/battery.md``).
+  The programme does **not** plan export: surplus is its slack. The engine exports whatever a plan leaves over, up
+  to the connection, and books the revenue apart from the energy cost; carbon is location-based and exports earn no
+  credit, so the carbon the programme minimises (and the oracle's bound on it) is unaffected;
 * :func:`define_work` — in the *class* form (MPC) each group of jobs sharing a deadline slot receives its remaining
   GPU-hours by then, at most its gang sizes per slot; in the *cumulative* form (the offline optimum, with every job
   known) cumulative work served is at least the work due and at most the work released at every slot, and at most

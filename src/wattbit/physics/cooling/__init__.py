@@ -28,10 +28,13 @@ from wattbit.physics.cooling.components import (
     adiabatic_air_temp_c,
     adiabatic_water_l_per_h,
     chiller_power_energyplus_w,
+    crah_airflow_fraction,
     economizer_fraction,
     fan_airflow_fraction,
     fan_power_affinity_w,
+    fan_power_vav_w,
     pump_power_w,
+    tower_evaporation_fraction,
     tower_water_l_per_h,
 )
 from wattbit.physics.cooling.design import (
@@ -58,13 +61,16 @@ __all__ = [
     "adiabatic_water_l_per_h",
     "chiller_power_energyplus_w",
     "cooling_power",
+    "crah_airflow_fraction",
     "default_design",
     "economizer_fraction",
     "fan_airflow_fraction",
     "fan_power_affinity_w",
+    "fan_power_vav_w",
     "free_cooling_hours",
     "pump_power_w",
     "supply_range_c",
+    "tower_evaporation_fraction",
     "tower_water_l_per_h",
 ]
 

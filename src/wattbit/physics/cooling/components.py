@@ -43,6 +43,8 @@ def chiller_power_energyplus_w(
     design_cond_entering_c: float,
     design_evap_leaving_c: float = 6.67,
     min_part_load: float = 0.05,
+    *,
+    false_load: bool = False,
 ) -> FloatArray:
     """Compressor power of an electric chiller, EnergyPlus ``Chiller:Electric`` (BLAST) model.
 
@@ -50,8 +52,9 @@ def chiller_power_energyplus_w(
     :data:`CHILLER_DELTA_T_RANGE_K`; available capacity ratio ``r = a0 + a1 ΔT + a2 ΔT²``; full-load power ratio
     ``FLPR = b0 + b1 r + b2 r²``; part-load ratio ``PLR = Q / (r · Q_nom)``; fraction of full-load power
     ``F(PLR) = c0 + c1 PLR + c2 PLR²``. Then ``P = FLPR · r · Q_nom · F(PLR) / COP_rated``. Below the minimum
-    part-load ratio the chiller cycles (power ∝ load); above ``PLR = 1`` further chillers are staged at full load
-    (power ∝ load), where EnergyPlus would leave the excess unmet.
+    part-load ratio the chiller cycles (power ∝ load), or, with ``false_load``, runs as if it carried
+    ``PLR_min · Q_nom`` (hot-gas bypass adds a false load; zero only at zero load); above ``PLR = 1`` further
+    chillers are staged at full load (power ∝ load), where EnergyPlus would leave the excess unmet.
 
     Sources: EnergyPlus Engineering Reference, "Electric Chiller Model Based on Fluid Temperature Differences";
     coefficients, rated COP and design temperatures as in HewlettPackard/dc-rl ``envs/datacenter.py``
@@ -72,7 +75,9 @@ def chiller_power_energyplus_w(
     design_cond_entering_c, design_evap_leaving_c
         Design condenser entering and evaporator leaving temperatures [°C].
     min_part_load
-        Minimum unloading ratio [-]; below it the compressor cycles.
+        Minimum unloading ratio [-]; below it the compressor cycles, or is false-loaded.
+    false_load
+        Hold the power at the minimum part load below it (hot-gas bypass) instead of cycling.
 
     Returns
     -------
@@ -92,11 +97,16 @@ def chiller_power_energyplus_w(
     delta_t = np.clip(delta_t, *CHILLER_DELTA_T_RANGE_K)
     cap_ratio = a0 + delta_t * (a1 + a2 * delta_t)
     full_load_power_ratio = b0 + cap_ratio * (b1 + b2 * cap_ratio)
-    available_w = cap_ratio * np.asarray(capacity_w, dtype=float)
-    plr = np.asarray(load_w, dtype=float) / available_w
+    capacity = np.asarray(capacity_w, dtype=float)
+    available_w = cap_ratio * capacity
+    load = np.asarray(load_w, dtype=float)
+    if false_load and min_part_load > 0.0:  # hot-gas bypass: a false load tops the load up to the minimum
+        load = np.where(load > 0.0, np.maximum(load, min_part_load * capacity), 0.0)
+    plr = load / available_w
     plr_op = np.clip(plr, min_part_load, 1.0)
     frac = c0 + plr_op * (c1 + c2 * plr_op)
-    # cycling below the minimum part load, staging above full load: power proportional to load
+    # below the minimum part load: cycling (power proportional to load) or false loading (hot-gas bypass: the
+    # compressor runs at its minimum unloaded power whatever the load); above full load, staging: proportional
     if min_part_load > 0.0:
         frac *= np.minimum(plr * (1.0 / min_part_load), 1.0)
     frac += np.maximum(plr - 1.0, 0.0)
@@ -170,10 +180,48 @@ def fan_airflow_fraction(
     return np.asarray(load_fraction) / np.maximum(itd_ratio, 1.0)
 
 
-def fan_power_affinity_w(airflow_fraction: ArrayLike, design_power_w: ArrayLike) -> FloatArray:
-    """Fan power from the fan affinity law, ``P = P_design · (V / V_design)³`` [W] (dc-rl CRAC and tower fans, V)."""
+def fan_power_affinity_w(airflow_fraction: ArrayLike, design_power_w: ArrayLike, min_speed: float = 0.0) -> FloatArray:
+    """Fan power from the fan affinity law, ``P = P_design · (V / V_design)³`` [W] (dc-rl CRAC and tower fans, V).
+
+    With ``min_speed > 0`` the fans do not turn slower than that share of design speed: below it they cycle on and
+    off at minimum speed, so power falls in proportion to the airflow, ``P = P_design · s_min² · V / V_design``
+    (the usual control of tower and dry-cooler fans at light load; a floor, never below the cube law).
+    """
     f = np.asarray(airflow_fraction, dtype=float)
-    return np.asarray(design_power_w) * (f * f * f)
+    cube = f * f * f
+    if min_speed > 0.0:
+        cube = np.maximum(cube, (min_speed * min_speed) * f)
+    return np.asarray(design_power_w) * cube
+
+
+#: Part-load power of a variable-air-volume fan with a variable-speed drive and a static-pressure setpoint,
+#: ``P / P_design = 0.0013 + 0.1470 f + 0.9506 f² − 0.0998 f³`` with ``f`` the airflow over design: ASHRAE 90.1
+#: (2010) Appendix G, G3.1.3.15 "Method 2" (S). It lies above the cube law at part load because the fan keeps the
+#: supply plenum or containment at its pressure setpoint.
+VAV_FAN_COEFFS = (0.0013, 0.1470, 0.9506, -0.0998)
+
+
+def fan_power_vav_w(airflow_fraction: ArrayLike, design_power_w: ArrayLike) -> FloatArray:
+    """Room-unit (CRAH) fan power with a static-pressure setpoint, ASHRAE 90.1 Appendix G part-load curve [W].
+
+    ``P = P_design (0.0013 + 0.1470 f + 0.9506 f² − 0.0998 f³)`` (:data:`VAV_FAN_COEFFS`); ``f`` above 1 (overload)
+    is passed through the same curve; no airflow, no power.
+    """
+    f = np.asarray(airflow_fraction, dtype=float)
+    a0, a1, a2, a3 = VAV_FAN_COEFFS
+    return np.asarray(design_power_w) * np.where(f > 0.0, a0 + f * (a1 + f * (a2 + f * a3)), 0.0)
+
+
+def crah_airflow_fraction(load_fraction: ArrayLike, idle_airflow: float) -> FloatArray:
+    """Airflow the room units must supply, as a share of design: ``a + (1 − a) L`` for the air-side heat share ``L``.
+
+    The servers set the airflow: their fans never stop, and at idle still move the share ``a`` of their full-load
+    airflow (server fans run at a minimum speed and the air temperature rise across a lightly loaded server is
+    small), which the room units must supply with containment to avoid recirculation (``a`` is U, see
+    ``docs/models/cooling.md``). Zero heat gives zero airflow (no IT running).
+    """
+    load = np.asarray(load_fraction, dtype=float)
+    return np.where(load > 0.0, idle_airflow + (1.0 - idle_airflow) * load, 0.0)
 
 
 def pump_power_w(
@@ -194,11 +242,16 @@ def pump_power_w(
 
 
 def tower_water_l_per_h(
-    heat_rejected_w: ArrayLike, cycles_of_concentration: float, drift_fraction: float, delta_t_k: float
+    heat_rejected_w: ArrayLike,
+    cycles_of_concentration: float,
+    drift_fraction: float,
+    delta_t_k: float,
+    evaporation_fraction: ArrayLike = 1.0,
 ) -> FloatArray:
-    """Make-up water of an evaporative cooling tower, Lei–Masanet model [L/h].
+    """Make-up water of an evaporative cooling tower, Lei–Masanet model with sensible heat rejection [L/h].
 
-    Evaporation ``E = Q / h_vap`` (all heat rejected as latent heat, an upper bound); drift
+    Evaporation ``E = φ Q / h_vap`` with ``φ`` the share of the heat that leaves as latent heat
+    (:func:`tower_evaporation_fraction`; ``φ = 1`` is Lei–Masanet's all-latent upper bound); drift
     ``D = drift_fraction · circulating flow`` with the flow ``Q / (c_p ΔT)``; blowdown
     ``B = max(E / (CoC − 1) − D, 0)``; make-up ``E + B + D``.
 
@@ -206,10 +259,52 @@ def tower_water_l_per_h(
     ``../shared/design/REFERENCE.md``).
     """
     q = np.asarray(heat_rejected_w, dtype=float)
-    evap = q * (SECONDS_PER_HOUR / LATENT_HEAT_J_PER_KG)
+    evap = q * (SECONDS_PER_HOUR / LATENT_HEAT_J_PER_KG) * np.asarray(evaporation_fraction, dtype=float)
     drift = q * (drift_fraction * SECONDS_PER_HOUR / (WATER_CP_J_PER_KG_K * delta_t_k))
     blowdown = np.maximum(evap / (cycles_of_concentration - 1.0) - drift, 0.0)
     return evap + blowdown + drift
+
+
+#: Standard atmospheric pressure [Pa], used for the tower's air-side psychrometrics (ASHRAE Fundamentals 2017, ch. 1).
+STANDARD_PRESSURE_PA = 101_325.0
+
+
+def _saturation_humidity_ratio(temp_c: FloatArray, pressure_pa: float) -> FloatArray:
+    """Humidity ratio of saturated air [kg/kg]: ``0.621945 p_ws / (p − p_ws)``, ``p_ws`` over water (WMO-No. 8)."""
+    p_ws = 611.2 * np.exp(17.62 * temp_c / (243.12 + temp_c))
+    return 0.621945 * p_ws / (pressure_pa - p_ws)
+
+
+def tower_evaporation_fraction(
+    temp_db_c: ArrayLike, temp_wb_c: ArrayLike, temp_air_out_c: ArrayLike, pressure_pa: float = STANDARD_PRESSURE_PA
+) -> FloatArray:
+    """Share of a cooling tower's heat rejected by evaporation, from the air-side energy balance [-].
+
+    Air enters at ``(T_db, T_wb)`` and leaves saturated at ``T_out`` (Merkel's assumption; here the mean of the
+    tower's entering and leaving water temperatures, U). Per kg of dry air it takes up the enthalpy
+    ``h_out − h_in`` and the water ``W_out − W_in``, so the water evaporated per unit of heat is
+    ``(W_out − W_in) / (h_out − h_in)``; relative to the all-latent bound ``1 / h_vap``::
+
+        φ = h_vap (W_out − W_in) / (h_out − h_in)
+
+    with ``h = 1.006 t + W (2501 + 1.86 t)`` kJ/kg and the humidity ratio of the entering air from its wet bulb,
+    ``W = ((2501 − 2.326 t*) W_s(t*) − 1.006 (t − t*)) / (2501 + 1.86 t − 4.186 t*)`` (ASHRAE Handbook —
+    Fundamentals 2017, ch. 1, eqs. 32 and 35; the over-water form is used below 0 °C too). ``φ`` is about 0.9 in a
+    Japanese summer and 0.5–0.7 in winter, when cold air takes up much of the heat sensibly; it exceeds 1 only in
+    hot, dry air that the tower cools. Clipped to [0, 1.5].
+    """
+    t = np.asarray(temp_db_c, dtype=float)
+    t_wb = np.asarray(temp_wb_c, dtype=float)
+    t_out = np.maximum(np.asarray(temp_air_out_c, dtype=float), t_wb + 0.1)
+    w_in = ((2501.0 - 2.326 * t_wb) * _saturation_humidity_ratio(t_wb, pressure_pa) - 1.006 * (t - t_wb)) / (
+        2501.0 + 1.86 * t - 4.186 * t_wb
+    )
+    w_in = np.maximum(w_in, 0.0)
+    w_out = _saturation_humidity_ratio(t_out, pressure_pa)
+    h_in = 1.006 * t + w_in * (2501.0 + 1.86 * t)
+    h_out = 1.006 * t_out + w_out * (2501.0 + 1.86 * t_out)
+    phi = (LATENT_HEAT_J_PER_KG / 1e3) * (w_out - w_in) / np.maximum(h_out - h_in, 1e-6)
+    return np.clip(phi, 0.0, 1.5)
 
 
 def adiabatic_air_temp_c(temp_db_c: ArrayLike, temp_wb_c: ArrayLike, effectiveness: float) -> FloatArray:

@@ -76,13 +76,26 @@ class CoolingDesign:
     chiller_design_cond_c, chiller_design_evap_c
         Chiller design condenser entering and evaporator leaving temperatures [°C].
     chiller_min_part_load
-        Chiller minimum unloading ratio [-].
+        Chiller minimum unloading ratio of the plant [-].
+    chiller_false_load
+        Below the minimum unloading ratio, hold the compressor at its minimum power (hot-gas bypass) instead of
+        cycling it.
     air_share
         Share of the IT heat removed by room air [-]: 1 for ``air_chiller``, 0.10-0.25 for direct-to-chip.
     air_loop_supply_c, air_loop_delta_t_k
         Air loop chilled-water supply [°C] and its return − supply difference [K] (liquid and immersion designs).
     crah_fan_w_per_w
         CRAH/CRAC fan power at design per W of air-side heat [W/W].
+    crah_idle_airflow
+        Airflow the room units supply with the IT idle, as a share of design [-] (server fans at minimum speed).
+    fan_min_speed
+        Lowest speed of tower and dry-cooler fans, as a share of design [-]; below it they cycle.
+    pump_min_flow
+        Lowest flow of the chilled-water, facility-water and CDU pumps, as a share of design [-] (chiller evaporator
+        and coil minimum flows).
+    cw_pump_min_flow
+        Lowest flow of the condenser (tower) water pumps, as a share of design [-]; 1 = constant flow whenever the
+        tower runs (constant-speed condenser pumps, one per chiller).
     loop_pump_head_pa, air_loop_pump_head_pa, cw_pump_head_pa
         Pump heads of the main loop, the air loop and the tower's condenser-water loop [Pa].
     cw_delta_t_k
@@ -111,16 +124,21 @@ class CoolingDesign:
     chiller_rated_cop: float = 6.0
     chiller_design_cond_c: float = 29.44
     chiller_design_evap_c: float = 6.67
-    chiller_min_part_load: float = 0.05
+    chiller_min_part_load: float = 0.15
+    chiller_false_load: bool = True
     air_share: float = 1.0
     air_loop_supply_c: float = 20.0
     air_loop_delta_t_k: float = 6.0
     crah_fan_w_per_w: float = 0.08
+    crah_idle_airflow: float = 0.35
+    fan_min_speed: float = 0.2
+    pump_min_flow: float = 0.3
+    cw_pump_min_flow: float = 1.0
     loop_pump_head_pa: float = 300e3
     air_loop_pump_head_pa: float = 300e3
     cw_pump_head_pa: float = 300e3
     cw_delta_t_k: float = 5.6
-    pump_efficiency: float = 0.87
+    pump_efficiency: float = 0.75
     tcs_pump_head_pa: float = 200e3
     tcs_delta_t_k: float = 10.0
     tcs_density_kg_m3: float = 1020.0
@@ -142,6 +160,10 @@ class CoolingDesign:
             if f.name in _BOUNDS:
                 lo, hi, lo_open = _BOUNDS[f.name]
                 check_number(value, f.name, lo, hi, lo_open=lo_open)
+        if not isinstance(self.chiller_false_load, bool):
+            raise WattbitInputError(
+                f"chiller_false_load must be true or false, got {self.chiller_false_load!r}", field="chiller_false_load"
+            )
         self._check_type_rules()
         lo, hi = supply_range_c(self)
         check_number(self.supply_temp_c, "supply_temp_c", lo, hi)
@@ -193,6 +215,10 @@ _BOUNDS: dict[str, tuple[float, float, bool]] = {
     "air_share": (0.0, 1.0, False),
     "air_loop_delta_t_k": (0.0, 30.0, True),
     "crah_fan_w_per_w": (0.0, 0.5, False),
+    "crah_idle_airflow": (0.0, 1.0, False),
+    "fan_min_speed": (0.0, 1.0, False),
+    "pump_min_flow": (0.0, 1.0, False),
+    "cw_pump_min_flow": (0.0, 1.0, False),
     "loop_pump_head_pa": (0.0, 2e6, False),
     "air_loop_pump_head_pa": (0.0, 2e6, False),
     "cw_pump_head_pa": (0.0, 2e6, False),

@@ -57,15 +57,18 @@ def _chiller_w(
         design.chiller_design_evap_c,
         design.chiller_min_part_load,
     )
+    false_load = design.chiller_false_load
     if n > _SPARSE_CHILLER_SHARE * load_w.size:
-        return c.chiller_power_energyplus_w(load_w, t_evap, t_cond, cap_w, *args)
+        return c.chiller_power_energyplus_w(load_w, t_evap, t_cond, cap_w, *args, false_load=false_load)
     shape = load_w.shape
 
     def pick(a: FloatArray) -> FloatArray | float:
         return float(np.ravel(a)[0]) if np.size(a) == 1 else np.broadcast_to(a, shape)[running]
 
     out = np.zeros(shape)
-    out[running] = c.chiller_power_energyplus_w(load_w[running], pick(t_evap), pick(t_cond), pick(cap_w), *args)
+    out[running] = c.chiller_power_energyplus_w(
+        load_w[running], pick(t_evap), pick(t_cond), pick(cap_w), *args, false_load=false_load
+    )
     return out
 
 
@@ -94,15 +97,30 @@ def loop(
 
     ``capacity_w`` is the design heat of the loop [W]; rejection units are sized for
     ``capacity · (1 + 1 / COP_rated)``. ``linear_w_per_w`` is the power of the pumps that scale with the loop
-    heat [W/W].
+    heat [W/W]; they never run below ``design.pump_min_flow`` of their design flow.
     """
     if design.heat_rejection == "tower":
-        return _tower_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_wb_c, design)
+        return _tower_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_db_c, temp_wb_c, design)
     return _dry_loop(heat_w, capacity_w, supply_c, delta_t_k, linear_w_per_w, temp_db_c, temp_wb_c, design)
 
 
+def _pumped(heat_w: FloatArray, design_heat_w: FloatArray, min_flow: float) -> FloatArray:
+    """Heat a pump's flow corresponds to: never below ``min_flow`` of design while the loop carries any heat (a
+    plant with no heat at all is off)."""
+    if min_flow <= 0.0:
+        return heat_w
+    return np.where(heat_w > 0.0, np.maximum(heat_w, min_flow * design_heat_w), 0.0)
+
+
 def _tower_loop(
-    q: FloatArray, cap: FloatArray, ts: FloatArray, dt: float, linear: float, twb: FloatArray, design: CoolingDesign
+    q: FloatArray,
+    cap: FloatArray,
+    ts: FloatArray,
+    dt: float,
+    linear: float,
+    tdb: FloatArray,
+    twb: FloatArray,
+    design: CoolingDesign,
 ) -> LoopResult:
     approach = design.tower_approach_k + design.hx_approach_k
     design_rejected_w = cap * (1.0 + 1.0 / design.chiller_rated_cop)
@@ -120,11 +138,13 @@ def _tower_loop(
         rejected_w = q + chiller_w
         mode = _mode(x, CoolingMode.FREE_EVAPORATIVE)
     airflow = c.fan_airflow_fraction(rejected_w / design_rejected_w, twb, ts + dt, dt + approach)
-    power = c.fan_power_affinity_w(airflow, design.tower_fan_w_per_w * design_rejected_w)
-    power += q * linear
-    power += rejected_w * cw_pump
+    power = c.fan_power_affinity_w(airflow, design.tower_fan_w_per_w * design_rejected_w, design.fan_min_speed)
+    power += _pumped(q, cap, design.pump_min_flow) * linear
+    power += _pumped(rejected_w, design_rejected_w, design.cw_pump_min_flow) * cw_pump
     power += chiller_w
-    return LoopResult(power, rejected_w * water_per_w, mode)
+    # air leaves saturated near the mean tower water temperature: wet bulb + approach + half the range (U)
+    phi = c.tower_evaporation_fraction(tdb, twb, twb + design.tower_approach_k + 0.5 * design.cw_delta_t_k)
+    return LoopResult(power, rejected_w * water_per_w * phi, mode)
 
 
 def _dry_loop(
@@ -141,8 +161,8 @@ def _dry_loop(
     design_rejected_w = cap * (1.0 + 1.0 / design.chiller_rated_cop)
     if _free_everywhere(tdb, ts, approach):
         airflow = c.fan_airflow_fraction(q / design_rejected_w, tdb, ts + dt, dt + approach)
-        power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w)
-        power += q * linear
+        power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w, design.fan_min_speed)
+        power += _pumped(q, cap, design.pump_min_flow) * linear
         return LoopResult(power, np.zeros(power.shape), np.zeros(power.shape, dtype=np.int8))
     adiabatic = design.adiabatic_effectiveness > 0.0
     if adiabatic:
@@ -156,8 +176,8 @@ def _dry_loop(
     chiller_w = _chiller_w((1.0 - x) * q, ts, t_air, cap, design)
     rejected_w = q + chiller_w
     airflow = c.fan_airflow_fraction(rejected_w / design_rejected_w, t_air, ts + dt, dt + approach)
-    power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w)
-    power += q * linear
+    power = c.fan_power_affinity_w(airflow, design.dry_cooler_fan_w_per_w * design_rejected_w, design.fan_min_speed)
+    power += _pumped(q, cap, design.pump_min_flow) * linear
     power += chiller_w
     if not adiabatic:
         return LoopResult(power, np.zeros(power.shape), _mode(x, CoolingMode.FREE_DRY))
@@ -179,9 +199,10 @@ def plant(
 ) -> LoopResult:
     """A whole plant: the main loop (liquid or, for ``air_chiller``, chilled water) and the air loop.
 
-    Air loop: CRAH fans by the affinity law on the air-side heat, then a chilled-water loop carrying that heat plus
-    the fan heat. Liquid designs add the technology-loop (CDU secondary / immersion coolant) pump. The site mode is
-    the higher code of the two loops, so a step counts as free cooling only when no compressor runs anywhere.
+    Air loop: CRAH fans on the ASHRAE 90.1 VAV part-load curve at the airflow the servers draw (never below their
+    idle airflow), then a chilled-water loop carrying that heat plus the fan heat. Liquid designs add the
+    technology-loop (CDU secondary / immersion coolant) pump. The site mode is the higher code of the two loops, so
+    a step counts as free cooling only when no compressor runs anywhere.
     """
     parts: list[LoopResult] = []
     liquid_share = 1.0 - design.air_share
@@ -212,7 +233,8 @@ def plant(
     if design.air_share > 0.0:
         q_air = heat_w * design.air_share
         cap_air = capacity_w * design.air_share
-        crah_w = c.fan_power_affinity_w(q_air / cap_air, design.crah_fan_w_per_w * cap_air)
+        airflow = c.crah_airflow_fraction(q_air / cap_air, design.crah_idle_airflow)
+        crah_w = c.fan_power_vav_w(airflow, design.crah_fan_w_per_w * cap_air)
         if design.cooling_type == "air_chiller":
             setpoint, dt, head = supply_c, design.loop_delta_t_k, design.loop_pump_head_pa
         else:
