@@ -24,8 +24,16 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Read and check data files.", no_args_is_help=True, rich_markup_mode=None)
 scenario_app = typer.Typer(help="Check and report scenarios.", no_args_is_help=True, rich_markup_mode=None)
+twin_app = typer.Typer(help="Run the twin as a live site.", no_args_is_help=True, rich_markup_mode=None)
+ops_app = typer.Typer(
+    help="Operations: Prometheus, the watcher, detection and its evaluation.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(twin_app, name="twin")
+app.add_typer(ops_app, name="ops")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -300,6 +308,44 @@ def data_inspect(
 
     _, meta = inspect_file(path)
     typer.echo(json.dumps(meta.to_dict(), indent=2, ensure_ascii=False) if as_json else meta.summary())
+
+
+@twin_app.command("serve")
+@user_errors
+def twin_serve(
+    scenario: ScenarioArg,
+    speed: Annotated[
+        float, typer.Option("--speed", help="Simulated seconds per wall second (1800: a 15-minute step every 0.5 s).")
+    ] = 1800.0,
+    start: StartOption = None,
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT to serve on (port 0: a free port).")] = (
+        "127.0.0.1:9400"
+    ),
+    nodes_per_site: Annotated[
+        int | None, typer.Option("--nodes-per-site", help="Scale every site to K nodes (8 GPUs each).", min=1)
+    ] = None,
+    seed: SeedOption = None,
+    policy: PolicyOption = "baseline",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write DIR/labels.csv (ground truth) and DIR/twin.json (url, pid).")
+    ] = None,
+) -> None:
+    """Step SCENARIO in wall-clock time x SPEED and serve /metrics as dcgm-exporter does, plus per-site metrics.
+    Also /status, /labels.csv and POST /inject (a fault with a precursor). Stops on Ctrl-C or SIGTERM."""
+    from wattbit.ops.serve import serve_twin
+    from wattbit.scenario import load_scenario
+
+    serve_twin(
+        load_scenario(scenario),
+        listen=listen,
+        speed=speed,
+        start=start,
+        nodes_per_site=nodes_per_site,
+        seed=seed,
+        policy=policy,
+        out=out,
+        ready=lambda url: typer.echo(f"serving {url}/metrics", err=False),
+    )
 
 
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from wattbit.errors import ScenarioError
+from wattbit.scenario.ops import OpsSpec
 from wattbit.scenario.plan import PlanSpec
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
@@ -280,6 +281,7 @@ class Scenario(_Model):
     policy: PolicySpec = PolicySpec()
     finance: FinanceSpec = FinanceSpec()
     plan: PlanSpec | None = None
+    ops: OpsSpec = OpsSpec()
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
