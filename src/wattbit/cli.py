@@ -32,8 +32,12 @@ ops_app = typer.Typer(
 )
 app.add_typer(data_app, name="data")
 app.add_typer(scenario_app, name="scenario")
+prometheus_app = typer.Typer(
+    help="A real Prometheus started and stopped by wattbit.", no_args_is_help=True, rich_markup_mode=None
+)
 app.add_typer(twin_app, name="twin")
 app.add_typer(ops_app, name="ops")
+ops_app.add_typer(prometheus_app, name="prometheus")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -346,6 +350,41 @@ def twin_serve(
         out=out,
         ready=lambda url: typer.echo(f"serving {url}/metrics", err=False),
     )
+
+
+DirOption = Annotated[Path, typer.Option("--dir", help="Folder of the Prometheus configuration, data and log.")]
+
+
+@prometheus_app.command("up")
+@user_errors
+def prometheus_up(
+    directory: DirOption,
+    target: Annotated[
+        list[str], typer.Option("--target", help="HOST:PORT to scrape (repeat for several), e.g. the twin's.")
+    ],
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT Prometheus serves on.")] = "127.0.0.1:9090",
+    scrape_interval: Annotated[float, typer.Option("--scrape-interval", help="Seconds between scrapes.")] = 15.0,
+) -> None:
+    """Write DIR/prometheus.yml and start Prometheus in the background (Debian's prometheus); DIR/prometheus.json
+    records what was started, for `wattbit ops prometheus down`."""
+    from wattbit.ops.adapters.prometheus import PrometheusError
+    from wattbit.ops.adapters.prometheus import prometheus_up as up
+
+    try:
+        proc = up(directory, target, listen=listen, scrape_interval_s=scrape_interval)
+    except PrometheusError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"prometheus {proc.url} (pid {proc.pid}), config {proc.config}")
+
+
+@prometheus_app.command("down")
+@user_errors
+def prometheus_down(directory: DirOption) -> None:
+    """Stop the Prometheus that `wattbit ops prometheus up --dir DIR` started (and nothing else)."""
+    from wattbit.ops.adapters.prometheus import prometheus_down as down
+
+    typer.echo("stopped" if down(directory) else f"no Prometheus started in {directory} is running")
 
 
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:
