@@ -387,6 +387,97 @@ def prometheus_down(directory: DirOption) -> None:
     typer.echo("stopped" if down(directory) else f"no Prometheus started in {directory} is running")
 
 
+def _seeds(text: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise WattbitInputError(f"expected comma-separated integers, got {text!r}", field=name) from None
+
+
+@ops_app.command("evaluate")
+@user_errors
+def ops_evaluate(
+    scenario: ScenarioArg,
+    out: OutOption = Path("out/ops-evaluate"),
+    tune_seeds: Annotated[str, typer.Option("--tune-seeds", help="Seeds the thresholds are tuned on.")] = "101,102",
+    test_seeds: Annotated[str, typer.Option("--test-seeds", help="Held-out seeds scored.")] = "201,202,203",
+    tune_days: Annotated[int, typer.Option("--tune-days", help="Days of each tuning run.", min=1)] = 30,
+    test_days: Annotated[
+        int | None, typer.Option("--test-days", help="Days of each scored run (default: the whole period).", min=1)
+    ] = None,
+    untuned: Annotated[
+        list[str] | None, typer.Option("--untuned", help="Another scenario scored with the same thresholds (repeat).")
+    ] = None,
+    nodes_per_site: Annotated[
+        int | None, typer.Option("--nodes-per-site", help="Scale sites to K nodes.", min=1)
+    ] = None,
+) -> None:
+    """Replay SCENARIO's year with injected faults on the fast path (no servers), tune the detectors on some seeds,
+    score them on others and on --untuned scenarios, beside a threshold floor. Writes DIR/evaluation.json and
+    DIR/evaluation.html, labels and alerts per run."""
+    from wattbit.ops.detect.campaign import Campaign, evaluate_campaign
+    from wattbit.scenario import load_scenario
+
+    c = Campaign(
+        tune_seeds=_seeds(tune_seeds, "tune-seeds"),
+        test_seeds=_seeds(test_seeds, "test-seeds"),
+        tune_days=tune_days,
+        test_days=test_days,
+        nodes_per_site=nodes_per_site,
+    )
+    extra = [load_scenario(u) for u in untuned or []]
+    result = evaluate_campaign(load_scenario(scenario), out, c, extra, log=lambda m: typer.echo(m, err=True))
+    o = result["overall"]
+    typer.echo(
+        f"held-out: precision {o['precision']}, recall {o['recall']}, predictive recall "
+        f"{o['recall_predicted_with_precursor']}, lead median {o['lead_time_median_min']} min, false alarms "
+        f"{o['false_alarms_per_1000_gpu_days']} per 1,000 GPU-days"
+    )
+    typer.echo(f"results: {out / 'evaluation.json'}, {out / 'evaluation.html'}")
+
+
+@ops_app.command("watch")
+@user_errors
+def ops_watch(
+    prometheus: Annotated[str, typer.Option("--prometheus", help="Base URL of the Prometheus to read.")],
+    db: Annotated[Path, typer.Option("--db", help="SQLite file of alerts and state (WAL).")] = Path(
+        "out/ops-watch/alerts.sqlite"
+    ),
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls.", min=0.05)] = 15.0,
+    polls: Annotated[
+        int | None, typer.Option("--polls", help="Stop after N polls (default: run until Ctrl-C).")
+    ] = None,
+    metrics_listen: Annotated[
+        str | None, typer.Option("--metrics-listen", help="HOST:PORT to serve the watcher's own metrics on.")
+    ] = None,
+    calibration: Annotated[
+        Path | None,
+        typer.Option("--calibration", help="evaluation.json of `wattbit ops evaluate` (probabilities, horizons)."),
+    ] = None,
+) -> None:
+    """Read DCGM telemetry from a Prometheus (the twin's, or an operator's scraping real dcgm-exporters), run the
+    detectors, store alerts in DB and print each as a JSON line. Resumes from DB's state after a restart."""
+    from wattbit.ops.adapters.prometheus import PrometheusClient
+    from wattbit.ops.store import AlertStore
+    from wattbit.ops.watch import Watcher, load_calibration, run_watch, serve_metrics
+
+    store = AlertStore(db)
+    watcher = Watcher(
+        PrometheusClient(prometheus, timeout_s=max(5.0, interval)),
+        store,
+        calibration=load_calibration(calibration),
+        on_alert=lambda a: typer.echo(a.to_json()),
+    )
+    if metrics_listen:
+        serve_metrics(watcher, metrics_listen)
+    try:
+        run_watch(watcher, interval, polls)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        store.close()
+
+
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:
     for site, figures in summary.items():
         parts = ", ".join(f"{k}={v:,.1f}" for k, v in figures.items())

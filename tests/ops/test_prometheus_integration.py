@@ -48,17 +48,33 @@ class Stack:
             pytest.fail("prometheus is not installed: run scripts/install_prometheus.sh (make test does)")
         self.tmp = tmp
         env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        cmd = [sys.executable, "-m", "wattbit.cli", "twin", "serve", "japan-2022", "--start", "2022-03-01",
-               "--nodes-per-site", "42", "--listen", "127.0.0.1:0", "--out", str(tmp / "twin")]  # fmt: skip
+        cmd = [
+            sys.executable,
+            "-m",
+            "wattbit.cli",
+            "twin",
+            "serve",
+            "japan-2022",
+            "--start",
+            "2022-03-01",
+            "--nodes-per-site",
+            "42",
+            "--listen",
+            "127.0.0.1:0",
+            "--out",
+            str(tmp / "twin"),
+        ]
         self.log = open(tmp / "twin.log", "wb")
         self.twin = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
         info = wait_for(lambda: _read_json(tmp / "twin" / "twin.json"), 90, "the twin to listen")
         self.twin_url = info["url"]
         self.prom_dir = tmp / "prom"
         self.prom = prometheus_up(
-            self.prom_dir, [self.twin_url.removeprefix("http://")], listen=f"127.0.0.1:{free_port()}",
+            self.prom_dir,
+            [self.twin_url.removeprefix("http://")],
+            listen=f"127.0.0.1:{free_port()}",
             scrape_interval_s=1.0,
-        )  # fmt: skip
+        )
         self.client = PrometheusClient(self.prom.url, timeout_s=5)
 
     def close(self) -> None:
@@ -90,8 +106,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_prometheus_scrapes_the_twin_under_dcgm_names(stack: Stack) -> None:
     q = stack.client.query
-    wait_for(lambda: q("count(DCGM_FI_DEV_GPU_TEMP)") and q("count(DCGM_FI_DEV_GPU_TEMP)")[0][2] >= 1000, 40,
-             "Prometheus to hold every GPU's temperature")  # fmt: skip
+    wait_for(
+        lambda: q("count(DCGM_FI_DEV_GPU_TEMP)") and q("count(DCGM_FI_DEV_GPU_TEMP)")[0][2] >= 1000,
+        40,
+        "Prometheus to hold every GPU's temperature",
+    )
     labels, _, value = q('DCGM_FI_DEV_POWER_USAGE{Hostname="fukushima-n0001",gpu="0"}')[0]
     assert {
         "UUID",
@@ -107,8 +126,14 @@ def test_prometheus_scrapes_the_twin_under_dcgm_names(stack: Stack) -> None:
     assert len(q("wattbit_site_pue")) == 3
     assert all(1.0 < v < 2.0 for _, _, v in q("wattbit_site_pue"))
     # the energy counter (no _total suffix, as DCGM names it) grows between scrapes
-    wait_for(lambda: q("sum(increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5s]))") and
-             q("sum(increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5s]))")[0][2] > 0, 20, "energy to grow")  # fmt: skip
+    wait_for(
+        lambda: (
+            q("sum(increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5s]))")
+            and q("sum(increase(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[5s]))")[0][2] > 0
+        ),
+        20,
+        "energy to grow",
+    )
 
 
 def test_an_injected_fault_shows_in_prometheus(stack: Stack) -> None:
@@ -120,8 +145,11 @@ def test_an_injected_fault_shows_in_prometheus(stack: Stack) -> None:
     sel = '{Hostname="ishikari-n0002",gpu="3"}'
     q = stack.client.query
     # 3 simulated hours are 6 s at 1,800x: remapped rows, then the double-bit error and XID 48/63/94
-    wait_for(lambda: q(f"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL{sel}") and q(f"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL{sel}")[0][2] > 0,
-             40, "the double-bit error")  # fmt: skip
+    wait_for(
+        lambda: q(f"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL{sel}") and q(f"DCGM_FI_DEV_ECC_DBE_VOL_TOTAL{sel}")[0][2] > 0,
+        40,
+        "the double-bit error",
+    )
     assert q(f"max_over_time(DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS{sel}[1m])")[0][2] >= 1
     xids = q(f"max(max_over_time(DCGM_FI_DEV_XID_ERRORS{sel}[1m]))")
     assert xids and xids[0][2] in (48, 63, 94)

@@ -33,8 +33,9 @@ def frames(week_setup: TelemetrySetup):
     engine.run()
     model = week_setup.model
     steps = week_setup.fleet.steps
-    return engine, [model.block(k, site_inputs(engine.rec, week_setup.fleet, k, min(k + 96, steps)))
-                    for k in range(0, steps, 96)]  # fmt: skip
+    return engine, [
+        model.block(k, site_inputs(engine.rec, week_setup.fleet, k, min(k + 96, steps))) for k in range(0, steps, 96)
+    ]
 
 
 def test_scrape_is_dcgm_exporter_text_format(week_setup: TelemetrySetup, frames) -> None:

@@ -323,8 +323,10 @@ class _Handler(BaseHTTPRequestHandler):
             allowed = {"node", "cause", "lead_h", "gpu", "repair_h", "signature"}
             unknown = set(body) - allowed
             if unknown or "node" not in body or "cause" not in body:
-                raise WattbitInputError(f"give node and cause (and optionally lead_h, gpu, repair_h, signature); "
-                                        f"unknown keys: {sorted(unknown)}")  # fmt: skip
+                raise WattbitInputError(
+                    f"give node and cause (and optionally lead_h, gpu, repair_h, signature); "
+                    f"unknown keys: {sorted(unknown)}"
+                )
             row = self.twin.inject(**body)
             self._send(200, json.dumps(row, default=str).encode(), "application/json")
         except (WattbitInputError, ValueError, TypeError) as exc:

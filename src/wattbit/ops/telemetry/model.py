@@ -276,6 +276,7 @@ class TelemetryModel:
         flow = np.ones((t_steps, len(self.inv.site_names)))
         self._nuisance(t_steps, fx)
         self._apply_faults(times, fx, flow)
+        flow *= 1.0 + 0.005 * self.rng.standard_normal(flow.shape)  # flow meter noise (U: 0.5 %)
         state = self._states(inputs, fx.out | fx.vanish)
         return self._render(k0, t0, times, inputs, state, fx, flow)
 
