@@ -82,6 +82,31 @@ def bench_render(gpus: int, repeat: int) -> dict[str, float]:
     }
 
 
+def bench_detectors(gpus: int, steps: int) -> dict[str, float]:
+    """Detector throughput: samples (one value of one series of one GPU) per second through every detector."""
+    from wattbit.ops.detect.detectors import Detectors
+    from wattbit.ops.detect.evaluate import sample_of, topology_of
+
+    model = synthetic_fleet(gpus)
+    frame = model.block(0, inputs_for(model, steps))
+    flow = np.full(model.inv.site_gpus.shape[0], 0.01)
+    det = Detectors(topology_of(model.inv))
+    samples = [sample_of(frame, j, 900.0 * (j + 1), flow) for j in range(steps)]
+    series = 4 + len(samples[0].counters) + 1  # power, temperature, utilisation, clock events; counters; remap flag
+    t = time.perf_counter()
+    for s in samples:
+        det.step(s)
+    wall = time.perf_counter() - t
+    return {
+        "gpus": gpus,
+        "steps": steps,
+        "series_per_gpu": series,
+        "wall_s": wall,
+        "ms_per_step": 1000 * wall / steps,
+        "samples_per_s": gpus * series * steps / wall,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gpus", type=int, default=100_000)
@@ -90,6 +115,7 @@ def main() -> None:
     args = parser.parse_args()
     result = {"machine": f"{platform.machine()}, {platform.python_version()}, numpy {np.__version__}"}
     result["render"] = bench_render(args.gpus, args.repeat)
+    result["detectors"] = bench_detectors(args.gpus, 40)
     print(json.dumps(result, indent=2))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

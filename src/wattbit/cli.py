@@ -478,6 +478,30 @@ def ops_watch(
         store.close()
 
 
+@ops_app.command("nab")
+@user_errors
+def ops_nab(
+    data: Annotated[Path, typer.Option("--data", help="NAB realKnownCause folder (files, windows, profiles).")] = Path(
+        "../shared/data/anomaly/nab-realknowncause"
+    ),
+    out: OutOption = Path("out/ops-nab"),
+) -> None:
+    """Score wattbit's detector and NAB's windowed-Gaussian baseline on NAB's realKnownCause files with NAB's
+    scoring (each detector's best single threshold); writes DIR/nab.json."""
+    from wattbit.ops.detect.nab import evaluate_nab
+
+    result = evaluate_nab(data)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "nab.json").write_text(json.dumps(result, indent=2, default=float) + "\n", encoding="utf-8")
+    for name in ("wattbit_ewma", "windowed_gaussian"):
+        for profile, r in result[name].items():
+            typer.echo(
+                f"{name:18s} {profile:20s} score {r['score']:6.1f}  windows {r['windows_detected']}/{r['windows']}"
+                f"  false positives {r['false_positives']}"
+            )
+    typer.echo(f"results: {out / 'nab.json'}")
+
+
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:
     for site, figures in summary.items():
         parts = ", ".join(f"{k}={v:,.1f}" for k, v in figures.items())
