@@ -155,3 +155,40 @@ def test_an_injected_fault_shows_in_prometheus(stack: Stack) -> None:
     assert xids and xids[0][2] in (48, 63, 94)
     labels = (stack.tmp / "twin" / "labels.csv").read_text(encoding="utf-8")
     assert "ishikari-n0002" in labels
+
+
+def test_watch_alerts_before_the_failure_and_resumes_after_a_restart(stack: Stack, tmp_path: Path) -> None:
+    from wattbit.ops.store import AlertStore
+    from wattbit.ops.watch import Watcher
+
+    store = AlertStore(tmp_path / "ops-watch.sqlite")
+    watcher = Watcher(PrometheusClient(stack.prom.url, timeout_s=5), store)
+    wait_for(lambda: watcher.step() is not None and watcher.keys, 20, "the watcher to see the GPUs")
+    assert len(watcher.keys) == 1008 and watcher.params.sample_interval_s == 900.0  # the twin's simulated clock
+    body = json.dumps({"node": "inzai-n0007", "cause": "gpu_hbm3_memory", "lead_h": 4.0, "gpu": 5}).encode()
+    req = urllib.request.Request(stack.twin_url + "/inject", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        failure = json.loads(resp.read())["failure_utc"]
+    seen: list = []
+
+    def alerted() -> bool:
+        time.sleep(0.5)
+        seen.extend(a for a in watcher.step() if a.node == "inzai-n0007" and a.gpu == 5)
+        return any(a.kind == "failure" for a in seen)
+
+    wait_for(alerted, 60, "the watcher's alerts on the injected fault")
+    first = min(seen, key=lambda a: a.time_s)
+    import pandas as pd
+
+    assert first.kind in ("ecc_sbe_rate", "row_remap") and first.time_s < pd.Timestamp(failure).timestamp()
+    stored = {r["kind"] for r in store.alerts() if r["node"] == "inzai-n0007"}
+    assert {"failure", first.kind} <= stored
+    store.close()
+    # a restart resumes from the stored state: same GPUs, same clock, baselines kept
+    store = AlertStore(tmp_path / "ops-watch.sqlite")
+    again = Watcher(PrometheusClient(stack.prom.url, timeout_s=5), store)
+    assert again.last_t == watcher.last_t
+    time.sleep(1.0)
+    again.step()
+    assert again.keys == watcher.keys and again.det is not None and again.det.samples > watcher.det.samples - 1  # type: ignore[union-attr]
+    store.close()

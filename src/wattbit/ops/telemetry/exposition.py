@@ -136,6 +136,11 @@ class DcgmRenderer:
             arr = frame.counters[key][row] if key in frame.counters else getattr(frame, key)[row]
             if not everyone:
                 arr = arr[idx]
+            labs = labels
+            finite = np.isfinite(arr)
+            if not finite.all():  # a field the GPU does not report is left out, as dcgm-exporter skips blanks
+                labs = [lab for lab, ok in zip(labels, finite.tolist(), strict=True) if ok]
+                arr = arr[finite]
             if spec.name == "DCGM_FI_DEV_XID_ERRORS":
                 vals = [self._xid.get(c) or self._unknown_xid(c) for c in np.asarray(arr, dtype=np.int64).tolist()]
             elif spec.name in DOUBLE_FIELDS:
@@ -143,7 +148,7 @@ class DcgmRenderer:
             else:
                 vals = self._ints(arr)
             yield self._headers[spec.name]
-            yield b"".join(_interleave(spec.name.encode(), labels, vals))
+            yield b"".join(_interleave(spec.name.encode(), labs, vals))
         yield b"".join(self._xid_counts(frame, row, present))
 
     def render(self, frame: GpuFrame, row: int = -1) -> bytes:
