@@ -140,6 +140,10 @@ class Watcher:
         self._saved: dict[str, Any] | None = saved if isinstance(saved, dict) else None
         if self._saved:
             self.last_t = self._saved.get("last_t")
+            for d in self._saved.get("open_alerts", []):
+                d.pop("alert_id", None)
+                a = Alert(**d)
+                self.manager.open[a.key] = a
             log.info("resuming from stored state of %d GPUs (last sample at %s)", len(self._saved["keys"]), self.last_t)
 
     def _event(self, msg: str, t: float | None = None) -> None:
@@ -183,7 +187,9 @@ class Watcher:
         self.manager.expire(p.time_s)
         self.store.add_alerts(new)
         self.last_t = p.time_s
-        self.store.save_state("watcher", {"keys": self.keys, "last_t": self.last_t, "detectors": self.det.state()})
+        opened = [a.to_dict() for a in self.manager.open.values()]
+        state = {"keys": self.keys, "last_t": self.last_t, "detectors": self.det.state(), "open_alerts": opened}
+        self.store.save_state("watcher", state)
         return new
 
     def _ensure_topology(self, p: Poll) -> None:

@@ -36,7 +36,7 @@ class Campaign:
     tune_seeds: tuple[int, ...] = (101, 102)
     test_seeds: tuple[int, ...] = (201, 202, 203)
     tune_days: int = 30
-    factors: tuple[float, ...] = (0.75, 1.0, 1.5, 2.0, 3.0)
+    factors: tuple[float, ...] = (1.0, 1.5, 2.0, 3.0, 4.0)
     max_false_alarms: float = 1.0
     nodes_per_site: int | None = None
     test_days: int | None = None

@@ -323,14 +323,16 @@ class Detectors:
 
     def _slopes(self, s: Sample, present: NDArray[np.bool_]) -> NDArray[np.float64]:
         """Each site's temperature rise per watt, learnt from the data: the difference of median temperatures of
-        its busier and its less busy GPUs over the difference of their median powers (EWMA over samples)."""
+        its busier and its less busy GPUs (split half-way between the 2nd and 98th percentile of power) over the
+        difference of their median powers (EWMA over samples)."""
         topo = self.topo
         for i in range(len(topo.site_names)):
             m = present & (topo.site == i) & np.isfinite(s.gpu_temp_c)
             if m.sum() < 16:
                 continue
             pw, tc = s.power_w[m], s.gpu_temp_c[m]
-            hi = pw > np.median(pw)
+            lo_p, hi_p = np.percentile(pw, [2, 98])
+            hi = pw > 0.5 * (lo_p + hi_p)  # split between the low and high power clusters, whatever their sizes
             if hi.sum() < 8 or (~hi).sum() < 8:
                 continue
             dp = np.median(pw[hi]) - np.median(pw[~hi])
@@ -386,16 +388,23 @@ class Detectors:
         nex = dn - nb
         nhot = np.isfinite(nex) & (nex > p.cooling_threshold_k) & (self.node_base.seen > self.warm)
         self.node_hot = np.where(nhot, self.node_hot + 1, np.where(np.isfinite(dn), 0, self.node_hot))
-        for n in np.flatnonzero(self.node_hot == p.cooling_persist).tolist():
-            out.append(
-                self._alert(
-                    s.time_s,
-                    -1,
-                    "cooling",
-                    {"node_excess_over_site_k": float(nex[n]), "threshold_k": p.cooling_threshold_k},
-                    node=n,
-                )
+        firing = np.flatnonzero(self.node_hot == p.cooling_persist)
+        for site in np.unique(topo.node_site[firing]).tolist():
+            nodes = firing[topo.node_site[firing] == site]
+            ev = {"node_excess_over_site_k": float(np.max(nex[nodes])), "threshold_k": p.cooling_threshold_k}
+            if nodes.shape[0] == 1:  # one node: its own alert
+                out.append(self._alert(s.time_s, -1, "cooling", ev, node=int(nodes[0])))
+                continue
+            # several nodes at once (a CDU loop, a row): one alert for the site, naming them
+            a = self._alert(
+                s.time_s,
+                -1,
+                "cooling",
+                {**ev, "nodes": [str(topo.hostnames[n]) for n in nodes[:16]], "n_nodes": int(nodes.shape[0])},
+                node=int(nodes[0]),
             )
+            a.node = ""
+            out.append(a)
         return out
 
     def _power(self, s: Sample, dt: float, present: NDArray[np.bool_]) -> list[Alert]:
