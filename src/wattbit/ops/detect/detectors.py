@@ -244,6 +244,21 @@ class Detectors:
             evidence=evidence,
         )
 
+    def _nodes_or_site(self, t: float, kind: str, nodes: NDArray[np.int64], ev: dict[str, Any]) -> list[Alert]:
+        """One alert per node, or one per site where several of its nodes fire at once (a CDU loop, a power lineup,
+        a site outage: one event, not an alert storm)."""
+        topo, out = self.topo, []
+        for site in np.unique(topo.node_site[nodes]).tolist():
+            these = nodes[topo.node_site[nodes] == site]
+            if these.shape[0] == 1:
+                out.append(self._alert(t, -1, kind, ev, node=int(these[0])))
+                continue
+            names = [str(topo.hostnames[n]) for n in these[:16]]
+            a = self._alert(t, -1, kind, {**ev, "nodes": names, "n_nodes": int(these.shape[0])}, node=int(these[0]))
+            a.node = ""
+            out.append(a)
+        return out
+
     def _clean(self, s: Sample, present: NDArray[np.bool_]) -> None:
         """NaN out negative or absurd gauge values, noting each kind of bad value once per sample."""
         for name, top in ABSURD.items():
@@ -263,8 +278,9 @@ class Detectors:
         pres = np.append(s.present, False)[slots]
         had = np.append(self.was_present, False)[slots]
         node_gone = np.asarray(had.any(axis=1) & ~pres.any(axis=1), dtype=bool)
-        for n in np.flatnonzero(node_gone).tolist():
-            out.append(self._alert(s.time_s, -1, "node_vanished", {"gpus_before": int(had[n].sum())}, node=n))
+        gone_nodes = np.flatnonzero(node_gone)
+        if gone_nodes.shape[0]:
+            out += self._nodes_or_site(s.time_s, "node_vanished", gone_nodes, {"reported_before": True})
         in_gone_node = node_gone[self.topo.node]
         for g in np.flatnonzero(gone & ~in_gone_node).tolist():
             out.append(self._alert(s.time_s, g, "gpu_vanished", {"reported_before": True, "reported_now": False}))
@@ -389,22 +405,9 @@ class Detectors:
         nhot = np.isfinite(nex) & (nex > p.cooling_threshold_k) & (self.node_base.seen > self.warm)
         self.node_hot = np.where(nhot, self.node_hot + 1, np.where(np.isfinite(dn), 0, self.node_hot))
         firing = np.flatnonzero(self.node_hot == p.cooling_persist)
-        for site in np.unique(topo.node_site[firing]).tolist():
-            nodes = firing[topo.node_site[firing] == site]
-            ev = {"node_excess_over_site_k": float(np.max(nex[nodes])), "threshold_k": p.cooling_threshold_k}
-            if nodes.shape[0] == 1:  # one node: its own alert
-                out.append(self._alert(s.time_s, -1, "cooling", ev, node=int(nodes[0])))
-                continue
-            # several nodes at once (a CDU loop, a row): one alert for the site, naming them
-            a = self._alert(
-                s.time_s,
-                -1,
-                "cooling",
-                {**ev, "nodes": [str(topo.hostnames[n]) for n in nodes[:16]], "n_nodes": int(nodes.shape[0])},
-                node=int(nodes[0]),
-            )
-            a.node = ""
-            out.append(a)
+        if firing.shape[0]:
+            ev = {"node_excess_over_site_k": float(np.max(nex[firing])), "threshold_k": p.cooling_threshold_k}
+            out += self._nodes_or_site(s.time_s, "cooling", firing, ev)
         return out
 
     def _power(self, s: Sample, dt: float, present: NDArray[np.bool_]) -> list[Alert]:
@@ -420,17 +423,11 @@ class Detectors:
         )
         events = np.bincount(topo.node[dip | brake], minlength=self.dips.shape[0]).astype(float)
         self.dips = self.dips * np.exp(-dt / p.power_window_s) + events
-        fire = (self.dips >= p.power_threshold) & (events > 0)
-        return [
-            self._alert(
-                s.time_s,
-                -1,
-                "power_excursion",
-                {"excursions_window": float(self.dips[n]), "threshold": p.power_threshold},
-                node=n,
-            )
-            for n in np.flatnonzero(fire).tolist()
-        ]
+        fire = np.flatnonzero((self.dips >= p.power_threshold) & (events > 0))
+        if not fire.shape[0]:
+            return []
+        ev = {"excursions_window": float(self.dips[fire].max()), "threshold": p.power_threshold}
+        return self._nodes_or_site(s.time_s, "power_excursion", fire, ev)
 
     def _flow(self, s: Sample) -> list[Alert]:
         if s.site_flow is None:

@@ -106,8 +106,17 @@ def build_telemetry(
 
         nu = replace(nu, scale=nu.scale * spec.nuisance_scale)
     tcs = float(np.median([p.cooling.tcs_delta_t_k for p in fleet.plants]))
+    step_s = fleet.step_h * 3600.0
     model = TelemetryModel(
-        inventory, plan, settings, fleet.step_h * 3600.0, inputs.seed, thermal=thermal, nuisance=nu, tcs_delta_t_k=tcs
+        inventory,
+        plan,
+        settings,
+        step_s,
+        inputs.seed,
+        thermal=thermal,
+        nuisance=nu,
+        tcs_delta_t_k=tcs,
+        period_s=fleet.steps * step_s,
     )
     return TelemetrySetup(inputs, inventory, plan, settings, model)
 

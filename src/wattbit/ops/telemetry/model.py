@@ -45,7 +45,10 @@ class Nuisance:
 
     A small share of GPUs have weak memory that logs sporadic single-bit errors and, rarely, a remapped row; every
     GPU sees occasional PCIe replay and NVLink CRC bursts and applications' XID 13/31/43; power and temperature
-    readings carry noise; GPUs differ in thermal resistance and nodes in inlet temperature.
+    readings carry noise; GPUs differ in thermal resistance and nodes in inlet temperature. And there are **benign
+    look-alikes** of each predictable signature (``hbm_ecc``, ``nvlink``, ``pcie``, ``thermal``): the same precursor,
+    at ``benign_strength``, that stops without a failure (a row remap that holds, a link that retrains, a thermal
+    interface that settles), each at ``benign_per_1000_gpu_days`` — the hard negatives that bound precision.
     """
 
     weak_memory_share: tuple[float, float] = (0.005, 0.02)
@@ -56,6 +59,8 @@ class Nuisance:
     nvlink_bursts_per_gpu_day: tuple[float, float] = (0.002, 0.01)
     nvlink_burst_size: tuple[int, int] = (1, 100)
     app_xid_per_gpu_day: tuple[float, float] = (0.0005, 0.002)
+    benign_per_1000_gpu_days: tuple[float, float] = (0.01, 0.05)
+    benign_strength: tuple[float, float] = (0.3, 1.0)
     power_noise: float = 0.015
     temp_noise_k: float = 0.4
     r_th_spread: float = 0.05
@@ -188,6 +193,7 @@ class TelemetryModel:
         thermal: ThermalParams | None = None,
         nuisance: Nuisance | None = None,
         tcs_delta_t_k: float = 10.0,
+        period_s: float | None = None,
     ) -> None:
         self.inv, self.faults, self.settings, self.step_s = inventory, faults, settings, float(step_s)
         self.thermal = thermal or ThermalParams()
@@ -227,6 +233,41 @@ class TelemetryModel:
         self.state["energy_mj"] = np.round(uptime_s * self.idle_w * 1.0e3 * 3.0)
         self.xid_last = np.zeros(g, dtype=np.int64)
         self.remap_failed = np.zeros(g, dtype=bool)
+        self.benign = self._benign(period_s or 0.0, _lerp(nu.benign_per_1000_gpu_days, draw[6]) * nu.scale)
+
+    def _benign(self, period_s: float, per_1000_gpu_days: float) -> FaultPlan:
+        """Benign look-alikes of the predictable signatures over the period (see :class:`Nuisance`)."""
+        g, rng = self.inv.n_gpus, self.rng
+        kinds = [k for k in ("hbm_ecc", "nvlink", "pcie", "thermal") if k in self.settings.signatures]
+        n = rng.poisson(per_1000_gpu_days / 1000.0 * g * period_s / 86_400.0 * len(kinds)) if period_s > 0 else 0
+        sig = (
+            np.array([_SIG[k] for k in kinds], dtype=np.int8)[rng.integers(0, len(kinds), n)]
+            if n
+            else np.empty(0, np.int8)
+        )
+        lead = np.array(
+            [
+                _lerp(self.settings.signatures[SIGNATURE_NAMES[s]].lead_h, u)
+                for s, u in zip(sig, rng.random(n), strict=True)
+            ]
+        )
+        end = rng.uniform(0.0, period_s, n)
+        gpus = rng.integers(0, g, n)
+        lo, hi = self.nuisance.benign_strength
+        return FaultPlan(
+            fault_id=-1 - np.arange(n, dtype=np.int64),
+            site=self.inv.site[gpus],
+            first_gpu=gpus.astype(np.int64),
+            n_gpus=np.ones(n, dtype=np.int64),
+            cause=np.zeros(n, dtype=np.int8),
+            signature=sig,
+            precursor_start_s=end - lead * 3600.0,
+            failure_s=end,
+            repair_s=np.zeros(n),
+            strength=rng.uniform(lo, hi, n),
+            draw=rng.random(n),
+            period_start_utc=self.faults.period_start_utc,
+        )
 
     # ------------------------------------------------------------------------------------------------- layout
     def _fill_order(self) -> NDArray[np.int64]:
@@ -304,7 +345,14 @@ class TelemetryModel:
             fx.xids.append((int(rng.integers(t_steps)), int(rng.integers(g)), int(rng.choice([13, 31, 43]))))
 
     def _apply_faults(self, times: NDArray[np.float64], fx: _Effects, flow: NDArray[np.float64]) -> None:
-        plan, dt = self.faults, self.step_s
+        self._apply_plan(self.faults, times, fx, flow, benign=False)
+        self._apply_plan(self.benign, times, fx, flow, benign=True)
+
+    def _apply_plan(
+        self, plan: FaultPlan, times: NDArray[np.float64], fx: _Effects, flow: NDArray[np.float64], benign: bool
+    ) -> None:
+        """The precursors of ``plan``'s active faults, and unless ``benign`` their failures and repairs."""
+        dt = self.step_s
         t0, t1 = float(times[0]), float(times[-1]) + dt
         for i in plan.active(t0, t1).tolist():
             sig = self.settings.signatures[SIGNATURE_NAMES[int(plan.signature[i])]]
@@ -320,7 +368,10 @@ class TelemetryModel:
             x = np.clip((times + dt - pre) / span, 0.0, 1.0) * ~after
             x_start = np.clip((times - pre) / span, 0.0, 1.0) * ~after
             k_fail = int(np.argmax(after)) if after.any() and times[0] <= fail else -1
-            self._signature(sig.name, i, gpus, (x_start, x), k_fail, fx, flow)
+            if benign:
+                self._signature(sig.name, i, gpus, (x_start, x), -1, fx, flow, plan)
+                continue
+            self._signature(sig.name, i, gpus, (x_start, x), k_fail, fx, flow, plan)
             if rep > 0:
                 (fx.vanish if sig.vanish else fx.out)[np.ix_(down, gpus)] = True
                 back = (times >= fail + rep) & (times - dt < fail + rep)
@@ -340,10 +391,11 @@ class TelemetryModel:
         k_fail: int,
         fx: _Effects,
         flow: NDArray[np.float64],
+        plan: FaultPlan,
     ) -> None:
         """Add fault ``i``'s precursor and failure marks; ``xs`` is its progress 0..1 over the lead at the start
         and the end of each step (0 from the failure on)."""
-        plan, rng, h = self.faults, self.rng, self.step_s / 3600.0
+        rng, h = self.rng, self.step_s / 3600.0
         s, u = float(plan.strength[i]), float(plan.draw[i])
         x_start, x = xs
         active = x > 0
