@@ -27,6 +27,7 @@ def test_campaign_writes_evaluation_json_and_report(tmp_path: Path) -> None:
     assert saved["threshold_floor"]["overall"]["with_precursor"]["predicted"] == 0
     assert r["by_cause"] and all("recall" in v for v in r["by_cause"].values())
     assert (tmp_path / "evaluation.html").read_text().count("<table>") >= 4
+    assert "| wattbit, held-out seeds |" in (tmp_path / "evaluation.md").read_text()
     labels = (tmp_path / "labels-test-2.csv").read_text().splitlines()
     assert labels[0].startswith("fault_id,site,node,gpu,first_gpu,n_gpus,cause,signature,precursor_start_utc")
     assert (tmp_path / "alerts-test-2-wattbit.jsonl").exists()

@@ -7,8 +7,8 @@
 2. **Score.** Every held-out seed's whole period, and each extra scenario's (the 2021 scenario, tuned on nothing),
    replayed through the tuned detectors and through the threshold floor; scores per cause, per signature, per kind.
 
-Files in ``out``: ``evaluation.json``, ``evaluation.html``, and per run ``labels-RUN.csv`` (the ground truth) and
-``alerts-RUN-DETECTOR.jsonl``.
+Files in ``out``: ``evaluation.json``, ``evaluation.html``, ``evaluation.md``, and per run ``labels-RUN.csv`` (the
+ground truth) and ``alerts-RUN-DETECTOR.jsonl``.
 """
 
 from __future__ import annotations
@@ -171,6 +171,7 @@ def evaluate_campaign(
         result["untuned"][sc.name] = score_runs(sc, c.test_seeds[:1], c, params, out, sc.name, log)
     (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=_jsonable) + "\n", encoding="utf-8")
     (out / "evaluation.html").write_text(report_html(result), encoding="utf-8")
+    (out / "evaluation.md").write_text(report_markdown(result), encoding="utf-8")
     return result
 
 
@@ -245,3 +246,40 @@ def report_html(r: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(parts) + "\n"
+
+
+def _md(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}" if abs(v) < 10 else f"{v:,.0f}"
+    return str(v)
+
+
+def report_markdown(r: dict[str, Any]) -> str:
+    """The evaluation as Markdown tables (for docs/operations.md)."""
+    cols = (
+        "precision",
+        "recall",
+        "recall_predicted_with_precursor",
+        "f1",
+        "f1_predictive",
+        "lead_time_median_min",
+        "lead_time_p10_min",
+        "false_alarms_per_1000_gpu_days",
+        "alerts",
+        "false_alerts",
+    )
+    rows = {"wattbit, held-out seeds": r["overall"], "threshold floor, same runs": r["threshold_floor"]["overall"]}
+    for name, u in r["untuned"].items():
+        rows[f"wattbit, {name}"] = u["wattbit"]["overall"]
+        rows[f"threshold floor, {name}"] = u["threshold"]["overall"]
+    out = ["| run | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    out += [f"| {k} | " + " | ".join(_md(v.get(c)) for c in cols) + " |" for k, v in rows.items()]
+    rc = ("faults", "detected", "predicted", "recall", "recall_predicted", "lead_time_median_min", "lead_time_p10_min")
+    for title, table in (("cause", r["by_cause"]), ("signature", r["by_signature"])):
+        out += ["", f"| {title} | " + " | ".join(rc) + " |", "|---|" + "---:|" * len(rc)]
+        out += [f"| `{k}` | " + " | ".join(_md(v.get(c)) for c in rc) + " |" for k, v in table.items()]
+    out += ["", "| alert kind | alerts | precision |", "|---|---:|---:|"]
+    out += [f"| `{k}` | {v['alerts']} | {_md(v['precision'])} |" for k, v in r["by_kind"].items()]
+    return "\n".join(out) + "\n"
