@@ -313,6 +313,16 @@ def load_calibration(path: Any) -> dict[str, tuple[float, float]]:
     return {k: (float(v["probability"]), float(v["horizon_h"])) for k, v in cal.items()}
 
 
-#: Probability and horizon per predictive kind, measured by ``wattbit ops evaluate japan-2022`` on its tuning seeds
-#: (docs/operations.md); replace with ``--calibration`` from your own evaluation.
-DEFAULT_CALIBRATION: dict[str, tuple[float, float]] = {}
+#: Probability and horizon [h] per predictive kind, measured by ``wattbit ops evaluate japan-2022`` on its tuning
+#: seeds 101-102 on 2026-12-07 (docs/operations.md, benchmarks/results/ops-evaluate/); against the twin's assumed
+#: signatures, so replace them with ``--calibration`` from an evaluation on your own incident records.
+DEFAULT_CALIBRATION: dict[str, tuple[float, float]] = {
+    "row_remap": (0.771, 8.98),
+    "ecc_sbe_rate": (0.709, 11.22),
+    "pcie_replay_rate": (0.565, 5.77),
+    "nvlink_crc_rate": (0.422, 4.79),
+    "power_excursion": (1.0, 7.21),
+    "coolant_flow": (1.0, 1.7),
+    "cooling": (0.067, 2.2),
+    "thermal": (0.054, 35.63),
+}
