@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck check bench bench-engine bench-peer bench-pypsa demo-data clean
+.PHONY: demo test test-deps lint typecheck check bench bench-engine bench-peer bench-pypsa bench-ops demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,11 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/wattbit demo --out out/demo
 
-test: $(DEV_STAMP)
+# Debian packages the tests start for real: prometheus (2.42), installed without starting its system service
+test-deps:
+	command -v prometheus >/dev/null || sh scripts/install_prometheus.sh
+
+test: $(DEV_STAMP) test-deps
 	$(BIN)/python -m pytest -q
 
 # lint-imports checks the layer contract (pyproject.toml [tool.importlinter], docs/architecture.md) on ./src
@@ -45,6 +49,10 @@ PEER_VENV ?= /tmp/peer-venv
 
 bench-engine: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+
+# Operations benchmarks (docs/benchmarks.md, "Operations"): render of 100,000 GPUs, detector throughput.
+bench-ops: $(STAMP)
+	$(BIN)/python benchmarks/bench_ops.py
 
 bench-peer: $(STAMP)
 	$(BIN)/python benchmarks/bench_peer.py --peer-venv $(PEER_VENV)

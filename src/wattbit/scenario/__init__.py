@@ -31,6 +31,7 @@ from wattbit.scenario.model import (
     parse_scenario,
     with_period,
 )
+from wattbit.scenario.ops import OpsSpec, SignatureOverride
 from wattbit.scenario.plan import PlanSpec
 
 __all__ = [
@@ -43,12 +44,14 @@ __all__ = [
     "ITSpec",
     "InferenceSpec",
     "Period",
+    "OpsSpec",
     "PlanSpec",
     "PolicySpec",
     "Scenario",
     "ScenarioInfo",
     "SignalReader",
     "Site",
+    "SignatureOverride",
     "SiteData",
     "TraceReader",
     "TraceSource",

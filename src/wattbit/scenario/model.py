@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from wattbit.errors import ScenarioError
+from wattbit.scenario.ops import OpsSpec
 from wattbit.scenario.plan import PlanSpec
 from wattbit.scenario.suggest import where_it_belongs
 
@@ -315,6 +316,7 @@ class Scenario(_Model):
     policy: PolicySpec = PolicySpec()
     finance: FinanceSpec = FinanceSpec()
     plan: PlanSpec | None = None
+    ops: OpsSpec = OpsSpec()
     source_path: Path | None = Field(default=None, exclude=True)
     relative_paths: dict[str, str] = Field(default_factory=dict, exclude=True)
 

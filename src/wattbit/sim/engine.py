@@ -29,7 +29,8 @@ reinforcement-learning environment does; :meth:`Engine.run` does the same with a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -552,6 +553,27 @@ class Engine:
         self._progress(k)
         self._free = None
         self.step += 1
+
+    def add_failures(self, extra: FailureEvents) -> None:
+        """Add failure events to the run from the current step on (an operator's injected fault in the live twin).
+
+        ``extra`` must use this run's time grid; an event before the current step is refused with ``ValueError``.
+        """
+        if len(extra) == 0:
+            return
+        if extra.step_s != self.events.step_s or extra.period_start_utc != self.events.period_start_utc:
+            raise ValueError("injected failure events must use the run's period start and step")
+        if int(extra.step.min()) < self.step:
+            raise ValueError(f"injected failure at step {int(extra.step.min())} is before the current step {self.step}")
+        ev = self.events
+        arrays: dict[str, Any] = {
+            f.name: np.concatenate([getattr(ev, f.name), getattr(extra, f.name)])
+            for f in fields(ev)
+            if isinstance(getattr(ev, f.name), np.ndarray) and f.name != "period_start_utc"
+        }
+        order = np.lexsort((arrays["cause"], arrays["site"], arrays["time_utc"]))
+        self.events = replace(ev, **{k: v[order] for k, v in arrays.items()})
+        self.gpus_out = _gpus_out(self.events, self.fleet)
 
     def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
         """Step through the rest of the period with the policy; ``progress(k)`` is called after each step."""

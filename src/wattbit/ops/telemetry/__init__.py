@@ -1,0 +1,1 @@
+"""Per-GPU and per-site telemetry of the twin under the names operators' tools use (DCGM, Prometheus)."""
