@@ -113,3 +113,18 @@ def test_episodes_and_calibration() -> None:
     assert mgr.offer(first) is first and first.probability == 0.9 and first.horizon_h == 12.0
     assert mgr.offer(det._alert(600.0, 3, "thermal", {})) is None and first.count == 2
     assert mgr.offer(det._alert(600.0 + 3601, 3, "thermal", {})) is not None
+
+
+def test_low_probability_predictions_are_reported_as_anomalies_not_failures() -> None:
+    mgr = AlertManager(calibration={"thermal": (0.05, 36.0), "row_remap": (0.77, 9.0)}, min_probability=0.2)
+    det = Detectors(_topo())
+    weak, strong = det._alert(0.0, 3, "thermal", {"z": 4.0}), det._alert(0.0, 5, "row_remap", {"rate": 2.0})
+    assert mgr.offer(weak) is weak and mgr.offer(strong) is strong
+    assert (
+        weak.severity == "info" and weak.probability == 0.05 and weak.evidence["below_min_failure_probability"] == 0.2
+    )
+    assert (
+        strong.severity == "warning"
+        and strong.probability == 0.77
+        and "below_min_failure_probability" not in strong.evidence
+    )

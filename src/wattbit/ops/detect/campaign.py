@@ -115,15 +115,24 @@ def tune(scenario: Scenario, c: Campaign, out: Path, log: Log) -> dict[str, Any]
 
 
 def score_runs(
-    scenario: Scenario, seeds: Sequence[int], c: Campaign, params: DetectorParams, out: Path, tag: str, log: Log
+    scenario: Scenario,
+    seeds: Sequence[int],
+    c: Campaign,
+    params: DetectorParams,
+    out: Path,
+    tag: str,
+    log: Log,
+    calibration: dict[str, tuple[float, float]] | None = None,
 ) -> dict[str, Any]:
-    """Replay whole runs through the tuned detectors and the threshold floor; their scores."""
+    """Replay whole runs through the tuned detectors (with the tuning's calibration, as ``ops watch`` runs them) and
+    the threshold floor; their scores."""
     runs: dict[str, list[tuple[TelemetrySetup, list[Alert], float]]] = {"wattbit": [], "threshold": []}
     facts = []
     for seed in seeds:
         setup, rec = _simulate(scenario, seed, c.nodes_per_site, c.test_days)
         topo = topology_of(setup.inventory)
-        r = replay(setup, rec, {"wattbit": Detectors(topo, params), "threshold": ThresholdDetector(topo)})
+        detectors = {"wattbit": Detectors(topo, params), "threshold": ThresholdDetector(topo)}
+        r = replay(setup, rec, detectors, calibrations={"wattbit": calibration or {}})
         log(
             f"{tag} seed {seed}: {setup.inventory.n_gpus} GPUs x {setup.fleet.steps} steps, {len(setup.plan)} faults, "
             f"replay {r.wall_s:.0f} s ({r.samples / r.wall_s:,.0f} GPU-samples/s)"
@@ -149,10 +158,11 @@ def evaluate_campaign(
     """Tune, score, write ``evaluation.json`` and ``evaluation.html``; returns the JSON."""
     out.mkdir(parents=True, exist_ok=True)
     tuning = tune(scenario, c, out, log)
-    from wattbit.ops.detect.alerts import PREDICTIVE
+    from wattbit.ops.detect.alerts import MIN_FAILURE_PROBABILITY, PREDICTIVE
 
     params = c.params.scaled(tuning["factor"])
-    held = score_runs(scenario, c.test_seeds, c, params, out, "test", log)
+    calibration = {k: (v["probability"], v["horizon_h"]) for k, v in tuning["calibration"].items()}
+    held = score_runs(scenario, c.test_seeds, c, params, out, "test", log, calibration)
     result: dict[str, Any] = {
         "scenario": scenario.name,
         "overall": held["wattbit"]["overall"],
@@ -165,10 +175,11 @@ def evaluate_campaign(
         "detector_params": asdict(params),
         "campaign": {k: v for k, v in asdict(c).items() if k != "params"},
         "predictive_kinds": sorted(PREDICTIVE),
+        "min_failure_probability": MIN_FAILURE_PROBABILITY,
         "untuned": {},
     }
     for sc in extra:
-        result["untuned"][sc.name] = score_runs(sc, c.test_seeds[:1], c, params, out, sc.name, log)
+        result["untuned"][sc.name] = score_runs(sc, c.test_seeds[:1], c, params, out, sc.name, log, calibration)
     (out / "evaluation.json").write_text(json.dumps(result, indent=2, default=_jsonable) + "\n", encoding="utf-8")
     (out / "evaluation.html").write_text(report_html(result), encoding="utf-8")
     (out / "evaluation.md").write_text(report_markdown(result), encoding="utf-8")

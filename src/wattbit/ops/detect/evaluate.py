@@ -103,9 +103,11 @@ def replay(
     cooldown_s: float = 6 * 3600.0,
     block: int = 96,
     progress: Progress | None = None,
+    calibrations: dict[str, dict[str, tuple[float, float]]] | None = None,
 ) -> Replay:
     """Feed the run's telemetry, one time after the other, to every detector set in ``detectors`` (name -> object
-    with ``step(Sample) -> list[Alert]``); the telemetry is generated once for all of them."""
+    with ``step(Sample) -> list[Alert]``); the telemetry is generated once for all of them. ``calibrations`` (name ->
+    kind -> (probability, horizon [h])) are handed to that set's :class:`AlertManager`, as ``ops watch`` does."""
     fleet = setup.fleet
     t0 = time.perf_counter()
     step_s = fleet.step_h * 3600.0
@@ -121,7 +123,8 @@ def replay(
             for p in fleet.plants
         ]
     )
-    managers = {name: AlertManager(cooldown_s) for name in detectors}
+    cal = calibrations or {}
+    managers = {name: AlertManager(cooldown_s, calibration=cal.get(name)) for name in detectors}
     alerts: dict[str, list[Alert]] = {name: [] for name in detectors}
     samples = 0
     for k0 in range(0, fleet.steps, block):
