@@ -53,7 +53,9 @@ def read_acmetrace_power_cdf(path: str | Path) -> tuple[pd.DataFrame, SourceMeta
     if np.any(np.isnan(power) | np.isnan(cdf)) or np.any(np.diff(cdf) < 0) or np.any(np.diff(power) < 0):
         raise DataFormatError("expected a CDF: values and percentiles non-decreasing, no blanks", path=p)
     if cdf.min() < 0 or cdf.max() > 1 + 1e-9:
-        raise DataFormatError("cdf_percent outside 0-100", path=p, field="cdf_percent")
+        raise DataFormatError(
+            "cdf_percent outside 0-100 (expected percentages from 0 to 100)", path=p, field="cdf_percent"
+        )
     cluster = next((c for c in CLUSTERS if c in p.name.lower()), "unknown")
     meta = SourceMeta(
         reader="acmetrace_power_cdf",

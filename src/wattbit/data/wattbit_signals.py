@@ -41,7 +41,10 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     text, _ = read_text(p, ("utf-8",))
     df = read_csv_text(text, p, dtype=str, keep_default_na=False, comment="#")
     if "time_utc" not in df.columns:
-        raise DataFormatError(f"missing column 'time_utc' (found {list(df.columns)})", path=p)
+        raise DataFormatError(
+            f"missing column 'time_utc' (expected a time_utc column and signal columns; found {list(df.columns)})",
+            path=p,
+        )
     unknown = [c for c in df.columns if c != "time_utc" and c not in SIGNAL_UNITS and c not in EXTENSIVE_COLUMNS]
     if unknown:
         raise DataFormatError(f"unknown signal column(s) {unknown}; expected some of {sorted(SIGNAL_UNITS)}", path=p)
@@ -50,7 +53,7 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     if times.isna().any():
         i = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise DataFormatError(
-            f"time {df['time_utc'].iloc[i]!r} is not an ISO 8601 timestamp with offset",
+            f"time {df['time_utc'].iloc[i]!r} is not a time (expected ISO 8601 with offset, e.g. 2022-01-01T00:00Z)",
             path=p,
             row=int(line_of[i]),
             field="time_utc",
