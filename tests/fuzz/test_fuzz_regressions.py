@@ -16,6 +16,7 @@ import pytest
 from tests.fuzz.harness import FIXTURES, check_error, check_frame
 from wattbit.data.area_supply_demand import read_area_supply_demand, read_tohoku_hourly
 from wattbit.data.jma import read_jma_hourly
+from wattbit.data.workload_traces import read_alibaba_gpu_nodes, read_alibaba_gpu_pods
 from wattbit.errors import WattbitInputError
 
 CORPUS = FIXTURES / "fuzz"
@@ -34,6 +35,14 @@ CASES = [
     Case("sendai_hourly.cut-in-last-row.csv", read_jma_hourly, "looks truncated", row=73),
     Case("sendai_hourly.absurd-hour.csv", read_jma_hourly, "expected 1..24", row=14, field="hour_1_24"),
     Case("tohoku_hourly.overflow-1e309.csv", read_tohoku_hourly, "not physically possible", row=60, field="wind_mwh"),
+    Case("openb_node_list.overflow-3.4e38.csv", read_alibaba_gpu_nodes, "a finite number within", row=6, field="gpu"),
+    Case(
+        "openb_pod_list.inf-deletion-time.csv",
+        read_alibaba_gpu_pods,
+        "a finite number within",
+        row=17,
+        field="deletion_time",
+    ),
 ]
 
 

@@ -271,6 +271,11 @@ class InferenceSpec(_Model):
     model_params_b: float = Field(default=70.0, gt=0, le=5000)
     bytes_per_param: float = Field(default=2.0, gt=0, le=4)
     slo: Literal["server", "interactive"] = "server"
+    shape: Literal["auto", "weekly", "daily"] = Field(
+        default="auto",
+        description="load shape from the ServeGen trace: time of day x weekday ('weekly', needs >= 7 days of "
+        "rates), time of day only ('daily'), or 'auto': weekly when the trace covers a week, else daily with a note",
+    )
 
 
 class WorkloadSpec(_Model):

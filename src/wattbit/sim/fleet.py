@@ -66,6 +66,8 @@ class Fleet:
         Operating point of the online-inference replicas: share of the time serving per step and site (steps,
         sites), share of it in prefill and the decode batch per site (sites,); None: the defaults of
         :data:`wattbit.sim.accounting.DEFAULT_INFERENCE_POINT`. Set by :func:`wattbit.sim.run.prepare`.
+    inference_shape
+        Which load shape online inference follows and why (``"daily (auto: ...)"``); empty without inference.
     """
 
     index: pd.DatetimeIndex
@@ -93,6 +95,7 @@ class Fleet:
     inference_busy_share: FloatArray | None = None
     inference_prefill_share: FloatArray | None = None
     inference_decode_batch: FloatArray | None = None
+    inference_shape: str = ""
 
     @property
     def steps(self) -> int:
