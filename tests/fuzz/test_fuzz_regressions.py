@@ -16,8 +16,10 @@ import pytest
 from tests.fuzz.harness import FIXTURES, check_error, check_frame
 from wattbit.data.area_supply_demand import read_area_supply_demand, read_tohoku_hourly
 from wattbit.data.jma import read_jma_hourly
+from wattbit.data.wattbit_signals import read_wattbit_signals
 from wattbit.data.workload_traces import read_alibaba_gpu_nodes, read_alibaba_gpu_pods
 from wattbit.errors import WattbitInputError
+from wattbit.ops.detect.nab import read_nab
 
 CORPUS = FIXTURES / "fuzz"
 
@@ -43,6 +45,9 @@ CASES = [
         row=17,
         field="deletion_time",
     ),
+    Case("fukushima.absurd-wind.csv", read_wattbit_signals, "not physically possible", row=11, field="wind_speed_m_s"),
+    Case("fukushima.duplicated-row.csv", read_wattbit_signals, None),
+    Case("nab.value-missing", read_nab, "expected a finite number in every row", row=13, field="value"),
 ]
 
 
@@ -55,8 +60,9 @@ def test_every_corpus_file_has_a_case() -> None:
 def test_corpus_case(case: Case) -> None:
     path = CORPUS / case.file
     if case.message is None:
-        frame, _ = case.read(path)
+        frame, meta = case.read(path)
         check_frame(frame)
+        assert meta.duplicates_dropped == 1
         return
     with pytest.raises(WattbitInputError) as err:
         case.read(path)

@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattbit.data._base import SourceMeta, check_time_order, finish, read_csv_text, read_text, to_float
+from wattbit.data._base import (
+    SourceMeta,
+    check_plausible,
+    check_time_order,
+    drop_exact_duplicates,
+    finish,
+    read_csv_text,
+    read_text,
+    to_float,
+)
 from wattbit.errors import DataFormatError
 
 EXTENSIVE_COLUMNS = frozenset({"curtailed_mwh", "solar_curtailed_mwh", "wind_curtailed_mwh"})
@@ -62,6 +71,9 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     check_time_order(index, path=p, line_of=line_of)
     cols = {c: to_float(df[c], path=p, column=c, line_of=line_of) for c in df.columns if c != "time_utc"}
     frame = pd.DataFrame(cols, index=index)
+    check_plausible(frame, path=p, line_of=line_of)
+    frame, dropped = drop_exact_duplicates(frame, path=p, line_of=line_of)
+    index = pd.DatetimeIndex(frame.index)
     resolution = index[1] - index[0] if len(index) > 1 else pd.Timedelta("1h")
     meta = SourceMeta(
         reader="wattbit_signals",
@@ -70,6 +82,7 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
         resolution=resolution,
         source_time_convention="period-beginning UTC",
         units={c: SIGNAL_UNITS.get(c, "MWh per period") for c in frame.columns},
+        duplicates_dropped=dropped,
     )
     return finish(frame, meta)
 
