@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from pydantic import (
@@ -33,6 +34,12 @@ from wattbit.errors import ScenarioError
 from wattbit.scenario.ops import OpsSpec
 from wattbit.scenario.plan import PlanSpec
 from wattbit.scenario.suggest import where_it_belongs
+
+#: Most GPUs one site may hold: ten times the largest AI campus announced by 2026, far beyond what a site's grid
+#: connection could feed; a larger number is a typo (a power of ten too many), not a plan.
+MAX_SITE_GPUS = 10_000_000
+#: Most steps a scenario period may have: a year at 15 s, ten years at 5 min. Arrays are (steps, sites).
+MAX_STEPS = 2_200_000
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
@@ -106,7 +113,7 @@ class ITSpec(_Model):
     """IT equipment of a site."""
 
     gpu_model: str = "H100-SXM"
-    gpu_count: int = Field(gt=0)
+    gpu_count: int = Field(gt=0, le=MAX_SITE_GPUS, description="GPUs installed at the site (1..10 million)")
     rack_kw: float = Field(default=40.0, gt=0, le=300)
 
 
@@ -217,12 +224,27 @@ class Period(_Model):
             raise ValueError(f"{value!r} must be positive and divide a day evenly (e.g. 5min, 15min, 30min, 1h)")
         return value
 
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, ZoneInfoNotFoundError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as 'Asia/Tokyo')") from exc
+        return value
+
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
+            raise ValueError(f"end {self.end} is not after start {self.start} (expected at least one step)")
         if (self.end - self.start) % self.step_timedelta != timedelta(0):
             raise ValueError(f"the period {self.start}..{self.end} is not a whole number of steps of {self.step}")
+        steps = (self.end - self.start) // self.step_timedelta
+        if steps > MAX_STEPS:
+            raise ValueError(
+                f"the period has {steps:,} steps of {self.step} (expected at most {MAX_STEPS:,}: a coarser step "
+                "or a shorter period)"
+            )
         return self
 
     @property

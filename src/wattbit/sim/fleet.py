@@ -119,7 +119,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
         plant = plant_from_site(site)
         plants.append(plant)
         tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
-        pv, wind = site_generation_w(site, sig)
+        pv, wind = site_generation_w(site, sig, period_s=step_h * 3600.0)
         sources[site.name] = generation_sources(site, sig)
         busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
         export_price, bases[site.name] = export_price_jpy_per_mwh(site, sig["price_jpy_per_mwh"].to_numpy())

@@ -125,6 +125,7 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
         weekly=weekly,
         model=model,
         slo=slo,
+        step_s=fleet.step_h * 3600.0,
     )
     rate = demand.rate_rps.sum(axis=0)
     share = fleet.gpus_total / fleet.gpus_total.sum()

@@ -335,6 +335,7 @@ def diurnal_profile(
     smooth_h: float = 1.0,
     model: ServedModel | None = None,
     slo: Slo | None = None,
+    step_s: float | None = None,
 ) -> InferenceDemand:
     """A demand series on ``index_utc`` with ServeGen's daily/weekly shape, scaled to a peak rate, in Japan time.
 
@@ -358,6 +359,8 @@ def diurnal_profile(
         See :func:`weekly_shape`.
     model, slo
         Default ``tokens_from``'s (or ``shape_from``'s).
+    step_s
+        Length of a step of ``index_utc`` [s]; needed for a one-step index, otherwise inferred.
 
     Returns
     -------
@@ -365,9 +368,12 @@ def diurnal_profile(
         Each step's rate is the mean of the shape over that step times the region's peak.
     """
     idx = pd.DatetimeIndex(index_utc)
-    if idx.tz is None or len(idx) < 2:
-        raise WattbitInputError("target index must be tz-aware with at least 2 steps", field="index_utc")
-    step = idx[1] - idx[0]
+    if idx.tz is None or len(idx) < (1 if step_s else 2):
+        raise WattbitInputError(
+            "target index must be tz-aware with at least 2 steps (expected a regular UTC index, or step_s)",
+            field="index_utc",
+        )
+    step = pd.Timedelta(seconds=step_s) if step_s else idx[1] - idx[0]
     if not (np.diff(_ns(idx)) == step.value).all():
         raise WattbitInputError("target index must be regular", field="index_utc")
     peaks = peak_rate_rps if isinstance(peak_rate_rps, Mapping) else {"total": peak_rate_rps}
