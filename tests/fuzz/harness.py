@@ -21,7 +21,7 @@ TALLY: Counter[tuple[str, str]] = Counter()
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "default")
 #: Cases per test: the default profile keeps the fuzz suites within ~90 s of `make test`.
-EXAMPLES = {"default": 25, "long": 600}
+EXAMPLES = {"default": 25, "long": 250}
 
 
 def fuzz_settings(weight: float = 1.0) -> settings:

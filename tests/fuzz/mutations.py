@@ -45,7 +45,7 @@ class Doc:
         return (b"\xef\xbb\xbf" + raw) if self.bom and self.encoding == "utf-8" else raw
 
 
-def seed_doc(raw: bytes, header_lines: int, sep: str = ",", encoding: str = "utf-8") -> Doc:
+def seed_doc(raw: bytes, header_lines: int, encoding: str = "utf-8", sep: str = ",") -> Doc:
     """Split a seed file into a :class:`Doc`."""
     text = raw.decode(encoding)
     lines = text.splitlines()
@@ -200,7 +200,7 @@ def mutated(seed: bytes, header_lines: int, encoding: str = "utf-8", sep: str = 
 
     @st.composite
     def build(draw: st.DrawFn) -> bytes:
-        doc = seed_doc(seed, header_lines, sep, encoding)
+        doc = seed_doc(seed, header_lines, encoding, sep)
         for m in draw(st.lists(mutation(), min_size=1, max_size=3)):
             if doc.raw_override is not None:
                 break

@@ -145,15 +145,24 @@ def test_valid_toml_at_the_limits_is_read_or_refused_naming_the_field(doc: dict[
 def test_one_step_scenario_runs_and_an_empty_one_is_refused() -> None:
     """The smallest scenario that can run (one step) runs end to end; zero steps is refused naming the period."""
     from wattbit.control import make_policy
-    from wattbit.sim.run import simulate
+    from wattbit.scenario.model import TraceSource
+    from wattbit.sim.run import inference_gpus_by_site, make_engine, prepare
 
     # corpus: before the fix a one-step period failed in the PV model and the inference profile, asking for
     # 'period_s' and 'index_utc', fields no scenario has
     scenario = load_scenario(FIXTURES / "fuzz" / "scenario.one-step.toml")
     assert len(scenario.period.index_utc()) == 1
-    result = simulate(scenario, make_policy("baseline"))
-    assert result.summary["energy_it_mwh"] > 0
-    assert result.summary["inference_shape"].startswith("weekly (auto")
+    inputs = prepare(scenario)
+    make_engine(inputs, make_policy("baseline")).run()
+    assert inputs.fleet.inference_shape.startswith("weekly (auto")
+    # a ServeGen trace shorter than a week (as its reasoning and multimodal categories publish) gives a daily shape
+    short = FIXTURES / "workloads" / "language_m-large_client_rates_sample.csv"
+    traces = [t for t in scenario.workload.traces if t.reader != "servegen_client_rates"]
+    traces.append(TraceSource(reader="servegen_client_rates", path=short))
+    daily = scenario.model_copy(update={"workload": scenario.workload.model_copy(update={"traces": traces})})
+    needed, _ = inference_gpus_by_site(daily, inputs.fleet)
+    assert inputs.fleet.inference_shape.startswith("daily (auto: the ServeGen trace covers")
+    assert needed.shape == (1, len(scenario.sites)) and (needed > 0).all()
     doc = copy.deepcopy(DEMO)
     start = dt.datetime(2022, 3, 1, tzinfo=dt.timezone(dt.timedelta(hours=9)))
     doc["period"] = {"start": start, "end": start, "step": "15min"}

@@ -180,6 +180,11 @@ def decode_text(raw: bytes, path: str | Path, encodings: tuple[str, ...]) -> tup
         If the bytes hold NUL characters (a binary or UTF-16 file), or none of the encodings decodes them; the
         message names the line of the first offending byte.
     """
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark, as spreadsheets export "Unicode"
+        try:
+            return raw.decode("utf-16").removeprefix("\ufeff"), "utf-16"
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: reported below
     if b"\x00" in raw:
         raise DataFormatError(
             "file contains NUL bytes (expected a text file, not a binary or UTF-16 file)",

@@ -139,7 +139,7 @@ def _parse_bool(values: pd.Series, path: Path, column: str, line_of: np.ndarray)
 def _read_one(path: Path, zone: str | None) -> tuple[pd.DataFrame, np.ndarray, int, dict[str, set[str]]]:
     """Parse one file; return the frame (with zone columns), line numbers, duplicates dropped and text facts."""
     text = _decode(path)
-    rows = csv.reader(io.StringIO(text))
+    rows = csv.reader(io.StringIO(text, newline=""))
     width = len(next(rows, []))
     for row in rows:
         if row and len(row) != width:

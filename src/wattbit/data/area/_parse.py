@@ -235,7 +235,7 @@ def _to_numbers(
 
 
 def _read_rows(text: str, path: str) -> tuple[list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
