@@ -156,7 +156,7 @@ def test_one_step_scenario_runs_and_an_empty_one_is_refused() -> None:
     make_engine(inputs, make_policy("baseline")).run()
     assert inputs.fleet.inference_shape.startswith("weekly (auto")
     # a ServeGen trace shorter than a week (as its reasoning and multimodal categories publish) gives a daily shape
-    short = FIXTURES / "workloads" / "language_m-large_client_rates_sample.csv"
+    short = FIXTURES / "workloads" / "language_m-large_client_rates_one_day.csv"
     traces = [t for t in scenario.workload.traces if t.reader != "servegen_client_rates"]
     traces.append(TraceSource(reader="servegen_client_rates", path=short))
     daily = scenario.model_copy(update={"workload": scenario.workload.model_copy(update={"traces": traces})})

@@ -17,9 +17,9 @@ from wattbit.workload.inference import InferenceDemand, choose_shape, inference_
 
 @pytest.fixture(scope="module")
 def one_day() -> InferenceDemand:
-    """The ServeGen sample (a few hours of one day), as the reasoning and multimodal categories publish."""
+    """One day of ServeGen rates, as its reasoning and multimodal categories publish."""
     return inference_from_servegen(
-        *read_servegen_client_rates(FIXTURES / "workloads" / "language_m-large_client_rates_sample.csv")
+        *read_servegen_client_rates(FIXTURES / "workloads" / "language_m-large_client_rates_one_day.csv")
     )
 
 
@@ -53,3 +53,12 @@ def test_a_week_of_rates_is_weekly_unless_the_scenario_says_daily(one_day: Infer
     assert InferenceSpec().shape == "auto"
     with pytest.raises(ValueError):
         InferenceSpec(shape="monthly")
+
+
+def test_a_trace_shorter_than_a_day_gives_no_shape() -> None:
+    """Two hours of rates would leave 22 hours of the day at zero: refused, not filled."""
+    sample = FIXTURES / "workloads" / "language_m-large_client_rates_sample.csv"
+    short = inference_from_servegen(*read_servegen_client_rates(sample))
+    with pytest.raises(WattbitInputError, match="at least one day of rates") as err:
+        weekly_shape(short, weekly=False)
+    assert err.value.field == "workload.traces"

@@ -285,6 +285,12 @@ def weekly_shape(
     bin_s = int((idx[1] - idx[0]).total_seconds()) if len(idx) > 1 else 0
     if bin_s <= 0 or _DAY_S % bin_s or not (np.diff(_ns(idx)) == bin_s * 10**9).all():
         raise WattbitInputError("the shape trace needs a regular step that divides a day", field="index_utc")
+    if trace_days(demand) < 1:
+        raise WattbitInputError(
+            f"a load shape needs at least one day of rates; this trace covers {trace_days(demand):.3g} (expected a "
+            "trace of a day or more: a shorter one leaves hours of the day with no rate)",
+            field="workload.traces",
+        )
     if trace_days(demand) < 7 and weekly:
         raise WattbitInputError(
             f"a weekly shape needs at least 7 days of rates; this trace covers {trace_days(demand):.3g} (expected "
