@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fuzz.harness import FIXTURES, check_error, check_frame
+from wattbit.data.acmetrace import read_acmetrace_power_cdf
 from wattbit.data.area_supply_demand import read_area_supply_demand, read_tohoku_hourly
 from wattbit.data.electricitymaps import read_electricitymaps
 from wattbit.data.jma import read_jma_hourly
@@ -50,6 +51,7 @@ CASES = [
     Case("fukushima.absurd-wind.csv", read_wattbit_signals, "not physically possible", row=11, field="wind_speed_m_s"),
     Case("fukushima.duplicated-row.csv", read_wattbit_signals, None),
     Case("JP-TK_2022_hourly.cr-line-ends.csv", read_electricitymaps, None),
+    Case("gpu_power_kalos.inf-power.csv", read_acmetrace_power_cdf, "not physically possible", row=6, field="value"),
     Case("scenario.gpu-count-2e12.toml", load_scenario, "less than or equal to 10000000"),
     Case("scenario.timezone-typo.toml", load_scenario, "expected an IANA name such as 'Asia/Tokyo'"),
     Case("scenario.one-second-steps-for-a-year.toml", load_scenario, "expected at most 2,200,000"),
@@ -69,7 +71,7 @@ def test_corpus_case(case: Case) -> None:
     if case.message is None:
         result = case.read(path)
         if isinstance(result, tuple):
-            check_frame(result[0])
+            check_frame(result[0], time_series=result[1].resolution is not None)
             assert result[1].duplicates_dropped == (1 if "duplicated" in case.file else 0)
         return
     with pytest.raises(WattbitInputError) as err:
