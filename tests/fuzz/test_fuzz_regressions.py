@@ -17,6 +17,7 @@ from tests.fuzz.harness import FIXTURES, check_error, check_frame
 from wattbit.data.acmetrace import read_acmetrace_power_cdf
 from wattbit.data.area_supply_demand import read_area_supply_demand, read_tohoku_hourly
 from wattbit.data.electricitymaps import read_electricitymaps
+from wattbit.data.epw import read_epw
 from wattbit.data.jma import read_jma_hourly
 from wattbit.data.wattbit_signals import read_wattbit_signals
 from wattbit.data.workload_traces import read_alibaba_gpu_nodes, read_alibaba_gpu_pods
@@ -51,6 +52,7 @@ CASES = [
     Case("fukushima.absurd-wind.csv", read_wattbit_signals, "not physically possible", row=11, field="wind_speed_m_s"),
     Case("fukushima.duplicated-row.csv", read_wattbit_signals, None),
     Case("JP-TK_2022_hourly.cr-line-ends.csv", read_electricitymaps, None),
+    Case("USA_AZ_Phoenix.utf16-mark-only.epw", read_epw, "file is empty"),
     Case("gpu_power_kalos.inf-power.csv", read_acmetrace_power_cdf, "not physically possible", row=6, field="value"),
     Case("scenario.gpu-count-2e12.toml", load_scenario, "less than or equal to 10000000"),
     Case("scenario.timezone-typo.toml", load_scenario, "expected an IANA name such as 'Asia/Tokyo'"),

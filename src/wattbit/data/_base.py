@@ -182,9 +182,13 @@ def decode_text(raw: bytes, path: str | Path, encodings: tuple[str, ...]) -> tup
     """
     if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark, as spreadsheets export "Unicode"
         try:
-            return raw.decode("utf-16").removeprefix("\ufeff"), "utf-16"
+            text = raw.decode("utf-16").removeprefix("\ufeff")
         except UnicodeDecodeError:
             pass  # not UTF-16 after all: reported below
+        else:
+            if not text.strip():
+                raise DataFormatError("file is empty (expected a header and at least one data row)", path=path)
+            return text, "utf-16"
     if b"\x00" in raw:
         raise DataFormatError(
             "file contains NUL bytes (expected a text file, not a binary or UTF-16 file)",
