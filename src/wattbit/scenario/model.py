@@ -14,11 +14,10 @@ Validation errors name the file, the field path (``sites[1].it.gpu_count``), the
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
 from pydantic import (
@@ -32,14 +31,13 @@ from pydantic import (
 
 from wattbit.errors import ScenarioError
 from wattbit.scenario.ops import OpsSpec
+from wattbit.scenario.period import Period
 from wattbit.scenario.plan import PlanSpec
 from wattbit.scenario.suggest import where_it_belongs
 
 #: Most GPUs one site may hold: ten times the largest AI campus announced by 2026, far beyond what a site's grid
 #: connection could feed; a larger number is a typo (a power of ten too many), not a plan.
 MAX_SITE_GPUS = 10_000_000
-#: Most steps a scenario period may have: a year at 15 s, ten years at 5 min. Arrays are (steps, sites).
-MAX_STEPS = 2_200_000
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
@@ -196,71 +194,6 @@ class Site(_Model):
         if value not in GRID_AREAS:
             raise ValueError(f"unknown grid area {value!r}; expected one of {', '.join(GRID_AREAS)}")
         return value
-
-
-class Period(_Model):
-    """The simulated span, ``[start, end)``, and its time step."""
-
-    start: datetime
-    end: datetime
-    step: str = "15min"
-    timezone: str = "Asia/Tokyo"
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a UTC offset, e.g. 2022-01-01T00:00:00+09:00")
-        return value
-
-    @field_validator("step")
-    @classmethod
-    def _step(cls, value: str) -> str:
-        try:
-            td = pd.Timedelta(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a duration such as '15min' or '1h'") from exc
-        if td <= pd.Timedelta(0) or pd.Timedelta("1D") % td != pd.Timedelta(0):
-            raise ValueError(f"{value!r} must be positive and divide a day evenly (e.g. 5min, 15min, 30min, 1h)")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, ZoneInfoNotFoundError) as exc:
-            raise ValueError(f"unknown time zone {value!r} (expected an IANA name such as 'Asia/Tokyo')") from exc
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Period:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start} (expected at least one step)")
-        if (self.end - self.start) % self.step_timedelta != timedelta(0):
-            raise ValueError(f"the period {self.start}..{self.end} is not a whole number of steps of {self.step}")
-        steps = (self.end - self.start) // self.step_timedelta
-        if steps > MAX_STEPS:
-            raise ValueError(
-                f"the period has {steps:,} steps of {self.step} (expected at most {MAX_STEPS:,}: a coarser step "
-                "or a shorter period)"
-            )
-        return self
-
-    @property
-    def step_timedelta(self) -> timedelta:
-        """The step as a :class:`datetime.timedelta`."""
-        return pd.Timedelta(self.step).to_pytimedelta()
-
-    def index_utc(self) -> pd.DatetimeIndex:
-        """Period-beginning UTC timestamps of every step."""
-        return pd.date_range(
-            pd.Timestamp(self.start).tz_convert("UTC"),
-            pd.Timestamp(self.end).tz_convert("UTC"),
-            freq=pd.Timedelta(self.step),
-            inclusive="left",
-            name="time_utc",
-        )
 
 
 class TraceSource(_Model):
