@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
@@ -36,9 +38,14 @@ def fuzz_settings(weight: float = 1.0) -> settings:
     )
 
 
+#: One temporary folder for all cases of a test session, removed when the process ends.
+CASES_ROOT = Path(tempfile.mkdtemp(prefix="wattbit-fuzz-"))
+atexit.register(shutil.rmtree, CASES_ROOT, ignore_errors=True)
+
+
 def write_case(raw: bytes, name: str) -> Path:
-    """Write ``raw`` to a fresh file called ``name`` in a temporary folder (kept until the process ends)."""
-    folder = Path(tempfile.mkdtemp(prefix="wattbit-fuzz-"))
+    """Write ``raw`` to a fresh file called ``name`` in a folder of its own under :data:`CASES_ROOT`."""
+    folder = Path(tempfile.mkdtemp(dir=CASES_ROOT))
     path = folder / name
     path.write_bytes(raw)
     return path
