@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-deps lint typecheck check bench bench-engine bench-peer bench-pypsa bench-ops demo-data clean
+.PHONY: demo test test-deps lint typecheck check fuzz-long bench bench-engine bench-peer bench-pypsa bench-ops demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+# The fuzz suites (tests/fuzz, docs/fuzzing.md) with the long Hypothesis profile: ten times the cases `make test` tries;
+# writes the cases tried per reader and how they ended to out/fuzz-long.json.
+fuzz-long: $(DEV_STAMP)
+	mkdir -p out
+	HYPOTHESIS_PROFILE=long WATTBIT_FUZZ_REPORT=out/fuzz-long.json $(BIN)/python -m pytest -q tests/fuzz
 
 # Engine benchmarks (docs/benchmarks.md, "Simulation engine"): japan-2022 year and the 10-site, 1M-job fleet; and
 # the same year side by side with Vessim, installed into its own virtualenv (never a wattbit dependency).

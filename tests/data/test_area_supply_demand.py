@@ -329,7 +329,12 @@ def test_other_encodings_and_random_bytes_are_clear_errors(fixtures_dir, tmp_pat
     (tmp_path / "eucjp.txt").write_bytes(text.encode("euc_jp"))
     (tmp_path / "utf16.txt").write_bytes(text.encode("utf-16"))
     (tmp_path / "random.bin").write_bytes(np.random.default_rng(0).bytes(5000))
-    for name in ("eucjp.txt", "utf16.txt", "random.bin"):
+    # UTF-16 with its byte-order mark (a spreadsheet's "Unicode text") is decoded: the same frame as Shift-JIS
+    pd.testing.assert_frame_equal(
+        read_area_supply_demand(tmp_path / "utf16.txt", "tohoku")[0],
+        read_area_supply_demand(fixture(fixtures_dir, "juyo_2021_tohoku_4Q_excerpt.txt"), "tohoku")[0],
+    )
+    for name in ("eucjp.txt", "random.bin"):
         for area in (None, "tohoku"):
             with pytest.raises(
                 DataFormatError,

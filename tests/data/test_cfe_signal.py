@@ -105,9 +105,10 @@ def test_user_share_is_read_and_a_gap_makes_it_unavailable(tmp_path: Path) -> No
 
 def test_share_outside_0_100_is_an_error(tmp_path: Path) -> None:
     scenario = _csv_scenario(tmp_path, [50.0] * 23 + [120.0])
-    with pytest.raises(WattbitInputError, match=r"carbon-free share 120 % at 2022-03-01 14:00.* outside 0-100 %") as e:
+    # the reader refuses it already, at its line (the file's header is line 1, 14:00 UTC the 24th row)
+    with pytest.raises(WattbitInputError, match=r"value 120 for cfe_pct is not physically possible") as e:
         load_site_signals(scenario.site("fukushima"), scenario.period)
-    assert e.value.field == "cfe_pct"
+    assert (e.value.field, e.value.row) == ("cfe_pct", 25)
 
 
 def test_mix_errors_are_clear() -> None:

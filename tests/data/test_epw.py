@@ -226,8 +226,11 @@ def test_binary_garbage(tmp_path: Path) -> None:
     junk.write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 3000, dtype=np.uint8)))
     with pytest.raises(DataFormatError):
         read_epw(junk)
-    utf16 = tmp_path / "utf16.epw"
+    utf16 = tmp_path / "utf16.epw"  # with its byte-order mark it is decoded; then the header is incomplete
     utf16.write_bytes("LOCATION,a,b,c,d,1,1,1,1,1\n".encode("utf-16"))
+    with pytest.raises(DataFormatError, match="DATA PERIODS"):
+        read_epw(utf16)
+    utf16.write_bytes("LOCATION,a,b,c,d,1,1,1,1,1\n".encode("utf-16-le"))  # no mark: binary as far as can be told
     with pytest.raises(DataFormatError, match="NUL") as err:
         read_epw(utf16)
     assert err.value.row == 1

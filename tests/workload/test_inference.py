@@ -117,7 +117,7 @@ def test_demand_rejects_bad_fields(change: dict[str, Any], pattern: str) -> None
 
 def test_profile_rejects_bad_input(servegen_small: InferenceDemand, conv: InferenceDemand) -> None:
     index = YEAR_15MIN[:10]
-    with pytest.raises(WattbitInputError, match="at least 7 days"):
+    with pytest.raises(WattbitInputError, match="at least one day of rates"):
         diurnal_profile(conv, index, 100.0)
     with pytest.raises(WattbitInputError, match="tz-aware"):
         diurnal_profile(servegen_small, index.tz_localize(None), 100.0)

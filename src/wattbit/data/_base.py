@@ -13,6 +13,7 @@ Readers never fill a gap or a missing value; they report it.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 from collections.abc import Iterable
@@ -164,7 +165,7 @@ def read_bytes(path: str | Path) -> bytes:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as exc:
-            raise DataFormatError(f"not a valid gzip file ({exc})", path=p) from exc
+            raise DataFormatError(f"not a valid gzip file ({exc}; expected a complete .gz file)", path=p) from exc
     if not raw.strip():
         raise DataFormatError("file is empty (expected a header and at least one data row)", path=p)
     return raw
@@ -179,6 +180,15 @@ def decode_text(raw: bytes, path: str | Path, encodings: tuple[str, ...]) -> tup
         If the bytes hold NUL characters (a binary or UTF-16 file), or none of the encodings decodes them; the
         message names the line of the first offending byte.
     """
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte-order mark, as spreadsheets export "Unicode"
+        try:
+            text = raw.decode("utf-16").removeprefix("\ufeff")
+        except UnicodeDecodeError:
+            pass  # not UTF-16 after all: reported below
+        else:
+            if not text.strip():
+                raise DataFormatError("file is empty (expected a header and at least one data row)", path=path)
+            return text, "utf-16"
     if b"\x00" in raw:
         raise DataFormatError(
             "file contains NUL bytes (expected a text file, not a binary or UTF-16 file)",
@@ -232,11 +242,44 @@ def read_text(path: str | Path, encodings: tuple[str, ...] = ("utf-8",)) -> tupl
 
 
 def read_csv_text(text: str, path: str | Path, **kwargs: Any) -> pd.DataFrame:
-    """Parse CSV text with pandas, turning parser failures into :class:`DataFormatError`."""
+    """Parse CSV text with pandas, turning parser failures into :class:`DataFormatError`.
+
+    Every row must have as many fields as the header: pandas would fill a short row (a file cut in the middle of
+    its last line) with empty cells, so :func:`check_row_widths` refuses it first.
+    """
+    check_row_widths(text, path, sep=kwargs.get("sep", ","), comment=kwargs.get("comment"))
     try:
         return pd.read_csv(io.StringIO(text), **kwargs)
     except (pd.errors.ParserError, ValueError) as exc:
-        raise DataFormatError(f"cannot parse as CSV ({exc})", path=path) from exc
+        raise DataFormatError(f"cannot parse as CSV ({exc}; expected a CSV table)", path=path) from exc
+
+
+def check_row_widths(text: str, path: str | Path, *, sep: str = ",", comment: str | None = None) -> None:
+    """Raise a :class:`DataFormatError` at the first row with fewer or more fields than the header.
+
+    Blank lines and ``comment`` lines are skipped; a short last line without a line end is reported as a file cut
+    off in the middle of that line.
+    """
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    width: int | None = None
+    for fields in rows:
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if comment is not None and fields[0].startswith(comment):
+            continue
+        if width is None:
+            width = len(fields)
+            continue
+        if len(fields) == width:
+            continue
+        line = rows.line_num
+        cut = len(fields) < width and not text.endswith(("\n", "\r")) and line >= text.count("\n") + 1
+        why = "the file ends in the middle of this line: it looks truncated" if cut else "a stray or missing separator?"
+        raise DataFormatError(
+            f"row has {len(fields)} fields, the header {width} (expected one value per column; {why})",
+            path=path,
+            row=line,
+        )
 
 
 def require_columns(columns: Any, required: list[str], path: str | Path, what: str) -> None:
@@ -317,6 +360,75 @@ def drop_exact_duplicates(frame: pd.DataFrame, *, path: str | Path, line_of: np.
             row=int(line_of[i]),
         )
     return frame[~dup_time], int(dup_time.sum())
+
+
+#: Physically possible values of the canonical columns, by name suffix or name: (low, high, unit). A value outside
+#: is a damaged file (a unit mix-up, an Excel overflow, a shifted column), never a measurement.
+PLAUSIBLE: list[tuple[str, float, float, str]] = [
+    ("pressure_pa", 30_000.0, 110_000.0, "Pa"),
+    ("wind_direction_deg", 0.0, 360.0, "deg"),
+    ("precip_mm", 0.0, 500.0, "mm per hour"),
+    ("sunshine_h", 0.0, 1.0, "h per hour"),
+    ("_cf_area", 0.0, 1.5, "MW per installed MW"),
+    ("cdf", 0.0, 1.0, "share"),
+    ("_c", -90.0, 65.0, "degC"),
+    ("_pct", 0.0, 100.0, "%"),
+    ("_m_s", 0.0, 120.0, "m/s"),
+    ("_w_m2", 0.0, 2_000.0, "W/m2"),
+    ("_jpy_per_mwh", -1e6, 1e7, "JPY/MWh"),
+    ("_g_per_kwh", 0.0, 3_000.0, "gCO2eq/kWh"),
+    ("_mwh", -1e6, 1e6, "MWh"),
+    ("_mw", -1e6, 1e6, "MW"),
+    ("power_w", 0.0, 5_000.0, "W"),
+]
+
+
+def plausible_range(column: str) -> tuple[float, float] | None:
+    """The physically possible ``(low, high)`` of a canonical column, or ``None`` when wattbit sets no limit."""
+    for key, low, high, _ in PLAUSIBLE:
+        if column == key or (key.startswith("_") and column.endswith(key)):
+            return low, high
+    return None
+
+
+def check_plausible(
+    frame: pd.DataFrame,
+    *,
+    path: str | Path,
+    line_of: np.ndarray,
+    source_columns: dict[str, str] | None = None,
+) -> None:
+    """Raise a :class:`DataFormatError` at the first value that is infinite or outside :data:`PLAUSIBLE`.
+
+    Parameters
+    ----------
+    frame
+        Canonical columns, one row per line of ``line_of``.
+    path, line_of
+        The file and, for each row of ``frame``, its 1-based line number there.
+    source_columns
+        Canonical column -> the file's own column name, for the message.
+    """
+    for col in frame.columns:
+        if not pd.api.types.is_float_dtype(frame[col].dtype):
+            continue
+        values = frame[col].to_numpy(dtype=float)
+        bounds = plausible_range(str(col))
+        low, high = bounds if bounds is not None else (-np.inf, np.inf)
+        with np.errstate(invalid="ignore"):
+            bad = np.isinf(values) | (values < low) | (values > high)
+        if not bad.any():
+            continue
+        i = int(np.flatnonzero(bad)[0])
+        unit = next((u for k, lo, hi, u in PLAUSIBLE if (lo, hi) == (low, high)), "")
+        expected = "a finite number" if bounds is None else f"a value within {low:g}..{high:g} {unit}"
+        raise DataFormatError(
+            f"value {values[i]:g} for {col} is not physically possible (expected {expected}; "
+            "a unit mix-up, a shifted column or a spreadsheet overflow?)",
+            path=path,
+            row=int(line_of[i]) if i < len(line_of) else None,
+            field=(source_columns or {}).get(str(col), str(col)),
+        )
 
 
 def find_gaps(index: pd.DatetimeIndex, step: pd.Timedelta) -> list[Gap]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattbit.data._base import SourceMeta, read_csv_text, read_text, require_columns, to_float
+from wattbit.data._base import SourceMeta, check_plausible, read_csv_text, read_text, require_columns, to_float
 from wattbit.errors import DataFormatError
 
 #: The clusters of the AcmeTrace power CDFs and what runs on them (Hu et al. 2024).
@@ -53,7 +53,9 @@ def read_acmetrace_power_cdf(path: str | Path) -> tuple[pd.DataFrame, SourceMeta
     if np.any(np.isnan(power) | np.isnan(cdf)) or np.any(np.diff(cdf) < 0) or np.any(np.diff(power) < 0):
         raise DataFormatError("expected a CDF: values and percentiles non-decreasing, no blanks", path=p)
     if cdf.min() < 0 or cdf.max() > 1 + 1e-9:
-        raise DataFormatError("cdf_percent outside 0-100", path=p, field="cdf_percent")
+        raise DataFormatError(
+            "cdf_percent outside 0-100 (expected percentages from 0 to 100)", path=p, field="cdf_percent"
+        )
     cluster = next((c for c in CLUSTERS if c in p.name.lower()), "unknown")
     meta = SourceMeta(
         reader="acmetrace_power_cdf",
@@ -64,7 +66,9 @@ def read_acmetrace_power_cdf(path: str | Path) -> tuple[pd.DataFrame, SourceMeta
         units={"power_w": "W", "cdf": "share of GPU samples at or below"},
         attrs={"cluster": cluster, "gpu_model": GPU_MODEL, "citation": CITATION},
     )
-    return pd.DataFrame({"power_w": power, "cdf": cdf}), meta
+    frame = pd.DataFrame({"power_w": power, "cdf": cdf})
+    check_plausible(frame, path=p, line_of=line_of, source_columns={"power_w": "value", "cdf": "cdf_percent"})
+    return frame, meta
 
 
 def builtin_acmetrace_power_cdfs(name: str = "japan-2022") -> dict[str, pd.DataFrame]:

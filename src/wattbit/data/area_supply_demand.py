@@ -26,6 +26,7 @@ import pandas as pd
 
 from wattbit.data._base import (
     SourceMeta,
+    check_plausible,
     check_time_order,
     decode_text,
     drop_exact_duplicates,
@@ -96,6 +97,7 @@ def read_tohoku_hourly(path: PathLike) -> tuple[pd.DataFrame, SourceMeta]:
     )
     frame = pd.DataFrame({c: to_float(table[c], path=path, column=c, line_of=line_of) for c in COLUMNS}, index=index)
     check_time_order(index, path=path, line_of=line_of)
+    check_plausible(frame, path=path, line_of=line_of)
     frame, dropped = drop_exact_duplicates(frame, path=path, line_of=line_of)
     notes = []
     if (~filled).any():

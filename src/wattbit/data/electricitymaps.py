@@ -29,6 +29,7 @@ import pandas as pd
 
 from wattbit.data._base import (
     SourceMeta,
+    check_plausible,
     check_time_order,
     drop_exact_duplicates,
     expand_paths,
@@ -138,7 +139,7 @@ def _parse_bool(values: pd.Series, path: Path, column: str, line_of: np.ndarray)
 def _read_one(path: Path, zone: str | None) -> tuple[pd.DataFrame, np.ndarray, int, dict[str, set[str]]]:
     """Parse one file; return the frame (with zone columns), line numbers, duplicates dropped and text facts."""
     text = _decode(path)
-    rows = csv.reader(io.StringIO(text))
+    rows = csv.reader(io.StringIO(text, newline=""))
     width = len(next(rows, []))
     for row in rows:
         if row and len(row) != width:
@@ -153,7 +154,10 @@ def _read_one(path: Path, zone: str | None) -> tuple[pd.DataFrame, np.ndarray, i
         logical = _ALIASES.get(_key(str(col)))
         if logical is not None:
             if logical in rename.values():
-                raise DataFormatError(f"two columns mean {_HEADERS[logical][0]!r} (found {col!r} too)", path=path)
+                raise DataFormatError(
+                    f"two columns mean {_HEADERS[logical][0]!r} (found {col!r} too; expected each column once)",
+                    path=path,
+                )
             rename[str(col)] = logical
     require_columns(
         [_HEADERS[rename[c]][0] if c in rename else c for c in map(str, raw.columns)],
@@ -191,9 +195,11 @@ def _read_one(path: Path, zone: str | None) -> tuple[pd.DataFrame, np.ndarray, i
         )
     present = sorted(set(zones))
     if zone is not None and zone not in present:
-        raise DataFormatError(f"zone {zone!r} not in this file; it contains zone(s) {present}", path=path)
+        raise DataFormatError(
+            f"zone {zone!r} not in this file (expected one of the zone(s) it contains: {present})", path=path
+        )
     if zone is None and len(present) > 1:
-        raise DataFormatError(f"file mixes zones {present}; pass zone= to choose one", path=path)
+        raise DataFormatError(f"file mixes zones {present} (expected one zone; pass zone= to choose one)", path=path)
     keep = (zones == (zone or present[0])).to_numpy()
     raw, line_of, times = raw[keep].reset_index(drop=True), line_of[keep], times[keep]
     frame = pd.DataFrame(index=pd.DatetimeIndex(times).as_unit("ns"))
@@ -202,6 +208,7 @@ def _read_one(path: Path, zone: str | None) -> tuple[pd.DataFrame, np.ndarray, i
         frame[name] = values
     frame["estimated"] = _parse_bool(raw["estimated"], path, _HEADERS["estimated"][0], line_of)
     check_time_order(pd.DatetimeIndex(frame.index), path=path, line_of=line_of)
+    check_plausible(frame, path=path, line_of=line_of, source_columns={n: _HEADERS[k][0] for k, n in _NUMERIC.items()})
     repeated = frame.index.duplicated(keep="first")
     frame, dropped = drop_exact_duplicates(frame, path=path, line_of=line_of)
     line_of = line_of[~repeated]
@@ -259,7 +266,9 @@ def read_electricitymaps(
     parts = [(f, *_read_one(f, wanted)) for f in files]
     zones = sorted({z for *_, facts in parts for z in facts["zone_id"]})
     if len(zones) > 1:
-        raise DataFormatError(f"the files hold different zones {zones}; pass zone= to choose one", path=files[0])
+        raise DataFormatError(
+            f"the files hold different zones {zones} (expected one zone; pass zone= to choose one)", path=files[0]
+        )
     parts.sort(key=lambda p: p[1].index[0])
     frame = pd.concat([p[1] for p in parts])
     path_of = np.concatenate([np.full(len(p[1]), str(p[0]), dtype=object) for p in parts])

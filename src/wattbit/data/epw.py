@@ -25,6 +25,7 @@ import pandas as pd
 
 from wattbit.data._base import (
     SourceMeta,
+    check_plausible,
     check_time_order,
     drop_exact_duplicates,
     find_gaps,
@@ -265,6 +266,7 @@ def read_epw(path: str | Path, year: int | None = None) -> tuple[pd.DataFrame, S
     if not any("missing code" in n for n in notes):
         notes.append("no EPW missing codes found in the columns read")
 
+    check_plausible(frame, path=p, line_of=line_of, source_columns={n: f[1] for n, f in _FIELDS.items()})
     repeated = frame.index.duplicated(keep="first")
     frame, dropped = drop_exact_duplicates(frame, path=p, line_of=line_of)
     kept_years = d["year"][~repeated]

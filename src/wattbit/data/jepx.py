@@ -19,6 +19,7 @@ import pandas as pd
 
 from wattbit.data._base import (
     SourceMeta,
+    check_plausible,
     check_time_order,
     drop_exact_duplicates,
     expand_paths,
@@ -86,6 +87,7 @@ def _read_one(path: Path, area: str | None) -> tuple[pd.DataFrame, str]:
         if raw in df.columns:
             out[f"volume_{name}"] = to_float(df[raw], path=path, column=raw, line_of=line_of) / 1000.0
     frame = pd.DataFrame(out, index=times)
+    check_plausible(frame, path=path, line_of=line_of)
     frame, dropped = drop_exact_duplicates(frame, path=path, line_of=line_of)
     frame.attrs["duplicates_dropped"] = dropped
     return frame, encoding

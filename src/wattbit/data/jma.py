@@ -25,6 +25,7 @@ import pandas as pd
 
 from wattbit.data._base import (
     SourceMeta,
+    check_plausible,
     check_time_order,
     drop_exact_duplicates,
     finish,
@@ -117,7 +118,7 @@ def _times(df: pd.DataFrame, path: Path, line_of: np.ndarray) -> pd.DatetimeInde
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataFormatError(
-            f"hour {hour.iloc[i]} outside 1..24 (JMA hours end at 1:00..24:00)",
+            f"hour {hour.iloc[i]} outside 1..24 (expected 1..24: JMA hours end at 1:00..24:00)",
             path=path,
             row=int(line_of[i]),
             field="hour_1_24",
@@ -166,7 +167,7 @@ def read_jma_hourly(
     if lat is None or lon is None:
         known = ", ".join(STATIONS)
         raise DataFormatError(
-            f"unknown JMA station {key!r}: give station= one of {known}, or latitude_deg= and longitude_deg=",
+            f"unknown JMA station {key!r} (expected station= one of {known}, or latitude_deg= and longitude_deg=)",
             path=p,
         )
 
@@ -208,6 +209,8 @@ def read_jma_hourly(
             meta.notes.append(f"wind_dir_16pt: {calm} calm hours (静穏) have no direction -> NaN")
 
     frame = pd.DataFrame(out, index=times)
+    source = {col: raw for raw, (col, _, _) in _NUMERIC.items()} | {"wind_direction_deg": "wind_dir_16pt"}
+    check_plausible(frame, path=p, line_of=line_of, source_columns=source)
     if "ghi_w_m2" in frame.columns:
         _night_irradiance_to_zero(frame, lat, lon, meta)
     frame, meta.duplicates_dropped = drop_exact_duplicates(frame, path=p, line_of=line_of)

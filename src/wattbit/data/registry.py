@@ -54,14 +54,14 @@ def detect_reader(path: str | Path) -> str:
     if p.is_dir():
         files = sorted(f for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
         if not files:
-            raise DataFormatError("folder is empty", path=p)
+            raise DataFormatError("folder is empty (expected data files in it)", path=p)
         return detect_reader(files[0])
     head = head_text(p)
     for name, sniff in SNIFFERS.items():
         if sniff(head):
             return name
     raise DataFormatError(
-        "no wattbit reader recognises this file; formats read: " + ", ".join(sorted(READERS)),
+        "no wattbit reader recognises this file; expected one of the formats read: " + ", ".join(sorted(READERS)),
         path=p,
     )
 

@@ -11,7 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from wattbit.data._base import SourceMeta, check_time_order, finish, read_csv_text, read_text, to_float
+from wattbit.data._base import (
+    SourceMeta,
+    check_plausible,
+    check_time_order,
+    drop_exact_duplicates,
+    finish,
+    read_csv_text,
+    read_text,
+    to_float,
+)
 from wattbit.errors import DataFormatError
 
 EXTENSIVE_COLUMNS = frozenset({"curtailed_mwh", "solar_curtailed_mwh", "wind_curtailed_mwh"})
@@ -41,7 +50,10 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     text, _ = read_text(p, ("utf-8",))
     df = read_csv_text(text, p, dtype=str, keep_default_na=False, comment="#")
     if "time_utc" not in df.columns:
-        raise DataFormatError(f"missing column 'time_utc' (found {list(df.columns)})", path=p)
+        raise DataFormatError(
+            f"missing column 'time_utc' (expected a time_utc column and signal columns; found {list(df.columns)})",
+            path=p,
+        )
     unknown = [c for c in df.columns if c != "time_utc" and c not in SIGNAL_UNITS and c not in EXTENSIVE_COLUMNS]
     if unknown:
         raise DataFormatError(f"unknown signal column(s) {unknown}; expected some of {sorted(SIGNAL_UNITS)}", path=p)
@@ -50,7 +62,7 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     if times.isna().any():
         i = int(np.flatnonzero(times.isna().to_numpy())[0])
         raise DataFormatError(
-            f"time {df['time_utc'].iloc[i]!r} is not an ISO 8601 timestamp with offset",
+            f"time {df['time_utc'].iloc[i]!r} is not a time (expected ISO 8601 with offset, e.g. 2022-01-01T00:00Z)",
             path=p,
             row=int(line_of[i]),
             field="time_utc",
@@ -59,6 +71,9 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     check_time_order(index, path=p, line_of=line_of)
     cols = {c: to_float(df[c], path=p, column=c, line_of=line_of) for c in df.columns if c != "time_utc"}
     frame = pd.DataFrame(cols, index=index)
+    check_plausible(frame, path=p, line_of=line_of)
+    frame, dropped = drop_exact_duplicates(frame, path=p, line_of=line_of)
+    index = pd.DatetimeIndex(frame.index)
     resolution = index[1] - index[0] if len(index) > 1 else pd.Timedelta("1h")
     meta = SourceMeta(
         reader="wattbit_signals",
@@ -67,6 +82,7 @@ def read_wattbit_signals(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
         resolution=resolution,
         source_time_convention="period-beginning UTC",
         units={c: SIGNAL_UNITS.get(c, "MWh per period") for c in frame.columns},
+        duplicates_dropped=dropped,
     )
     return finish(frame, meta)
 

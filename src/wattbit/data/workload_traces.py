@@ -50,6 +50,9 @@ POD_UNITS |= {
 }
 
 
+#: Largest size of a number in a trace (counts, tokens, seconds: 1e10 s is 317 years; int64 holds 9.2e18).
+MAX_ABS = 1e10
+
 # --- shared helpers ------------------------------------------------------------------------------------------------
 
 
@@ -92,11 +95,18 @@ def _number(
     whole: bool = False,
     nonneg: bool = False,
     required: str | None = None,
+    max_abs: float = MAX_ABS,
 ) -> np.ndarray:
-    """Convert a column to float (empty cells NaN); optionally require whole, non-negative or present values."""
+    """Convert a column to float (empty cells NaN); optionally require whole, non-negative or present values.
+
+    Every value must be finite and at most ``max_abs`` in size: a trace holds counts, tokens and seconds, and an
+    overflowed cell (``inf``, ``1e30``) would otherwise break the integer and time conversions that follow.
+    """
     raw = frame[column]
     v = to_float(raw, path=path, column=column, line_of=line_of)
     present = ~np.isnan(v)
+    with np.errstate(invalid="ignore"):
+        _fail(path, line_of, present & ~(np.abs(v) <= max_abs), column, raw, f"a finite number within ±{max_abs:g}")
     if required is not None and not present.all():
         row = int(line_of[np.flatnonzero(~present)[0]])
         raise DataFormatError(f"empty cell (expected {required})", path=path, row=row, field=column)

@@ -127,6 +127,7 @@ def site_generation_w(
     *,
     pv_capacity_dc_w: float | None = None,
     wind_capacity_w: float | None = None,
+    period_s: float | None = None,
 ) -> SiteGeneration:
     """PV and wind AC output of ``site`` over its weather, with the site's position and design.
 
@@ -152,6 +153,9 @@ def site_generation_w(
         Callers that need output per unit of capacity pass a reference capacity (the planner's per-MW factors, a
         capacity factor for a site without the plant). A capacity of 0 gives zeros without running the model, so
         its columns are not read.
+    period_s
+        Length of each period [s]; needed when ``weather`` has a single row (a one-step scenario), otherwise
+        inferred from the index.
 
     Returns
     -------
@@ -181,6 +185,7 @@ def site_generation_w(
             tilt_deg=design.pv_tilt_deg,
             azimuth_deg=design.pv_azimuth_deg,
             dc_ac_ratio=design.pv_dc_ac_ratio,
+            period_s=period_s,
         )
     wind = np.zeros(len(weather))
     if wind_cap_w and area_wind is not None:

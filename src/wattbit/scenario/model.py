@@ -14,7 +14,7 @@ Validation errors name the file, the field path (``sites[1].it.gpu_count``), the
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +31,13 @@ from pydantic import (
 
 from wattbit.errors import ScenarioError
 from wattbit.scenario.ops import OpsSpec
+from wattbit.scenario.period import Period
 from wattbit.scenario.plan import PlanSpec
 from wattbit.scenario.suggest import where_it_belongs
+
+#: Most GPUs one site may hold: ten times the largest AI campus announced by 2026, far beyond what a site's grid
+#: connection could feed; a larger number is a typo (a power of ten too many), not a plan.
+MAX_SITE_GPUS = 10_000_000
 
 #: Japanese grid areas (general transmission and distribution utilities' service areas).
 GRID_AREAS = ("hokkaido", "tohoku", "tokyo", "chubu", "hokuriku", "kansai", "chugoku", "shikoku", "kyushu", "okinawa")
@@ -106,7 +111,7 @@ class ITSpec(_Model):
     """IT equipment of a site."""
 
     gpu_model: str = "H100-SXM"
-    gpu_count: int = Field(gt=0)
+    gpu_count: int = Field(gt=0, le=MAX_SITE_GPUS, description="GPUs installed at the site (1..10 million)")
     rack_kw: float = Field(default=40.0, gt=0, le=300)
 
 
@@ -191,56 +196,6 @@ class Site(_Model):
         return value
 
 
-class Period(_Model):
-    """The simulated span, ``[start, end)``, and its time step."""
-
-    start: datetime
-    end: datetime
-    step: str = "15min"
-    timezone: str = "Asia/Tokyo"
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("needs a UTC offset, e.g. 2022-01-01T00:00:00+09:00")
-        return value
-
-    @field_validator("step")
-    @classmethod
-    def _step(cls, value: str) -> str:
-        try:
-            td = pd.Timedelta(value)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not a duration such as '15min' or '1h'") from exc
-        if td <= pd.Timedelta(0) or pd.Timedelta("1D") % td != pd.Timedelta(0):
-            raise ValueError(f"{value!r} must be positive and divide a day evenly (e.g. 5min, 15min, 30min, 1h)")
-        return value
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Period:
-        if self.end <= self.start:
-            raise ValueError(f"end {self.end} is not after start {self.start}")
-        if (self.end - self.start) % self.step_timedelta != timedelta(0):
-            raise ValueError(f"the period {self.start}..{self.end} is not a whole number of steps of {self.step}")
-        return self
-
-    @property
-    def step_timedelta(self) -> timedelta:
-        """The step as a :class:`datetime.timedelta`."""
-        return pd.Timedelta(self.step).to_pytimedelta()
-
-    def index_utc(self) -> pd.DatetimeIndex:
-        """Period-beginning UTC timestamps of every step."""
-        return pd.date_range(
-            pd.Timestamp(self.start).tz_convert("UTC"),
-            pd.Timestamp(self.end).tz_convert("UTC"),
-            freq=pd.Timedelta(self.step),
-            inclusive="left",
-            name="time_utc",
-        )
-
-
 class TraceSource(_Model):
     """A workload trace file (or the built-in slice of one)."""
 
@@ -271,6 +226,11 @@ class InferenceSpec(_Model):
     model_params_b: float = Field(default=70.0, gt=0, le=5000)
     bytes_per_param: float = Field(default=2.0, gt=0, le=4)
     slo: Literal["server", "interactive"] = "server"
+    shape: Literal["auto", "weekly", "daily"] = Field(
+        default="auto",
+        description="load shape from the ServeGen trace: time of day x weekday ('weekly', needs >= 7 days of "
+        "rates), time of day only ('daily'), or 'auto': weekly when the trace covers a week, else daily with a note",
+    )
 
 
 class WorkloadSpec(_Model):

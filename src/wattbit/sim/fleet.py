@@ -66,6 +66,8 @@ class Fleet:
         Operating point of the online-inference replicas: share of the time serving per step and site (steps,
         sites), share of it in prefill and the decode batch per site (sites,); None: the defaults of
         :data:`wattbit.sim.accounting.DEFAULT_INFERENCE_POINT`. Set by :func:`wattbit.sim.run.prepare`.
+    inference_shape
+        Which load shape online inference follows and why (``"daily (auto: ...)"``); empty without inference.
     """
 
     index: pd.DatetimeIndex
@@ -93,6 +95,7 @@ class Fleet:
     inference_busy_share: FloatArray | None = None
     inference_prefill_share: FloatArray | None = None
     inference_decode_batch: FloatArray | None = None
+    inference_shape: str = ""
 
     @property
     def steps(self) -> int:
@@ -116,7 +119,7 @@ def build_fleet(scenario: Scenario) -> Fleet:
         plant = plant_from_site(site)
         plants.append(plant)
         tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
-        pv, wind = site_generation_w(site, sig)
+        pv, wind = site_generation_w(site, sig, period_s=step_h * 3600.0)
         sources[site.name] = generation_sources(site, sig)
         busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
         export_price, bases[site.name] = export_price_jpy_per_mwh(site, sig["price_jpy_per_mwh"].to_numpy())

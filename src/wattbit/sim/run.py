@@ -86,7 +86,12 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     turned into GPUs with the serving-capacity model for its GPU (``wattbit.workload.serving``).
     """
     from wattbit.data.registry import read_trace
-    from wattbit.workload.inference import diurnal_profile, inference_from_azure_llm, inference_from_servegen
+    from wattbit.workload.inference import (
+        choose_shape,
+        diurnal_profile,
+        inference_from_azure_llm,
+        inference_from_servegen,
+    )
     from wattbit.workload.serving import MLPERF_INTERACTIVE_SLO, MLPERF_SERVER_SLO, ServedModel
 
     spec = scenario.workload.inference
@@ -110,14 +115,17 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     if "azure_llm_2023" in traces:
         az = traces["azure_llm_2023"]
         tokens = inference_from_azure_llm(*read_trace(az.reader, az.path, az.builtin), model=model, slo=slo)
+    weekly, fleet.inference_shape = choose_shape(shape, spec.shape)
     demand = diurnal_profile(
         shape,
         fleet.index,
         spec.peak_rate_rps,
         tokens_from=tokens,
         target_tz=scenario.period.timezone,
+        weekly=weekly,
         model=model,
         slo=slo,
+        step_s=fleet.step_h * 3600.0,
     )
     rate = demand.rate_rps.sum(axis=0)
     share = fleet.gpus_total / fleet.gpus_total.sum()
@@ -243,6 +251,8 @@ def collect(inputs: SimInputs, engine: Engine, policy_name: str, started_at: flo
     summary["policy"] = policy_name
     summary["seed"] = inputs.seed
     summary["failure_events"] = len(inputs.events)
+    if fleet.inference_shape:
+        summary["inference_shape"] = fleet.inference_shape
     if started_at is not None:
         summary["wall_seconds"] = time.perf_counter() - started_at
     frame = jobs_frame(jobs, jrec, fleet)

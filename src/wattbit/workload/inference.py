@@ -211,6 +211,59 @@ def inference_from_servegen(
     )
 
 
+def trace_days(demand: InferenceDemand) -> float:
+    """Days a regular rate trace covers (its last window included); 0 for fewer than two windows."""
+    idx = demand.index_utc
+    if len(idx) < 2:
+        return 0.0
+    return float(((idx[-1] - idx[0]) + (idx[1] - idx[0])).total_seconds() / _DAY_S)
+
+
+def choose_shape(demand: InferenceDemand, shape: str = "auto") -> tuple[bool, str]:
+    """Whether a scenario's load shape is weekly, and what to tell the user about the choice.
+
+    Parameters
+    ----------
+    demand
+        The ServeGen rate trace the shape comes from.
+    shape
+        The scenario's ``[workload.inference] shape``: ``"weekly"``, ``"daily"`` or ``"auto"`` (weekly when the
+        trace covers at least 7 days; otherwise daily, with a note: ServeGen's reasoning and multimodal categories
+        publish one day).
+
+    Returns
+    -------
+    weekly, note
+        ``weekly`` for :func:`weekly_shape`; ``note`` says which shape was used and why.
+
+    Raises
+    ------
+    WattbitInputError
+        If ``shape`` is ``"weekly"`` and the trace is shorter than a week, or ``shape`` is unknown.
+    """
+    days = trace_days(demand)
+    if shape == "daily":
+        return False, "daily (workload.inference.shape = 'daily')"
+    if shape == "weekly":
+        if days < 7:
+            raise WattbitInputError(
+                f"shape = 'weekly' needs a ServeGen trace of at least 7 days; this one covers {days:.3g} (expected "
+                "shape = 'daily' or 'auto', or a trace of a week or more)",
+                field="workload.inference.shape",
+            )
+        return True, "weekly (workload.inference.shape = 'weekly')"
+    if shape != "auto":
+        raise WattbitInputError(
+            f"shape {shape!r} (expected 'auto', 'weekly' or 'daily')", field="workload.inference.shape"
+        )
+    if days >= 7:
+        return True, f"weekly (auto: the ServeGen trace covers {days:.3g} days)"
+    return False, (
+        f"daily (auto: the ServeGen trace covers {days:.3g} days, fewer than the 7 a weekly shape needs; every weekday "
+        "gets the same time-of-day shape; set [workload.inference] shape to silence this note)"
+    )
+
+
 def weekly_shape(
     demand: InferenceDemand,
     *,
@@ -232,8 +285,18 @@ def weekly_shape(
     bin_s = int((idx[1] - idx[0]).total_seconds()) if len(idx) > 1 else 0
     if bin_s <= 0 or _DAY_S % bin_s or not (np.diff(_ns(idx)) == bin_s * 10**9).all():
         raise WattbitInputError("the shape trace needs a regular step that divides a day", field="index_utc")
-    if (idx[-1] - idx[0]).total_seconds() + bin_s < 7 * _DAY_S and weekly:
-        raise WattbitInputError("a weekly shape needs at least 7 days of rates (or weekly=False)", field="index_utc")
+    if trace_days(demand) < 1:
+        raise WattbitInputError(
+            f"a load shape needs at least one day of rates; this trace covers {trace_days(demand):.3g} (expected a "
+            "trace of a day or more: a shorter one leaves hours of the day with no rate)",
+            field="workload.traces",
+        )
+    if trace_days(demand) < 7 and weekly:
+        raise WattbitInputError(
+            f"a weekly shape needs at least 7 days of rates; this trace covers {trace_days(demand):.3g} (expected "
+            "a trace of a week or more, or a daily shape: [workload.inference] shape = 'daily' or 'auto')",
+            field="workload.inference.shape",
+        )
     total = demand.rate_rps.sum(axis=0)
     local_s = _ns(idx) // 10**9 + int(round(source_utc_offset_h * 3600))
     n = _DAY_S // bin_s
@@ -278,6 +341,7 @@ def diurnal_profile(
     smooth_h: float = 1.0,
     model: ServedModel | None = None,
     slo: Slo | None = None,
+    step_s: float | None = None,
 ) -> InferenceDemand:
     """A demand series on ``index_utc`` with ServeGen's daily/weekly shape, scaled to a peak rate, in Japan time.
 
@@ -301,6 +365,8 @@ def diurnal_profile(
         See :func:`weekly_shape`.
     model, slo
         Default ``tokens_from``'s (or ``shape_from``'s).
+    step_s
+        Length of a step of ``index_utc`` [s]; needed for a one-step index, otherwise inferred.
 
     Returns
     -------
@@ -308,9 +374,12 @@ def diurnal_profile(
         Each step's rate is the mean of the shape over that step times the region's peak.
     """
     idx = pd.DatetimeIndex(index_utc)
-    if idx.tz is None or len(idx) < 2:
-        raise WattbitInputError("target index must be tz-aware with at least 2 steps", field="index_utc")
-    step = idx[1] - idx[0]
+    if idx.tz is None or len(idx) < (1 if step_s else 2):
+        raise WattbitInputError(
+            "target index must be tz-aware with at least 2 steps (expected a regular UTC index, or step_s)",
+            field="index_utc",
+        )
+    step = pd.Timedelta(seconds=step_s) if step_s else idx[1] - idx[0]
     if not (np.diff(_ns(idx)) == step.value).all():
         raise WattbitInputError("target index must be regular", field="index_utc")
     peaks = peak_rate_rps if isinstance(peak_rate_rps, Mapping) else {"total": peak_rate_rps}

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from wattbit.data._base import check_time_order, drop_exact_duplicates, localize, to_float
+from wattbit.data._base import check_plausible, check_time_order, drop_exact_duplicates, localize, to_float
 from wattbit.errors import DataFormatError
 
 COLUMNS: tuple[str, ...] = (
@@ -235,7 +235,7 @@ def _to_numbers(
 
 
 def _read_rows(text: str, path: str) -> tuple[list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
@@ -243,7 +243,9 @@ def _read_rows(text: str, path: str) -> tuple[list[list[str]], list[int]]:
             rows.append(row)
             lines.append(reader.line_num)
     except csv.Error as exc:
-        raise DataFormatError(f"cannot parse as CSV ({exc})", path=path, row=reader.line_num + 1) from exc
+        raise DataFormatError(
+            f"cannot parse as CSV ({exc}; expected a comma-separated table)", path=path, row=reader.line_num + 1
+        ) from exc
     return rows, lines
 
 
@@ -409,6 +411,7 @@ def parse_raw(text: str, path: str, encoding: str, layout: Layout) -> ParsedFile
     )
     check_time_order(index, path=path, line_of=lines_arr)
     frame = pd.DataFrame({c: data[c] * layout.factor for c in layout.columns}, index=index)
+    check_plausible(frame, path=path, line_of=lines_arr, source_columns=dict(mapping.values()))
     keep = ~frame.index.duplicated(keep="first")
     frame, dropped = drop_exact_duplicates(frame, path=path, line_of=lines_arr)
     return ParsedFile(path, encoding, frame, lines_arr[keep], dropped, notes, publisher)

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from wattbit.data._base import read_csv_text, read_text, to_float
 from wattbit.errors import DataFormatError
 from wattbit.ops.detect.baseline import RobustEwma
 
@@ -52,25 +53,92 @@ class NabFile:
     windows: list[tuple[int, int]]
 
 
+def _json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; a missing, undecodable or non-object file is a :class:`DataFormatError`."""
+    try:
+        data = json.loads(read_text(path)[0])
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"not valid JSON ({exc.msg}; expected {what})", path=path, row=exc.lineno) from exc
+    if not isinstance(data, dict):
+        raise DataFormatError(f"a JSON {type(data).__name__} (expected {what}: an object)", path=path)
+    return data
+
+
+def _series(path: Path) -> tuple[pd.DatetimeIndex, NDArray[np.float64]]:
+    """The ``timestamp,value`` rows of one NAB file: every time readable, every value a finite number."""
+    text, _ = read_text(path)
+    frame = read_csv_text(text, path, dtype=str, keep_default_na=False)
+    if list(frame.columns) != ["timestamp", "value"]:
+        raise DataFormatError(f"columns {list(frame.columns)} (expected timestamp,value)", path=path, row=1)
+    if frame.empty:
+        raise DataFormatError("no data rows (expected timestamp,value rows)", path=path, row=2)
+    line_of = np.arange(len(frame)) + 2
+    stamps = frame["timestamp"].str.strip()
+    ts = pd.to_datetime(stamps, format="%Y-%m-%d %H:%M:%S", errors="coerce")
+    if ts.isna().any():
+        i = int(np.flatnonzero(ts.isna().to_numpy())[0])
+        raise DataFormatError(
+            f"time {stamps.iloc[i]!r} (expected YYYY-MM-DD HH:MM:SS)", path=path, row=int(line_of[i]), field="timestamp"
+        )
+    index = pd.DatetimeIndex(ts)  # not checked for order: NAB's own files step back in places, and NAB reads them so
+    values = to_float(frame["value"], path=path, column="value", line_of=line_of)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataFormatError(
+            f"value {frame['value'].iloc[i]!r} (expected a finite number in every row: the detectors see no gaps)",
+            path=path,
+            row=int(line_of[i]),
+            field="value",
+        )
+    return index, values
+
+
+def _window(ts: pd.DatetimeIndex, start: Any, end: Any, path: Path, windows_path: Path) -> tuple[int, int]:
+    """Rows of one label window: the first row at each end, as NAB takes it (a file may repeat a timestamp)."""
+    try:
+        lo_t, hi_t = pd.Timestamp(start), pd.Timestamp(end)
+    except (ValueError, TypeError) as exc:
+        raise DataFormatError(
+            f"window {start!r}..{end!r} of {path.name} is not two times (expected 'YYYY-MM-DD HH:MM:SS.ffffff')",
+            path=windows_path,
+        ) from exc
+    lo, hi = (int(ts.searchsorted(t, side="left")) for t in (lo_t, hi_t))
+    if hi >= len(ts) or lo > hi or ts[lo] != lo_t or ts[hi] != hi_t:
+        raise DataFormatError(
+            f"window {start}..{end} does not fall on rows of the file (expected both ends to be times in it)",
+            path=path,
+        )
+    return lo, hi
+
+
 def read_nab(folder: Path) -> tuple[list[NabFile], dict[str, dict[str, float]]]:
-    """The realKnownCause files of ``folder`` with their windows, and the scoring profiles."""
-    windows = json.loads((folder / "combined_windows.json").read_text(encoding="utf-8"))
-    profiles = {k: v["CostMatrix"] for k, v in json.loads((folder / "profiles.json").read_text()).items()}
+    """The realKnownCause files of ``folder`` with their windows, and the scoring profiles.
+
+    Raises
+    ------
+    DataFormatError
+        If a file is missing or undecodable, a JSON file is not the object NAB writes, a time or value is not
+        readable (naming the line), or a window does not fall on rows of its file.
+    """
+    windows_path, profiles_path = folder / "combined_windows.json", folder / "profiles.json"
+    windows = _json(windows_path, "NAB's label windows, file -> [[start, end], ...]")
+    raw_profiles = _json(profiles_path, "NAB's scoring profiles, name -> {CostMatrix: ...}")
+    try:
+        profiles = {str(k): {str(c): float(w) for c, w in v["CostMatrix"].items()} for k, v in raw_profiles.items()}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise DataFormatError(
+            f"profile without a numeric CostMatrix ({exc!r}; expected name -> {{CostMatrix: {{weight: number}}}})",
+            path=profiles_path,
+        ) from exc
     files = []
     for key in sorted(k for k in windows if k.startswith(PREFIX)):
         path = folder / key.removeprefix(PREFIX)
-        frame = pd.read_csv(path)
-        if list(frame.columns) != ["timestamp", "value"]:
-            raise DataFormatError(f"expected columns timestamp,value, got {list(frame.columns)}", path=path)
-        ts = pd.DatetimeIndex(pd.to_datetime(frame["timestamp"]))
-        spans = []
-        for start, end in windows[key]:
-            # first row at each end, as NAB takes it (a file may repeat a timestamp)
-            lo, hi = (int(ts.searchsorted(pd.Timestamp(t), side="left")) for t in (start, end))
-            if hi >= len(ts) or ts[lo] != pd.Timestamp(start) or ts[hi] != pd.Timestamp(end):
-                raise DataFormatError(f"window {start}..{end} does not fall on rows of the file", path=path)
-            spans.append((lo, hi))
-        files.append(NabFile(path.stem, ts, frame["value"].to_numpy(dtype=float), spans))
+        ts, values = _series(path)
+        spans = windows[key]
+        if not isinstance(spans, list) or not all(isinstance(w, list) and len(w) == 2 for w in spans):
+            raise DataFormatError(f"windows of {key} are not [start, end] pairs (expected a list)", path=windows_path)
+        files.append(NabFile(path.stem, ts, values, [_window(ts, a, b, path, windows_path) for a, b in spans]))
     return files, profiles
 
 
