@@ -28,6 +28,7 @@ demo: $(STAMP)
 # Debian packages the tests start for real: prometheus (2.42), installed without starting its system service
 test-deps:
 	command -v prometheus >/dev/null || sh scripts/install_prometheus.sh
+	command -v slurmctld >/dev/null || sh scripts/install_slurm.sh
 
 test: $(DEV_STAMP) test-deps
 	$(BIN)/python -m pytest -q
