@@ -31,6 +31,7 @@ test-deps:
 	command -v prometheus >/dev/null || sh scripts/install_prometheus.sh
 	test -x /usr/lib/postgresql/15/bin/pg_ctl || sh scripts/install_postgresql.sh
 	test -x /usr/bin/chromium || sh scripts/install_chromium.sh
+	command -v slurmctld >/dev/null || sh scripts/install_slurm.sh
 
 test: $(DEV_STAMP) test-deps
 	$(BIN)/python -m pytest -q

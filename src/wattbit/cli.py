@@ -42,6 +42,12 @@ token_app = typer.Typer(
     help="Bearer tokens of the service (wattbit serve).", no_args_is_help=True, rich_markup_mode=None
 )
 app.add_typer(token_app, name="token")
+slurm_app = typer.Typer(
+    help="A real Slurm cluster (one slurmd per node) on this machine, for the twin.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+ops_app.add_typer(slurm_app, name="slurm")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -507,6 +513,42 @@ def ops_nab(
                 f"  false positives {r['false_positives']}"
             )
     typer.echo(f"results: {out / 'nab.json'}")
+
+
+SlurmDirOption = Annotated[Path, typer.Option("--dir", help="Folder of the cluster's configuration, state and logs.")]
+
+
+@slurm_app.command("up")
+@user_errors
+def slurm_up_cmd(
+    directory: SlurmDirOption,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario whose sites become partitions.")] = (
+        "japan-2022"
+    ),
+    nodes_per_site: Annotated[int, typer.Option("--nodes-per-site", help="Nodes per site (partition).", min=1)] = 2,
+    rest: Annotated[bool, typer.Option("--rest", help="Also start slurmrestd on DIR/slurmrestd.sock.")] = False,
+) -> None:
+    """Write DIR/slurm.conf and DIR/gres.conf (one partition per site, the twin's node names, GPUs as GRES) and start
+    slurmctld and one slurmd per node on 127.0.0.1; DIR/slurm.json records the pids for `wattbit ops slurm down`."""
+    from wattbit.ops.adapters.slurm_cluster import SlurmClusterError, slurm_up
+    from wattbit.scenario import load_scenario
+
+    try:
+        cluster = slurm_up(directory, load_scenario(scenario), nodes_per_site, rest=rest)
+    except SlurmClusterError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"slurm up: {len(cluster.layout.nodes)} nodes in {len(cluster.layout.partitions)} partitions")
+    typer.echo(f"export SLURM_CONF={cluster.conf}")
+
+
+@slurm_app.command("down")
+@user_errors
+def slurm_down_cmd(directory: SlurmDirOption) -> None:
+    """Stop the cluster that `wattbit ops slurm up --dir DIR` started (exactly its recorded processes)."""
+    from wattbit.ops.adapters.slurm_cluster import slurm_down
+
+    typer.echo("stopped" if slurm_down(directory) else f"no cluster started in {directory} is running")
 
 
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:
