@@ -586,6 +586,9 @@ def serve(
     cors_origin: Annotated[
         list[str] | None, typer.Option("--cors-origin", help="Browser origin allowed to call the API (repeat).")
     ] = None,
+    audit_db: Annotated[
+        Path | None, typer.Option("--audit-db", help="The control loop's audit store (default DATA_DIR/audit.sqlite).")
+    ] = None,
     workers: Annotated[int, typer.Option("--workers", help="Runs executed at once.", min=1)] = 1,
     secure_cookies: Annotated[
         bool, typer.Option("--secure-cookies", help="Mark the session cookie Secure (behind HTTPS).")
@@ -608,6 +611,7 @@ def serve(
         prometheus_url=prometheus_url,
         twin_speed=speed,
         max_workers=workers,
+        audit_db=audit_db,
         cors_origins=list(cors_origin or []),
         data_roots=list(data_root or []),
         secure_cookies=secure_cookies,

@@ -80,10 +80,11 @@ def make_tokens(db_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def service(tmp_path: Path, db_url: str | None = None, **config: Any) -> Iterator[Api]:
-    """A service on ``db_url`` (a SQLite file in ``tmp_path`` by default), without a live fleet unless asked."""
+def service(tmp_path: Path, db_url: str | None = None, tokens_made: bool = False, **config: Any) -> Iterator[Api]:
+    """A service on ``db_url`` (a SQLite file in ``tmp_path`` by default), without a live fleet unless asked; with
+    ``tokens_made`` the tokens exist already (the caller fills :attr:`Api.tokens`)."""
     url = db_url or f"sqlite:///{tmp_path / 'wattbit.sqlite'}"
-    tokens = make_tokens(url)
+    tokens = {} if tokens_made else make_tokens(url)
     cfg = ServiceConfig(db_url=url, data_dir=tmp_path / "data", **{"fleet": "none", **config})
     with TestClient(create_app(cfg)) as client:
         yield Api(client, tokens, cfg)

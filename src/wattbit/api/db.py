@@ -36,8 +36,6 @@ ROLES = ("viewer", "operator", "admin")
 #: States of a run; the last four are final.
 RUN_STATES = ("queued", "starting", "running", "succeeded", "failed", "cancelled")
 FINAL_RUN_STATES = frozenset({"succeeded", "failed", "cancelled"})
-#: States of a proposed action.
-ACTION_STATES = ("proposed", "approved", "rejected", "applied", "failed")
 
 
 class Base(DeclarativeBase):
@@ -109,26 +107,6 @@ class Run(Base):
     worker_host: Mapped[str | None] = mapped_column(String(200), nullable=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class Action(Base):
-    """An action the control loop proposes (drain a node, requeue a job, ...) and what a person decided."""
-
-    __tablename__ = "actions"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    site: Mapped[str] = mapped_column(String(100))
-    target: Mapped[str] = mapped_column(String(200))
-    reason: Mapped[str] = mapped_column(Text)
-    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
-    destructive: Mapped[bool] = mapped_column(Boolean, default=True)
-    state: Mapped[str] = mapped_column(String(16), index=True)
-    proposed_by: Mapped[str] = mapped_column(String(100))
-    proposed_s: Mapped[float] = mapped_column(Float)
-    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
-    decided_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    decided_s: Mapped[float | None] = mapped_column(Float, nullable=True)
-    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class AuditEntry(Base):

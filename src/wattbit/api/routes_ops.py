@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
+from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from wattbit.api.deps import Admin, Operator, Svc, Viewer
 from wattbit.api.errors import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND, ApiError
 from wattbit.api.fleet import SITE_FIELDS
-from wattbit.api.ops_backend import ACTION_KINDS, Conflict, NotFound
+from wattbit.api.ops_backend import ACTION_KINDS, ACTION_STATUSES, Conflict, NotFound
 from wattbit.errors import WattbitInputError
 
 api = APIRouter(prefix="/api/v1")
+ActionKind = Literal[ACTION_KINDS]  # type: ignore[valid-type]
+ActionStatus = Literal[ACTION_STATUSES]  # type: ignore[valid-type]
+ActionId = Annotated[str, PathParam(min_length=1, max_length=300)]
 #: Alerts whose episode saw a candidate within this long of the fleet's clock set a site's state [s].
 ACTIVE_ALERT_S = 6 * 3600.0
 _RANK = {"ok": 0, "info": 0, "warning": 1, "critical": 2}
@@ -81,11 +85,11 @@ def nodes(
             state = "failed" if a["severity"] == "critical" else "suspect"
             if worst.get(a["node"]) != "failed":
                 worst[a["node"]] = state
+    names = {"pending_approval": "drain proposed", "approved": "drain approved", "decided": "draining",
+             "applied": "drained"}  # fmt: skip
     for act in reversed(service.ops.actions(limit=1000)):
-        if act["kind"] == "drain" and act["state"] in ("proposed", "approved", "applied"):
-            worst[act["target"]] = {"proposed": "drain proposed", "approved": "drain approved"}.get(
-                act["state"], "drained"
-            )
+        if act["kind"] == "drain" and act["state"] in names:
+            worst[act["target"]] = names[act["state"]]
     return [{**n, "state": worst.get(n["node"], "ok")} for n in service.fleet.nodes(site)[:limit]]
 
 
@@ -117,7 +121,7 @@ def alerts(
 def actions(
     who: Viewer,
     service: Svc,
-    state: Annotated[Literal["proposed", "approved", "rejected", "applied", "failed"] | None, Query()] = None,
+    state: Annotated[ActionStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> list[dict[str, Any]]:
     """Proposed actions and their decisions, newest first."""
@@ -129,13 +133,16 @@ class Proposal(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal[ACTION_KINDS]  # type: ignore[valid-type]
+    kind: ActionKind
     site: str = Field(default="", max_length=100)
     target: str = Field(min_length=1, max_length=200)
+    params: dict[str, Any] = Field(default_factory=dict)
     reason: str = Field(default="", max_length=2000)
     evidence: dict[str, Any] = Field(default_factory=dict)
-    destructive: bool = True
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    source: str = Field(default="service", min_length=1, max_length=32)
+    episode: str = Field(default="", max_length=200)
+    data_time_s: float | None = Field(default=None, ge=0, le=1e11)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=300)
 
 
 @api.post(
@@ -146,7 +153,8 @@ class Proposal(BaseModel):
     responses={**AUTH_ERRORS, **INVALID, 200: {"description": "Already proposed with this idempotency key"}},
 )
 def propose(body: Proposal, who: Operator, service: Svc) -> Any:
-    """Record a proposal; the same ``idempotency_key`` twice returns the first (200) instead of a new one (201)."""
+    """Record a proposal with the status the loop's mode gives it (``pending_approval`` for a destructive action in
+    ``approve`` mode); the same ``idempotency_key`` twice returns the first (200) instead of a new one (201)."""
     from fastapi.responses import JSONResponse
 
     try:
@@ -169,11 +177,11 @@ class Decision(BaseModel):
 def _decide(verb: str, action_id: str, body: Decision | None, who: Any, service: Any) -> dict[str, Any]:
     try:
         fn = service.ops.approve if verb == "approve" else service.ops.reject
-        action: dict[str, Any] = fn(action_id[:32], who, body.comment if body else None)
+        action: dict[str, Any] = fn(action_id, who, body.comment if body else None)
     except NotFound:
         raise ApiError(404, "not_found", f"no action {action_id[:64]!r}", field="action_id") from None
     except Conflict as exc:
-        raise ApiError(409, "conflict", str(exc), field="state", expected="proposed") from None
+        raise ApiError(409, "conflict", str(exc), field="state", expected="pending_approval") from None
     service.hub.publish("action", action)
     service.hub.publish("audit", {"action": f"action.{verb}", "target": action_id, "actor": who.name})
     return action
@@ -185,7 +193,7 @@ def _decide(verb: str, action_id: str, body: Decision | None, who: Any, service:
     summary="Approve a proposed action",
     responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
 )
-def approve(action_id: str, who: Operator, service: Svc, body: Decision | None = None) -> dict[str, Any]:
+def approve(action_id: ActionId, who: Operator, service: Svc, body: Decision | None = None) -> dict[str, Any]:
     """Approve (operator): on disk, with its audit entry, before this answers."""
     return _decide("approve", action_id, body, who, service)
 
@@ -196,7 +204,7 @@ def approve(action_id: str, who: Operator, service: Svc, body: Decision | None =
     summary="Reject a proposed action",
     responses={**AUTH_ERRORS, **NOT_FOUND, **CONFLICT},
 )
-def reject(action_id: str, who: Operator, service: Svc, body: Decision | None = None) -> dict[str, Any]:
+def reject(action_id: ActionId, who: Operator, service: Svc, body: Decision | None = None) -> dict[str, Any]:
     """Reject (operator)."""
     return _decide("reject", action_id, body, who, service)
 
@@ -206,10 +214,11 @@ def audit_log(
     who: Viewer,
     service: Svc,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    before_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    source: Annotated[Literal["all", "service", "loop"], Query()] = "all",
 ) -> list[dict[str, Any]]:
-    """Every change, newest first: who (the token's name), role, what, on what, details."""
-    return service.ops.audit(limit, before_id)
+    """Every change, newest first: who (the token's name, or the loop), role, what, on what, details. ``service``:
+    changes made through the API; ``loop``: the control loop's log (proposals, approvals, what it applied)."""
+    return service.ops.audit(limit, source)
 
 
 class ModeRequest(BaseModel):

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from wattbit.api.db import ScenarioRow, make_engine, migrate, now_s, sessions
 from wattbit.api.events import EventHub
 from wattbit.api.fleet import FleetSource, NoFleet, PrometheusFleet, TwinFleet
-from wattbit.api.ops_backend import AlertDrainProposer, LocalOpsBackend
+from wattbit.api.ops_backend import AlertDrainProposer, HealOpsBackend
 from wattbit.api.runs import Supervisor
 from wattbit.api.scenarios import MAX_UPLOAD_BYTES, builtin_rows, summary
 
@@ -41,6 +41,11 @@ class ServiceConfig:
         The scenario the twin runs and whose sites the map shows.
     alerts_db
         The watcher's alert store to read (default: ``data_dir/alerts.sqlite``, which the embedded twin writes).
+    audit_db
+        The control loop's audit store (default: ``data_dir/audit.sqlite``): its proposed actions and log.
+    default_mode
+        The loop's mode until an admin sets one (default: ``approve`` with the embedded demo's stand-in proposer,
+        so that its drains wait for a person; ``shadow`` otherwise).
     cors_origins
         Origins allowed to call the API from a browser (none: CORS closed).
     data_roots
@@ -57,6 +62,8 @@ class ServiceConfig:
     scenario: str = "japan-2022"
     prometheus_url: str | None = None
     alerts_db: Path | None = None
+    audit_db: Path | None = None
+    default_mode: str | None = None
     twin_speed: float = 1800.0
     twin_start: str | None = "2022-04-10"
     twin_nodes_per_site: int | None = None
@@ -79,7 +86,9 @@ class Service:
         self.sessions = sessions(self.engine)
         self.hub = EventHub()
         self.alerts_path = config.alerts_db or (config.data_dir / "alerts.sqlite")
-        self.ops = LocalOpsBackend(self.sessions, self.alerts_path)
+        self.audit_path = config.audit_db or (config.data_dir / "audit.sqlite")
+        mode = config.default_mode or ("approve" if config.fleet == "twin" and config.propose_drains else "shadow")
+        self.ops = HealOpsBackend(self.sessions, self.alerts_path, self.audit_path, default_mode=mode)
         self.fleet: FleetSource = NoFleet()
         self.supervisor = Supervisor(
             self.sessions, config.db_url, config.data_dir, config.max_workers, publish=self.hub.publish

@@ -1,4 +1,4 @@
-"""The service's first schema: tokens, sessions, scenarios, runs, actions, audit, settings.
+"""The service's first schema: tokens, sessions, scenarios, runs, audit, settings.
 
 Revision ID: 0001
 Revises:
@@ -74,24 +74,6 @@ def upgrade() -> None:
     op.create_index("ix_runs_scenario_id", "runs", ["scenario_id"])
     op.create_index("ix_runs_state", "runs", ["state"])
     op.create_table(
-        "actions",
-        sa.Column("id", sa.String(32), primary_key=True),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("site", sa.String(100), nullable=False),
-        sa.Column("target", sa.String(200), nullable=False),
-        sa.Column("reason", sa.Text(), nullable=False),
-        sa.Column("evidence", sa.JSON(), nullable=False),
-        sa.Column("destructive", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("proposed_by", sa.String(100), nullable=False),
-        sa.Column("proposed_s", sa.Float(), nullable=False),
-        sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
-        sa.Column("decided_by", sa.String(100), nullable=True),
-        sa.Column("decided_s", sa.Float(), nullable=True),
-        sa.Column("comment", sa.Text(), nullable=True),
-    )
-    op.create_index("ix_actions_state", "actions", ["state"])
-    op.create_table(
         "audit",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column("time_s", sa.Float(), nullable=False),
@@ -112,5 +94,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("settings", "audit", "actions", "runs", "scenarios", "sessions", "tokens"):
+    for table in ("settings", "audit", "runs", "scenarios", "sessions", "tokens"):
         op.drop_table(table)
