@@ -216,7 +216,7 @@ class HealOpsBackend:
         except ActionStateError as exc:
             raise Conflict(str(exc)) from None
         with self.sessions() as db:
-            detail = {"kind": record.kind, "target": record.target, "comment": comment}
+            detail: dict[str, object] = {"kind": record.kind, "target": record.target, "comment": comment}
             audit(db, who.name, who.role, f"action.{verb}", record.action_id, detail)
             db.commit()
         return action_dict(record)
