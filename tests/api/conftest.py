@@ -20,7 +20,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.pg import Postgres, free_port
 from wattbit.api.app import create_app
-from wattbit.api.server import create_token_at
+from wattbit.api.auth import create_token
+from wattbit.api.db import make_engine, migrate, sessions
 from wattbit.api.service import ServiceConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,8 +76,16 @@ class Api:
 
 
 def make_tokens(db_url: str) -> dict[str, str]:
-    """One token per role, named after it (``ann-viewer``, ...)."""
-    return {role: create_token_at(db_url, f"ann-{role}", role) for role in ROLES}
+    """One token per role, named after it (``ann-viewer``, ...), in one migrated database."""
+    engine = make_engine(db_url)
+    try:
+        migrate(engine)
+        with sessions(engine)() as db:
+            out = {role: create_token(db, f"ann-{role}", role)[1] for role in ROLES}
+            db.commit()
+    finally:
+        engine.dispose()
+    return out
 
 
 @contextmanager

@@ -18,6 +18,8 @@ from wattbit.errors import WattbitInputError
 log = logging.getLogger(__name__)
 #: The database and the runs' folders when ``--db`` and ``--data-dir`` are not given.
 DEFAULT_DATA_DIR = Path("out/service")
+#: Seconds a stopping server waits for open requests (event streams never end by themselves) [s].
+GRACE_S = 3
 
 
 def default_db_url(data_dir: Path = DEFAULT_DATA_DIR) -> str:
@@ -88,7 +90,15 @@ def serve(config: ServiceConfig, listen: str = "127.0.0.1:8000", ready: Callable
         log.warning("listening on %s, not a loopback address: put the service behind an HTTPS reverse proxy", host)
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info", proxy_headers=False)
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="info",
+            proxy_headers=False,
+            timeout_graceful_shutdown=GRACE_S,
+        )
     )
     if ready is not None:
         original = server.startup
