@@ -104,3 +104,15 @@ def test_bad_run_requests_name_the_field(api: Api) -> None:
     assert r.status_code == 404
     r = api.client.post("/api/v1/runs", json={**DAY, "kind": "plan"}, headers=api.auth("operator"))
     assert r.status_code == 422 and "[plan]" in r.json()["message"]
+
+
+def test_report_tables_scroll_show_dashes_for_missing_numbers_and_bench_carbon_is_a_change() -> None:
+    from wattbit.report.bench_report import carbon_change_figure
+    from wattbit.report.html import table_html
+
+    html = table_html(["a", "b"], [["x", float("nan")], ["y", None], ["z", 1234.5]], 1)
+    assert html.startswith('<div class="wide"><table>') and "nan" not in html.lower()
+    assert html.count(">—<") == 2 and "1,234.5" in html
+    bench = {"policies": {"baseline": {"carbon_t": 100.0}, "greedy": {"carbon_t": 95.0}}}
+    bars = carbon_change_figure(bench, ["baseline", "greedy"]).data[0]
+    assert list(bars.y) == [0.0, -5.0] and "100.0 t" in bars.text[0] and "-5.0 %" in bars.text[1]
