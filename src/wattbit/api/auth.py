@@ -98,6 +98,33 @@ def authenticate_token(db: DbSession, secret: str) -> Principal | None:
     return Principal(row.id, row.name, row.role)
 
 
+class PrincipalCache:
+    """Principals of recently seen bearer tokens, by hash, for ``ttl_s`` seconds: a read under load then needs no
+    database round trip to authenticate. A revocation through this process clears the cache at once; one made by
+    another process (or ``wattbit token``) takes effect within ``ttl_s``."""
+
+    def __init__(self, ttl_s: float = 10.0) -> None:
+        self.ttl_s = ttl_s
+        self.entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, secret: str) -> Principal | None:
+        """The cached principal of ``secret``, or None."""
+        hit = self.entries.get(hash_secret(secret))
+        if hit is None or hit[1] < now_s():
+            return None
+        return hit[0]
+
+    def put(self, secret: str, principal: Principal) -> None:
+        """Remember ``principal`` for ``secret``."""
+        if len(self.entries) > 10_000:
+            self.entries.clear()
+        self.entries[hash_secret(secret)] = (principal, now_s() + self.ttl_s)
+
+    def clear(self) -> None:
+        """Forget everything (after a revocation)."""
+        self.entries.clear()
+
+
 def open_session(db: DbSession, principal: Principal) -> str:
     """A new browser session for ``principal``; returns the cookie value (stored hashed)."""
     sid = secrets.token_urlsafe(32)

@@ -37,11 +37,16 @@ def current_principal(
     session_id: Annotated[str | None, Depends(cookie)],
 ) -> Principal:
     """Who calls: a bearer token, else the session cookie (whose writes need ``X-Wattbit-CSRF: 1``); 401 if neither."""
+    if credentials is not None:
+        cached = service.principals.get(credentials.credentials)
+        if cached is not None:
+            return cached
     with service.sessions() as db:
         if credentials is not None:
             principal = authenticate_token(db, credentials.credentials)
             if principal is None:
                 raise ApiError(401, "bad_token", "the bearer token is unknown or revoked", expected="a valid token")
+            service.principals.put(credentials.credentials, principal)
             return principal
         if session_id:
             principal = authenticate_session(db, session_id)

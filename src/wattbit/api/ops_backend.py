@@ -19,6 +19,7 @@ of the server afterwards loses nothing.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -31,6 +32,8 @@ from wattbit.errors import WattbitInputError
 from wattbit.ops.heal.actions import KINDS, MODES, STATUSES, Action
 from wattbit.ops.heal.audit import ActionRecord, ActionStateError, AuditEvent, AuditStore, UnknownAction
 
+#: Seconds an answer of the alert store is reused (alerts change at most once a twin step) [s].
+ALERTS_TTL_S = 1.0
 #: Action kinds the loop proposes (:data:`wattbit.ops.heal.actions.KINDS`).
 ACTION_KINDS = tuple(KINDS)
 #: Statuses of an action (:data:`wattbit.ops.heal.actions.STATUSES`); ``pending_approval`` waits for a person.
@@ -162,6 +165,7 @@ class HealOpsBackend:
         self.store = AuditStore(audit_store_path)
         self.default_mode = default_mode
         self._alerts: Any = None
+        self._alert_cache: dict[tuple[float | None, int], tuple[float, list[dict[str, Any]]]] = {}
         self._lock = threading.Lock()
 
     def _alert_store(self) -> Any:
@@ -174,10 +178,18 @@ class HealOpsBackend:
         return self._alerts
 
     def alerts(self, since_s: float | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """See :meth:`OpsBackend.alerts`."""
+        """See :meth:`OpsBackend.alerts` (an answer is reused for :data:`ALERTS_TTL_S`: every dashboard reads them)."""
+        key = (since_s, limit)
         with self._lock:
+            hit = self._alert_cache.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
             store = self._alert_store()
-            return [] if store is None else list(store.alerts(since_s, limit))
+            out = [] if store is None else list(store.alerts(since_s, limit))
+            if len(self._alert_cache) > 100:
+                self._alert_cache.clear()
+            self._alert_cache[key] = (time.monotonic() + ALERTS_TTL_S, out)
+            return out
 
     def actions(self, state: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
         """See :meth:`OpsBackend.actions`."""

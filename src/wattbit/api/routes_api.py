@@ -164,9 +164,12 @@ def post_token(body: TokenRequest, who: Admin, db: Db, response: Response) -> di
 @api.delete(
     "/tokens/{token_id}", tags=["tokens"], summary="Revoke a token (admin)", responses={**AUTH_ERRORS, **NOT_FOUND}
 )
-def delete_token(token_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], who: Admin, db: Db) -> dict[str, Any]:
-    """Revoke a token and end its browser sessions."""
+def delete_token(
+    token_id: Annotated[int, PathParam(ge=1, le=2**31 - 1)], who: Admin, db: Db, service: Svc
+) -> dict[str, Any]:
+    """Revoke a token and end its browser sessions (at once in this process; within 10 s in others)."""
     row = revoke_token(db, token_id)
+    service.principals.clear()
     if row is None:
         raise ApiError(404, "not_found", f"no token {token_id}", field="token_id", value=token_id)
     audit(db, who.name, who.role, "token.revoke", row.name, {"id": token_id})

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
+from wattbit.api.auth import PrincipalCache
 from wattbit.api.db import ScenarioRow, make_engine, migrate, now_s, sessions
 from wattbit.api.events import EventHub
 from wattbit.api.fleet import FleetSource, NoFleet, PrometheusFleet, TwinFleet
@@ -85,6 +86,7 @@ class Service:
         self.engine = make_engine(config.db_url)
         self.sessions = sessions(self.engine)
         self.hub = EventHub()
+        self.principals = PrincipalCache()
         self.alerts_path = config.alerts_db or (config.data_dir / "alerts.sqlite")
         self.audit_path = config.audit_db or (config.data_dir / "audit.sqlite")
         mode = config.default_mode or ("approve" if config.fleet == "twin" and config.propose_drains else "shadow")
