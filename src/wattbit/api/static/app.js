@@ -19,6 +19,10 @@ function when(s) {
   if (!s) return "—";
   return new Date(s * 1000).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
+function evidenceText(ev) {
+  const show = (v) => (typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v, 2)) : typeof v === "object" ? JSON.stringify(v) : String(v));
+  return Object.entries(ev || {}).map(([k, v]) => `${k}=${show(v)}`).join(", ");
+}
 function $(id) { return document.getElementById(id); }
 function table(el, cols, rows, empty) {
   if (!el) return;
@@ -233,7 +237,7 @@ async function loadActions() {
   table($("actions"), [
     { label: "proposed", get: (a) => when(a.proposed_s) }, { label: "action", html: (a) => `<b>${esc(a.kind)}</b> ${esc(a.target)}` },
     { label: "site", key: "site" }, { label: "why", key: "reason", cls: "reason" },
-    { label: "evidence", cls: "evidence", get: (a) => Object.entries(a.evidence || {}).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(", ") },
+    { label: "evidence", cls: "evidence", get: (a) => evidenceText(a.evidence) },
     { label: "state", html: (a) => `<span class="badge ${esc(a.state)}">${esc(a.state.replace("_", " "))}</span>${a.decided_by ? ` by ${esc(a.decided_by)}` : ""}` },
     { label: "", html: (a) => a.state === "pending_approval" ? `<button class="primary" data-approve="${esc(a.id)}" ${may("operator") ? "" : "disabled"}>Approve</button> <button class="danger" data-reject="${esc(a.id)}" ${may("operator") ? "" : "disabled"}>Reject</button>` : "" },
   ], rows, "nothing proposed");
@@ -249,7 +253,7 @@ async function loadAlerts() {
     { label: "kind", key: "kind" }, { label: "site", key: "site" }, { label: "node", key: "node" }, { label: "GPU", get: (a) => (a.gpu >= 0 ? a.gpu : "—"), num: true },
     { label: "failure probability", get: (a) => (a.probability === null ? "—" : `${fmt(a.probability * 100, 0)} % in ${fmt(a.horizon_h, 0)} h`), num: true },
     { label: "seen", get: (a) => `${a.count}×`, num: true },
-    { label: "evidence", cls: "evidence", get: (a) => Object.entries(a.evidence || {}).map(([k, v]) => `${k}=${typeof v === "number" ? fmt(v, 2) : v}`).join(", ") },
+    { label: "evidence", cls: "evidence", get: (a) => evidenceText(a.evidence) },
   ], rows, "no alerts");
 }
 
