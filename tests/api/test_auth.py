@@ -132,3 +132,19 @@ def test_cors_is_closed_by_default(api: Api) -> None:
     assert "access-control-allow-origin" not in r.headers
     r = api.client.get("/api/v1/runs", headers={"Origin": "https://evil.example", **api.auth("viewer")})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_health_readiness_metrics_and_openapi_need_no_token(api: Api) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok"}
+    assert api.client.get("/readyz").json() == {"status": "ready", "fleet": "none"}
+    api.client.get("/api/v1/runs", headers=api.auth("viewer"))
+    metrics = api.client.get("/metrics").text
+    assert 'wattbit_api_requests_total{method="GET",route="/api/v1/runs",status="200"} 1.0' in metrics
+    assert "wattbit_api_request_duration_seconds_bucket" in metrics and "wattbit_api_ready 1.0" in metrics
+    spec = api.client.get("/api/v1/openapi.json").json()
+    assert {"/api/v1/runs", "/api/v1/scenarios", "/api/v1/ops/actions/{action_id}/approve"} <= set(spec["paths"])
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    page = api.client.get("/")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    assert api.client.get("/static/plotly.min.js").status_code == 200
+    assert api.client.get("/static/..%2Fapp.py").status_code == 404
