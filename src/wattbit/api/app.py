@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -94,6 +95,9 @@ def create_app(config: Any) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # a few worker threads for the synchronous endpoints, fewer than the database pool's connections: dozens of
+        # threads fighting for the GIL and for pooled connections answer slower than a short queue does
+        anyio.to_thread.current_default_thread_limiter().total_tokens = config.request_threads
         service.hub.bind(asyncio.get_running_loop())
         await asyncio.to_thread(service.start)
         log.info("wattbit service ready (fleet: %s)", service.fleet.kind)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session as DbSession
 
@@ -18,7 +19,7 @@ cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="The da
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     """The running service."""
     service: Service = request.app.state.service
     return service
@@ -30,17 +31,29 @@ def get_db(service: Annotated[Service, Depends(get_service)]) -> Iterator[DbSess
         yield db
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     service: Annotated[Service, Depends(get_service)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session_id: Annotated[str | None, Depends(cookie)],
 ) -> Principal:
-    """Who calls: a bearer token, else the session cookie (whose writes need ``X-Wattbit-CSRF: 1``); 401 if neither."""
+    """Who calls: a bearer token, else the session cookie (whose writes need ``X-Wattbit-CSRF: 1``); 401 if neither.
+
+    A token seen in the last seconds is answered from the cache on the event loop; anything else looks in the
+    database in a worker thread."""
     if credentials is not None:
         cached = service.principals.get(credentials.credentials)
         if cached is not None:
             return cached
+    return await run_in_threadpool(_lookup, request, service, credentials, session_id)
+
+
+def _lookup(
+    request: Request,
+    service: Service,
+    credentials: HTTPAuthorizationCredentials | None,
+    session_id: str | None,
+) -> Principal:
     with service.sessions() as db:
         if credentials is not None:
             principal = authenticate_token(db, credentials.credentials)
@@ -71,7 +84,7 @@ def current_principal(
 def require(role: str) -> Callable[..., Any]:
     """A dependency that admits callers with ``role`` or a stronger one (403 otherwise)."""
 
-    def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not principal.may(role):
             raise ApiError(
                 403,

@@ -76,6 +76,7 @@ class ServiceConfig:
     secure_cookies: bool = False
     max_upload_bytes: int = MAX_UPLOAD_BYTES
     ops_poll_s: float = 2.0
+    request_threads: int = 8
 
 
 class Service:
