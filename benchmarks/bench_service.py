@@ -75,6 +75,8 @@ async def client(
             status = r.status_code
         except httpx.TimeoutException:
             status = 0  # no answer within the client's timeout
+        except httpx.TransportError:
+            status = -1  # the connection was reset
         out.append(time.perf_counter() - t0)
         if status != 200:
             errors.append(status)
@@ -137,6 +139,7 @@ def main() -> None:
         "max_ms": round(float(ms.max()), 1),
         "errors": len(errors),
         "timeouts_60s": errors.count(0),
+        "connection_errors": errors.count(-1),
         "run_state_after": state["state"],
         "run_progress_after": round(state["progress"], 3),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
