@@ -25,9 +25,13 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/wattbit demo --out out/demo
 
-# Debian packages the tests start for real: prometheus (2.42), installed without starting its system service
+# Debian packages the tests start for real: prometheus (2.42), installed without starting its system service;
+# PostgreSQL 15 (the tests run their own server in a temporary folder) and chromium (the dashboard's browser tests)
 test-deps:
 	command -v prometheus >/dev/null || sh scripts/install_prometheus.sh
+	test -x /usr/lib/postgresql/15/bin/pg_ctl || sh scripts/install_postgresql.sh
+	test -x /usr/bin/chromium || sh scripts/install_chromium.sh
+	command -v slurmctld >/dev/null || sh scripts/install_slurm.sh
 
 test: $(DEV_STAMP) test-deps
 	$(BIN)/python -m pytest -q

@@ -38,6 +38,16 @@ prometheus_app = typer.Typer(
 app.add_typer(twin_app, name="twin")
 app.add_typer(ops_app, name="ops")
 ops_app.add_typer(prometheus_app, name="prometheus")
+token_app = typer.Typer(
+    help="Bearer tokens of the service (wattbit serve).", no_args_is_help=True, rich_markup_mode=None
+)
+app.add_typer(token_app, name="token")
+slurm_app = typer.Typer(
+    help="A real Slurm cluster (one slurmd per node) on this machine, for the twin.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+ops_app.add_typer(slurm_app, name="slurm")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -505,10 +515,123 @@ def ops_nab(
     typer.echo(f"results: {out / 'nab.json'}")
 
 
+SlurmDirOption = Annotated[Path, typer.Option("--dir", help="Folder of the cluster's configuration, state and logs.")]
+
+
+@slurm_app.command("up")
+@user_errors
+def slurm_up_cmd(
+    directory: SlurmDirOption,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario whose sites become partitions.")] = (
+        "japan-2022"
+    ),
+    nodes_per_site: Annotated[int, typer.Option("--nodes-per-site", help="Nodes per site (partition).", min=1)] = 2,
+    rest: Annotated[bool, typer.Option("--rest", help="Also start slurmrestd on DIR/slurmrestd.sock.")] = False,
+) -> None:
+    """Write DIR/slurm.conf and DIR/gres.conf (one partition per site, the twin's node names, GPUs as GRES) and start
+    slurmctld and one slurmd per node on 127.0.0.1; DIR/slurm.json records the pids for `wattbit ops slurm down`."""
+    from wattbit.ops.adapters.slurm_cluster import SlurmClusterError, slurm_up
+    from wattbit.scenario import load_scenario
+
+    try:
+        cluster = slurm_up(directory, load_scenario(scenario), nodes_per_site, rest=rest)
+    except SlurmClusterError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo(f"slurm up: {len(cluster.layout.nodes)} nodes in {len(cluster.layout.partitions)} partitions")
+    typer.echo(f"export SLURM_CONF={cluster.conf}")
+
+
+@slurm_app.command("down")
+@user_errors
+def slurm_down_cmd(directory: SlurmDirOption) -> None:
+    """Stop the cluster that `wattbit ops slurm up --dir DIR` started (exactly its recorded processes)."""
+    from wattbit.ops.adapters.slurm_cluster import slurm_down
+
+    typer.echo("stopped" if slurm_down(directory) else f"no cluster started in {directory} is running")
+
+
 def _print_summary(summary: dict[str, dict[str, float]]) -> None:
     for site, figures in summary.items():
         parts = ", ".join(f"{k}={v:,.1f}" for k, v in figures.items())
         typer.echo(f"{site}: {parts}")
+
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL: sqlite:///PATH (default DATA_DIR/wattbit.sqlite) or postgresql://..."),
+]
+DataDirOption = Annotated[
+    Path, typer.Option("--data-dir", help="Folder of the runs' output, the alert store and the default database.")
+]
+
+
+@app.command()
+@user_errors
+def serve(
+    db: DbOption = None,
+    listen: Annotated[str, typer.Option("--listen", help="HOST:PORT (loopback by default; port 0: a free port).")] = (
+        "127.0.0.1:8000"
+    ),
+    data_dir: DataDirOption = Path("out/service"),
+    fleet: Annotated[
+        str, typer.Option("--fleet", help="Live view: twin (embedded demo), prometheus (--prometheus-url) or none.")
+    ] = "twin",
+    prometheus_url: Annotated[str | None, typer.Option("--prometheus-url", help="Prometheus to read.")] = None,
+    scenario: Annotated[str, typer.Option("--scenario", help="Scenario of the live fleet.")] = "japan-2022",
+    speed: Annotated[float, typer.Option("--speed", help="The embedded twin's simulated seconds per second.")] = 1800.0,
+    data_root: Annotated[
+        list[Path] | None, typer.Option("--data-root", help="Folder uploaded scenarios may read data from (repeat).")
+    ] = None,
+    cors_origin: Annotated[
+        list[str] | None, typer.Option("--cors-origin", help="Browser origin allowed to call the API (repeat).")
+    ] = None,
+    audit_db: Annotated[
+        Path | None, typer.Option("--audit-db", help="The control loop's audit store (default DATA_DIR/audit.sqlite).")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Runs executed at once.", min=1)] = 1,
+    secure_cookies: Annotated[
+        bool, typer.Option("--secure-cookies", help="Mark the session cookie Secure (behind HTTPS).")
+    ] = False,
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json) and the live dashboard until Ctrl-C."""
+    from wattbit.api.server import default_db_url
+    from wattbit.api.server import serve as serve_api
+    from wattbit.api.service import ServiceConfig
+
+    if fleet not in ("twin", "prometheus", "none"):
+        raise WattbitInputError(f"--fleet: expected twin, prometheus or none, got {fleet!r}", field="fleet")
+    if fleet == "prometheus" and not prometheus_url:
+        raise WattbitInputError("--fleet prometheus needs --prometheus-url URL", field="prometheus_url")
+    config = ServiceConfig(
+        db_url=db or default_db_url(data_dir),
+        data_dir=data_dir,
+        fleet=fleet,  # type: ignore[arg-type]
+        scenario=scenario,
+        prometheus_url=prometheus_url,
+        twin_speed=speed,
+        max_workers=workers,
+        audit_db=audit_db,
+        cors_origins=list(cors_origin or []),
+        data_roots=list(data_root or []),
+        secure_cookies=secure_cookies,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve_api(config, listen, ready=lambda url: typer.echo(f"serving {url}/ (API docs {url}/api/docs)", err=True))
+
+
+@token_app.command("create")
+@user_errors
+def token_create(
+    role: Annotated[str, typer.Option("--role", help="viewer, operator or admin.")],
+    name: Annotated[str, typer.Option("--name", help="Who holds it (shown in the audit log).")],
+    db: DbOption = None,
+    data_dir: DataDirOption = Path("out/service"),
+) -> None:
+    """Create a token and print it alone on stdout (it is stored hashed and shown only this once)."""
+    from wattbit.api.server import create_token_at, default_db_url
+
+    typer.echo(create_token_at(db or default_db_url(data_dir), name, role))
 
 
 def main() -> None:

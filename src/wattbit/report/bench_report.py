@@ -77,6 +77,38 @@ def _cell(value: Any, key: str) -> object:
     return value
 
 
+def carbon_change_figure(bench: dict[str, Any], names: list[str]) -> go.Figure:
+    """Carbon of each policy as its change against baseline [%] (bars from zero would hide a 5 % difference), with
+    the absolute figure [t CO2-eq] on each bar."""
+    totals = {n: bench["policies"][n]["carbon_t"] for n in names}
+    if "oracle_bound" in bench:
+        totals["oracle_bound"] = bench["oracle_bound"]["carbon_t"]
+    base = totals.get("baseline")
+    if not base:
+        fig = go.Figure(go.Bar(x=list(totals), y=list(totals.values()), text=[f"{v:,.1f} t" for v in totals.values()]))
+        fig.update_layout(title="Carbon of grid imports, location-based [t CO2-eq]", showlegend=False, height=320)
+        return fig
+    change = {n: 100.0 * (v - base) / base for n, v in totals.items()}
+    colours = ["#2e9d5b" if c < 0 else "#c8323c" if c > 0 else "#888" for c in change.values()]
+    fig = go.Figure(
+        go.Bar(
+            x=list(change),
+            y=list(change.values()),
+            marker_color=colours,
+            text=[f"{c:+.1f} %<br>{totals[n]:,.1f} t" for n, c in change.items()],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:+.2f} % against baseline<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Carbon of grid imports against baseline ({base:,.1f} t CO2-eq, location-based) [%]",
+        yaxis={"title": "change against baseline [%]", "zeroline": True, "zerolinecolor": "#444"},
+        showlegend=False,
+        height=340,
+    )
+    return fig
+
+
 def bench_sections(bench: dict[str, Any], results: dict[str, SimResult], tz: str) -> list[Section]:
     """Report sections: the comparison table, carbon and cost bars, and daily grid import per policy."""
     names = list(bench["policies"])
@@ -100,10 +132,7 @@ def bench_sections(bench: dict[str, Any], results: dict[str, SimResult], tz: str
             )
             + "</p>"
         )
-    carbon = go.Figure(go.Bar(x=names, y=[bench["policies"][n]["carbon_t"] for n in names], name="carbon"))
-    if "oracle_bound" in bench:
-        carbon.add_trace(go.Bar(x=["oracle_bound"], y=[bench["oracle_bound"]["carbon_t"]], name="bound"))
-    carbon.update_layout(title="Carbon of grid imports, location-based [t CO2-eq]", showlegend=False, height=320)
+    carbon = carbon_change_figure(bench, names)
     daily = go.Figure()
     for name, result in results.items():
         ts = result.timeseries

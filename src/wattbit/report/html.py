@@ -17,6 +17,7 @@ _PAGE = Environment(autoescape=True).from_string(
 <style>
  body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
  table { border-collapse: collapse; margin: 1em 0; } th, td { border: 1px solid #ccc; padding: .3em .6em; }
+ div.wide { overflow-x: auto; max-width: 100%; } div.wide th { white-space: nowrap; }
  th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
  .note { color: #555; font-size: .9em; } section { margin-bottom: 2.5em; }
 </style>
@@ -42,9 +43,12 @@ def figure_html(fig: go.Figure) -> str:
 
 
 def table_html(headers: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 1) -> str:
-    """A table; numbers are right-aligned and rounded to ``digits`` decimals (thousands separated)."""
+    """A table; numbers are right-aligned and rounded to ``digits`` decimals (thousands separated), a missing number
+    (NaN, None) shows as a dash, and a table wider than the page scrolls inside its own box."""
 
     def cell(value: object) -> str:
+        if value is None or (isinstance(value, float | np.floating) and not np.isfinite(value)):
+            return '<td class="num">—</td>'
         if isinstance(value, int | np.integer) and not isinstance(value, bool):
             return f'<td class="num">{value:,d}</td>'
         if isinstance(value, float | np.floating):
@@ -53,7 +57,7 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[object]], digits:
 
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="wide"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def write_page(path: Path, title: str, subtitle: str, sections: Sequence[Section]) -> Path:

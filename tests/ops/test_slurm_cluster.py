@@ -1,0 +1,77 @@
+"""A real Slurm 22.05 cluster of several slurmd on loopback: the adapter's reads and writes, and `down` stopping
+exactly the processes `up` started."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from wattbit.errors import WattbitInputError
+from wattbit.ops.adapters.scheduler import JobSpec, UnknownJob, UnknownNode
+from wattbit.ops.adapters.slurm_cluster import _alive, cluster_layout, slurm_down, slurm_up
+from wattbit.scenario import load_scenario
+
+
+def _until(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError("condition not met in time")
+
+
+def test_layout_names_match_the_telemetry() -> None:
+    layout = cluster_layout(load_scenario("japan-2022"), 2)
+    assert all(len(v) == 2 for v in layout.partitions.values())
+    assert layout.nodes[0].endswith("-n0001") and layout.site_of(layout.nodes[0]) == next(iter(layout.partitions))
+    with pytest.raises(WattbitInputError, match="nodes per site"):
+        cluster_layout(load_scenario("japan-2022"), 0)
+
+
+def test_real_cluster_drain_requeue_move_down(tmp_path: Path) -> None:
+    with pytest.raises(WattbitInputError, match="too deep"):
+        slurm_up(tmp_path / ("x" * 80), load_scenario("japan-2022"), 1)
+    short = Path(tempfile.mkdtemp(prefix="wb-", dir="/tmp"))
+    cluster = slurm_up(short / "slurm", load_scenario("japan-2022"), 1)
+    record = [dict(role=r, pid=p) for r, p in cluster.pids.items()]
+    try:
+        cli = cluster.cli()
+        assert cli.version().startswith("22.")
+        sites = list(cluster.layout.partitions)
+        names = {n.name for n in cli.nodes()}
+        assert names == set(cluster.layout.nodes)
+        job = cli.submit(JobSpec("mirror", sites[0], "sleep 120", comment="wattbit:work_h=1"))
+        running = _until(lambda: (j := cli.job(job)).running and j)
+        node = running.nodes[0]
+        cli.drain(node, "wattbit: predicted xid 79")
+        drained = {n.name: n for n in cli.nodes()}[node]
+        assert drained.drained and drained.reason == "wattbit: predicted xid 79"
+        cli.requeue(job)
+        _until(lambda: cli.job(job).pending)
+        cli.move(job, sites[1])
+        cli.set_start_time(job, "now")
+        moved = _until(lambda: (j := cli.job(job)).running and j)
+        assert moved.partition == sites[1] and moved.nodes[0] in cluster.layout.partitions[sites[1]]
+        assert moved.restart_count == 1
+        cli.resume(node)
+        assert not {n.name: n for n in cli.nodes()}[node].drained
+        with pytest.raises(UnknownNode):
+            cli.drain("atlantis-n0001", "x")
+        with pytest.raises(UnknownJob):
+            cli.requeue("424242")
+        with pytest.raises(WattbitInputError, match="still runs"):
+            slurm_up(short / "slurm", load_scenario("japan-2022"), 1)
+    finally:
+        procs = __import__("json").loads((short / "slurm" / "slurm.json").read_text())["processes"]
+        assert slurm_down(short / "slurm") is True
+    assert len(record) == 1 + len(cluster.layout.nodes)
+    assert not any(_alive(p) for p in procs)
+    assert slurm_down(short / "slurm") is False
+    assert list((short / "slurm" / "jobs").glob("slurm-*.out"))  # the job's output went to the cluster's folder
+    shutil.rmtree(short)
