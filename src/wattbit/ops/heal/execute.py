@@ -36,7 +36,7 @@ from wattbit.ops.adapters.scheduler import (
     UnknownNode,
     scheduler_now_s,
 )
-from wattbit.ops.heal.audit import ActionRecord, AuditStore
+from wattbit.ops.heal.audit import ActionRecord, AuditStore, UnknownAction
 from wattbit.ops.heal.playbooks import REASON_PREFIX, remember_requeue
 from wattbit.ops.heal.safety import Rules, check
 
@@ -180,10 +180,14 @@ class Executor:
             return None
         recent = 0
         if rec.kind != "resume":
-            for r in self.store.actions(["applied", "decided"], limit=10_000, since_s=self.wall_clock() - 30 * 86400):
-                if r.kind in ("drain", "quarantine") and r.site == rec.site and r.params.get("cause") == "predicted":
-                    if r.data_time_s is not None and now_s - 3600.0 < r.data_time_s <= now_s:
-                        recent += 1
+            rows = self.store.actions(
+                ["applied", "decided"],
+                10_000,
+                kinds=("drain", "quarantine"),
+                site=rec.site,
+                data_since_s=now_s - 3600.0,
+            )
+            recent = sum(1 for r in rows if r.params.get("cause") == "predicted" and (r.data_time_s or 0) <= now_s)
         node_mem = memory.get("nodes", {}).get(rec.target, {})
         return check(rec.kind, rec.site, rec.params, nodes, recent, node_mem, now_s, self.rules)
 
@@ -233,7 +237,7 @@ class Executor:
         for kind in ("drain", "quarantine"):
             try:
                 drain = self.store.get(f"{kind}:{rec.params['node']}:{rec.episode}")
-            except Exception:
+            except UnknownAction:
                 continue
             return drain.status in ("rejected", "abandoned", "superseded")
         return False

@@ -53,7 +53,7 @@ class Rules:
     min_drain_s: float = 3600.0
     burn_in_s: float = 2 * 3600.0
     hold_predicted_s: float = 48 * 3600.0
-    min_probability: float = 0.0
+    min_probability: float = 0.4
     lemon_failures: int = 3
     lemon_window_s: float = 30 * 86400.0
     max_attempts: int = 5
