@@ -602,6 +602,34 @@ def ops_run(
         alerts.close()
 
 
+@ops_app.command("heal-evaluate")
+@user_errors
+def ops_heal_evaluate(
+    scenario: ScenarioArg,
+    out: OutOption = Path("out/heal-evaluate"),
+    seed: SeedOption = None,
+    nodes_per_site: Annotated[int, typer.Option("--nodes-per-site", help="Scale sites to K nodes.", min=1)] = 16,
+    start: StartOption = None,
+    end: Annotated[str | None, typer.Option("--end", help="End of the period (ISO), default the scenario's.")] = None,
+) -> None:
+    """Healing on the fast path: one run's faults and replayed detector alerts drive the control loop over the twin's
+    scheduler, reacting to failures only and with predictions; writes DIR/healing.json."""
+    from wattbit.ops.heal.evaluate import heal_evaluate
+    from wattbit.scenario import load_scenario, with_period
+
+    sc = load_scenario(scenario)
+    if start or end:
+        sc = with_period(sc, start, end)
+    r = heal_evaluate(sc, out, seed=seed, nodes_per_site=nodes_per_site, log=lambda m: typer.echo(m, err=True))
+    for policy in ("reactive", "predictive"):
+        b = r[policy]
+        typer.echo(
+            f"{policy:10s} GPU-h lost {b['gpu_hours_lost']:,.1f}, jobs interrupted {b['jobs_interrupted']}, lost "
+            f"{b['jobs_lost']}, MTTR {b['mttr_h']} h, false drains {b['false_drains_per_1000_node_days']} per 1000"
+        )
+    typer.echo(f"results: {out / 'healing.json'}")
+
+
 @actions_app.command("list")
 @user_errors
 def actions_list(

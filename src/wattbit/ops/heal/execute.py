@@ -99,7 +99,9 @@ class Executor:
             node = self._node(rec.target)
             if node.drained and not node.reason.startswith(REASON_PREFIX):
                 raise Moot(f"{rec.target} is drained by someone else ({node.reason})")
-            return node.drained and node.reason == p.get("reason")
+            if k == "quarantine":
+                return node.drained and node.reason == p.get("reason")
+            return node.drained  # drained by wattbit already (on another alert of the same node)
         if k == "resume":
             return not self._node(rec.target).drained
         if k == "node_weight":
@@ -215,7 +217,7 @@ class Executor:
                     )
                 )
                 continue
-            if self._waits_for_drain(rec, nodes):
+            if self._waits_for_drain(rec, nodes) or now_s < float(rec.params.get("not_before_s", -1e300)):
                 continue
             why = self._safety(rec, nodes, memory, now_s)
             if why is not None:

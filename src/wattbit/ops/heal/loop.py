@@ -72,6 +72,9 @@ class ControlLoop:
         Who the loop is in the audit log.
     on_action
         Called with each newly stored proposal and each action whose status changed.
+    burn_in
+        Burn-in check of a drained node (True passed, False failed, None unknown); default: the scheduler's own
+        ``burn_in`` if it has one (the twin's), else none.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class ControlLoop:
         plan_rules: PlanRules | None = None,
         actor: str = "wattbit",
         on_action: Callable[[ActionRecord], None] | None = None,
+        burn_in: Callable[[str], bool | None] | None = None,
     ) -> None:
         if mode not in MODES:
             raise WattbitInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}", field="mode")
@@ -96,6 +100,7 @@ class ControlLoop:
         self.plan_rules = plan_rules or PlanRules()
         self.actor = actor
         self.on_action = on_action
+        self.burn_in = burn_in
         self.memory: dict[str, Any] = store.load_state("heal", {}) or {}
         self.executor = Executor(scheduler, store, self.rules, power, actor)
         self.reconciled = False
@@ -149,7 +154,8 @@ class ControlLoop:
             self.scheduler_down_since = None
         sched_now = scheduler_now_s(self.scheduler)
         now_s = data_t if data_t is not None else sched_now
-        obs = Observation(now_s, sched_now, nodes, jobs, alerts, telemetry_nodes)
+        burn_in = self.burn_in or getattr(self.scheduler, "burn_in", None)
+        obs = Observation(now_s, sched_now, nodes, jobs, alerts, telemetry_nodes, burn_in)
         open_keys = {r.action_id for r in self.store.actions(sorted(OPEN), limit=10_000)}
         decision = decide(obs, self.memory, self.rules, open_keys)
         actions = decision.actions

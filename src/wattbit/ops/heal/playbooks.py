@@ -6,20 +6,23 @@ One call of :func:`decide` per cycle, on what the loop observed (:class:`Observa
 
 1. **Drain** a node when a failure is predicted (a ``warning`` alert with enough probability) or seen (a
    ``critical`` alert other than missing telemetry), with a reason Slurm shows (``wattbit: row_remap predicted
-   [alert id]``), and **requeue** the jobs running on it (after a **checkpoint** signal when the job asks for one
-   with ``wattbit:checkpoint_signal=USR1`` in its comment). Only nodes the scheduler knows are touched; a node
-   drained by someone else is left alone.
+   [alert id]``), and **requeue** the jobs running on it; on a prediction, a job that asks for it
+   (``wattbit:checkpoint_signal=USR1`` in its comment) is first sent the **checkpoint** signal and requeued
+   ``Rules.checkpoint_wait_s`` later, so that it restarts from a fresh checkpoint. Only nodes the scheduler knows
+   are touched; a node drained by someone else is left alone.
 2. A job wattbit requeued gets its **start time** set to now (Slurm 22.05 queues a requeued job two minutes ahead),
    and is **moved** to another site's partition when its own has no free node and another has.
-3. **Resume** a node wattbit drained once it is repaired and passed the burn-in: no alert on it for
-   ``Rules.burn_in_s``, telemetry present, and either a failure was seen since the drain (it happened and was
-   repaired) or ``Rules.hold_predicted_s`` passed without one (a false drain).
+3. **Resume** a node wattbit drained once it is repaired and passed the burn-in: either a failure was seen since
+   the drain (it happened) or ``Rules.hold_predicted_s`` passed without one (a false drain); telemetry present; no
+   alert for ``Rules.min_quiet_s``; and the burn-in check passes (:attr:`Observation.burn_in`: the twin's, or an
+   operator's command such as ``dcgmi diag``) or, without one, no alert for ``Rules.burn_in_s``.
 4. **Quarantine** a node with ``Rules.lemon_failures`` failures within ``Rules.lemon_window_s`` (a lemon): drained
    with a reason saying so, never resumed by wattbit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,9 @@ class Observation:
         Open alerts (node- and GPU-level ones are used).
     telemetry_nodes
         Nodes present in the last telemetry poll (None: unknown, e.g. no telemetry source).
+    burn_in
+        The burn-in check of a drained node (True passed, False failed, None not available: then the node must
+        have been quiet for ``Rules.burn_in_s``).
     """
 
     now_s: float
@@ -58,6 +64,7 @@ class Observation:
     jobs: list[JobInfo]
     alerts: list[Alert]
     telemetry_nodes: set[str] | None = None
+    burn_in: Callable[[str], bool | None] | None = None
 
 
 @dataclass
@@ -88,7 +95,9 @@ def _jobs_on(jobs: list[JobInfo], node: str) -> list[JobInfo]:
     return [j for j in jobs if j.running and node in j.nodes]
 
 
-def _drain_actions(a: Alert, node: NodeInfo, jobs: list[JobInfo], cause: str, quarantine: str = "") -> list[Action]:
+def _drain_actions(
+    a: Alert, node: NodeInfo, jobs: list[JobInfo], cause: str, quarantine: str = "", ckpt_until_s: float = 0.0
+) -> list[Action]:
     what = "quarantined (lemon: " + quarantine + ")" if quarantine else f"{a.kind} {cause}"
     reason = f"{REASON_PREFIX} {what} [{a.alert_id}]"
     episode = f"lemon-{a.alert_id}" if quarantine else a.alert_id
@@ -102,12 +111,13 @@ def _drain_actions(a: Alert, node: NodeInfo, jobs: list[JobInfo], cause: str, qu
         if not j.requeue:
             continue
         why = f"its node {node.name} is drained ({what})"
-        if j.hints.get("checkpoint_signal"):
+        params: dict[str, Any] = {"node": node.name, "restart_count": j.restart_count}
+        if j.hints.get("checkpoint_signal") and cause == "predicted":
             out.append(
-                Action("checkpoint", j.job_id, _site(node), {"signal": j.hints["checkpoint_signal"]}, why, evidence,
-                       episode=episode, data_time_s=a.time_s)
+                Action("checkpoint", j.job_id, _site(node), {"signal": j.hints["checkpoint_signal"], "node": node.name},
+                       why, evidence, episode=episode, data_time_s=a.time_s)
             )  # fmt: skip
-        params = {"node": node.name, "restart_count": j.restart_count}
+            params["not_before_s"] = ckpt_until_s  # requeued once the checkpoint is written
         out.append(
             Action("requeue", j.job_id, _site(node), params, why, evidence, episode=episode, data_time_s=a.time_s)
         )
@@ -140,6 +150,10 @@ def _heal_alerts(obs: Observation, memory: dict[str, Any], rules: Rules, open_ke
                 counted.append(a.alert_id)
                 failures.append(a.time_s)
         recent = [t for t in failures if obs.now_s - t <= rules.lemon_window_s]
+        resumed = m.get("resumed_s")
+        alerts = [a for a in alerts if resumed is None or a.time_s > float(resumed)]  # known when it was resumed
+        if not alerts or m.get("quarantined"):
+            continue
         first = min(alerts, key=lambda a: (a.severity != "critical", a.time_s))
         if m.get("quarantined"):
             continue
@@ -158,12 +172,12 @@ def _heal_alerts(obs: Observation, memory: dict[str, Any], rules: Rules, open_ke
                 f"{name} is drained by someone else ({node.reason}): left alone",
             )
             continue
-        if ours(node) or any(k.startswith(f"drain:{name}:") for k in open_keys):
-            continue
         cause = "seen" if first.severity == "critical" else "predicted"
+        if ours(node) or (cause == "predicted" and any(k.startswith(f"drain:{name}:") for k in open_keys)):
+            continue  # a failure seen is drained even while a drain on its prediction waits (blocked, approval)
         if cause == "predicted" and first.probability is not None and first.probability < rules.min_probability:
             continue
-        d.actions += _drain_actions(first, node, obs.jobs, cause)
+        d.actions += _drain_actions(first, node, obs.jobs, cause, ckpt_until_s=obs.now_s + rules.checkpoint_wait_s)
 
 
 def _heal_drained(obs: Observation, memory: dict[str, Any], rules: Rules, d: Decision) -> None:
@@ -203,17 +217,23 @@ def _heal_drained(obs: Observation, memory: dict[str, Any], rules: Rules, d: Dec
         if obs.telemetry_nodes is not None and node.name not in obs.telemetry_nodes:
             _note_once(memory, d, f"notelemetry:{node.name}:{episode}", f"no telemetry for {node.name}: not resumed")
             continue
-        if quiet_s >= rules.burn_in_s and done:
-            why = f"repaired and burned in: no alert for {quiet_s / 3600:.1f} h"
-            if not failed_since and m.get("cause") != "seen":
-                why = f"predicted failure did not come within {rules.hold_predicted_s / 3600:g} h (false drain)"
-            evidence = {
-                "quiet_h": round(quiet_s / 3600, 2),
-                "failure_seen": bool(failed_since or m.get("cause") == "seen"),
-            }
-            d.actions.append(
-                Action("resume", node.name, _site(node), {}, why, evidence, episode=episode, data_time_s=obs.now_s)
+        if not done or quiet_s < rules.min_quiet_s:
+            continue
+        check = obs.burn_in(node.name) if obs.burn_in is not None else None
+        if check is False:
+            _note_once(
+                memory, d, f"burnin:{node.name}:{episode}:{int(obs.now_s // 86400)}", f"{node.name} failed its burn-in"
             )
+            continue
+        if check is None and quiet_s < rules.burn_in_s:
+            continue
+        why = "repaired: burn-in passed" if check else f"repaired and burned in: no alert for {quiet_s / 3600:.1f} h"
+        if not failed_since and m.get("cause") != "seen":
+            why = f"predicted failure did not come within {rules.hold_predicted_s / 3600:g} h (false drain); " + why
+        evidence = {"quiet_h": round(quiet_s / 3600, 2), "burn_in": check, "failure_seen": bool(failed_since)}
+        d.actions.append(
+            Action("resume", node.name, _site(node), {}, why, evidence, episode=episode, data_time_s=obs.now_s)
+        )
 
 
 def _free_nodes(nodes: list[NodeInfo], partition: str) -> int:

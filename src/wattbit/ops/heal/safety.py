@@ -36,13 +36,17 @@ class Rules:
     min_drain_s
         A drained node stays drained at least this long [s].
     burn_in_s
-        A drained node is resumed only after this long without any alert on it [s] (the burn-in).
+        Without a burn-in check, a drained node is resumed only after this long without any alert on it [s].
+    min_quiet_s
+        With a burn-in check, the node must still have been quiet this long [s].
     hold_predicted_s
         A node drained on a prediction that did not come true is resumed after this long (a false drain) [s].
     min_probability
         Predictions below this probability (from the calibration) are shown but do not drain.
     lemon_failures, lemon_window_s
         A node with this many failures within the window is quarantined (a "lemon"): drained and never resumed.
+    checkpoint_wait_s
+        Time between the checkpoint signal and the requeue on a predicted failure [s].
     max_attempts, retry_s
         Attempts of an action before it is abandoned; wait before the first retry [s] (doubling after).
     """
@@ -52,10 +56,12 @@ class Rules:
     flap_s: float = 6 * 3600.0
     min_drain_s: float = 3600.0
     burn_in_s: float = 2 * 3600.0
+    min_quiet_s: float = 1800.0
     hold_predicted_s: float = 48 * 3600.0
     min_probability: float = 0.4
     lemon_failures: int = 3
     lemon_window_s: float = 30 * 86400.0
+    checkpoint_wait_s: float = 900.0
     max_attempts: int = 5
     retry_s: float = 30.0
 
