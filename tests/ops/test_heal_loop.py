@@ -219,3 +219,26 @@ def test_lemon_is_quarantined(tmp_path: Path) -> None:
     _at(tw, w, T0 + 60 * H)
     loop.cycle()
     assert {n.name: n for n in tw.nodes()}["b-n0002"].drained  # never resumed by wattbit
+
+
+def test_plan_rules_from_signals(tmp_path: Path) -> None:
+    from wattbit.ops.adapters.power import SiteLimits, TwinPowerControl
+    from wattbit.ops.heal.plan import plan_actions
+
+    tw = _twin()
+    tw.submit(JobSpec("big", "a", "train", nodes=2, comment="wattbit:work_h=50"))
+    wait = tw.submit(JobSpec("later", "a", "train", comment="wattbit:deferrable=1,movable=1,work_h=5"))
+    power = TwinPowerControl({"a": SiteLimits(200.0, 700.0), "b": SiteLimits(200.0, 700.0)})
+    memory: dict = {}
+    for k in range(8):  # a history of prices, one per hour
+        sig = {"a": {"carbon_g_per_kwh": 500.0, "price_jpy_per_mwh": 10_000.0}, "b": {"carbon_g_per_kwh": 30.0,
+               "price_jpy_per_mwh": 10_000.0}}  # fmt: skip
+        plan_actions(sig, tw.nodes(), tw.jobs(), memory, T0 + k * H, power=power)
+    sig["a"]["price_jpy_per_mwh"] = 30_000.0  # a price spike at a, b stays clean and free
+    acts = plan_actions(sig, tw.nodes(), tw.jobs(), memory, T0 + 8 * H, power=power)
+    kinds = {(a.kind, a.target): a for a in acts}
+    assert ("node_weight", "b-n0001") not in kinds  # the cleanest site keeps weight 1: nothing to change
+    assert kinds[("node_weight", "a-n0001")].params == {"weight": 11}
+    assert ("hold", wait) in kinds and kinds[("move", wait)].params == {"partition": "b"}
+    assert kinds[("power_cap", "a")].params == {"watts": 200.0} and ("power_cap", "b") not in kinds
+    assert all(a.source == "plan" and a.episode == f"plan@{int((T0 + 8 * H) // 3600)}" for a in acts)

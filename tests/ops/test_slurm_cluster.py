@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.ops.adapters.scheduler import JobSpec, UnknownJob, UnknownNode
+from wattbit.ops.adapters.scheduler import JobSpec, SchedulerUnavailable, UnknownJob, UnknownNode
 from wattbit.ops.adapters.slurm_cluster import _alive, cluster_layout, slurm_down, slurm_up
 from wattbit.scenario import load_scenario
 
@@ -70,6 +70,9 @@ def test_real_cluster_drain_requeue_move_down(tmp_path: Path) -> None:
     finally:
         procs = __import__("json").loads((short / "slurm" / "slurm.json").read_text())["processes"]
         assert slurm_down(short / "slurm") is True
+    with pytest.raises(SchedulerUnavailable) as down:  # a stopped controller is an error, never an empty state
+        cluster.cli(timeout_s=3.0).jobs()
+    assert "squeue" in down.value.command
     assert len(record) == 1 + len(cluster.layout.nodes)
     assert not any(_alive(p) for p in procs)
     assert slurm_down(short / "slurm") is False
