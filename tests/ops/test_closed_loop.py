@@ -78,7 +78,7 @@ def test_closed_loop_heals_through_real_slurm(tmp_path: Path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=twin_log,
     )  # fmt: skip
     prom_dir, db = tmp_path / "prom", tmp_path / "ops.sqlite"
-    cluster = None
+    cluster = child = None
     try:
         cluster = slurm_up(short / "slurm", load_scenario("japan-2022"), 2)
         url = wait_for(lambda: _json(tmp_path / "twin" / "twin.json"), 90, "the twin")["url"]
@@ -132,6 +132,9 @@ def test_closed_loop_heals_through_real_slurm(tmp_path: Path) -> None:
         store.close()
         alerts.close()
     finally:
+        if child is not None and child.poll() is None:
+            child.kill()
+            child.wait()
         if cluster is not None:
             slurm_down(short / "slurm")
         prometheus_down(prom_dir)
