@@ -576,6 +576,10 @@ def ops_run(
     calibration: Annotated[
         Path | None, typer.Option("--calibration", help="evaluation.json of `wattbit ops evaluate`.")
     ] = None,
+    burn_in_cmd: Annotated[
+        str | None,
+        typer.Option("--burn-in-cmd", help="Burn-in check before a resume, {node} replaced; exit 0 passes."),
+    ] = None,
 ) -> None:
     """Each cycle: read telemetry, scheduler state and site signals, run the detectors, heal (drain, requeue, resume,
     quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps). Prints each action as it is
@@ -590,8 +594,9 @@ def ops_run(
         start_s=sc.period.start.timestamp(),
     )  # fmt: skip
     loop, alerts = build_loop(
-        sc, sched, prometheus, db, mode, calibration=calibration, on_action=lambda r: typer.echo(describe(r))
-    )
+        sc, sched, prometheus, db, mode, calibration=calibration, on_action=lambda r: typer.echo(describe(r)),
+        burn_in_cmd=burn_in_cmd,
+    )  # fmt: skip
     typer.echo(f"wattbit ops run: {scheduler} scheduler, mode {mode}, audit log {db}", err=True)
     try:
         run_loop(loop, interval, cycles)

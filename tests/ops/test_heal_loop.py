@@ -242,3 +242,21 @@ def test_plan_rules_from_signals(tmp_path: Path) -> None:
     assert ("hold", wait) in kinds and kinds[("move", wait)].params == {"partition": "b"}
     assert kinds[("power_cap", "a")].params == {"watts": 200.0} and ("power_cap", "b") not in kinds
     assert all(a.source == "plan" and a.episode == f"plan@{int((T0 + 8 * H) // 3600)}" for a in acts)
+
+
+def test_burn_in_command_decides_the_resume(tmp_path: Path) -> None:
+    from wattbit.ops.heal.run import command_burn_in
+
+    assert command_burn_in("true {node}")("a-n0001") is True
+    assert command_burn_in("false {node}")("a-n0001") is False
+    assert command_burn_in("/nonexistent/diag {node}")("a-n0001") is None
+    tw, w = _twin(), StubWatcher(_twin().node_names)
+    store = AuditStore(tmp_path / "a.sqlite")
+    loop = _loop(tw, store, w, "auto", burn_in=command_burn_in("false {node}"))
+    w.alert("b-n0001", "failure", "critical", T0)
+    loop.cycle()
+    w.manager.open.clear()
+    _at(tw, w, T0 + 10 * H)
+    report = loop.cycle()
+    assert {n.name: n for n in tw.nodes()}["b-n0001"].drained  # burn-in failed: stays drained
+    assert any("failed its burn-in" in n for n in report.notes)

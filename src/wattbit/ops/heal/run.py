@@ -55,6 +55,7 @@ def build_loop(
     calibration: Path | None = None,
     on_action: Callable[[ActionRecord], None] | None = None,
     power: PowerControl | None = None,
+    burn_in_cmd: str | None = None,
 ) -> tuple[ControlLoop, Any]:
     """The loop over ``scheduler`` with the watcher and signals of the Prometheus at ``prometheus`` (None: no
     telemetry), its actions and alerts in ``db``; returns (loop, the alert store to close)."""
@@ -71,9 +72,33 @@ def build_loop(
         power = twin_power_control(scenario)
     store = AuditStore(db)
     loop = ControlLoop(
-        scheduler, store, watcher=watcher, power=power, signals=client, mode=mode, rules=rules, on_action=on_action
+        scheduler,
+        store,
+        watcher=watcher,
+        power=power,
+        signals=client,
+        mode=mode,
+        rules=rules,
+        on_action=on_action,
+        burn_in=command_burn_in(burn_in_cmd) if burn_in_cmd else None,
     )
     return loop, alerts
+
+
+def command_burn_in(template: str, timeout_s: float = 600.0) -> Callable[[str], bool | None]:
+    """A burn-in check that runs ``template`` with ``{node}`` replaced (e.g. ``ssh {node} dcgmi diag -r 2``): exit
+    status 0 passes, another fails, a command that cannot run or times out gives None (unknown)."""
+    import shlex
+    import subprocess
+
+    def check(node: str) -> bool | None:
+        try:
+            proc = subprocess.run(shlex.split(template.format(node=node)), capture_output=True, timeout=timeout_s)
+        except (OSError, subprocess.TimeoutExpired, ValueError, KeyError):
+            return None
+        return proc.returncode == 0
+
+    return check
 
 
 def describe(rec: ActionRecord) -> str:
