@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.ops.adapters.scheduler import JobSpec, UnknownJob, UnknownNode
+from wattbit.ops.adapters.scheduler import JobSpec, SchedulerUnavailable, UnknownJob, UnknownNode
 from wattbit.ops.adapters.slurm_cluster import _alive, cluster_layout, slurm_down, slurm_up
 from wattbit.scenario import load_scenario
 
@@ -70,8 +70,41 @@ def test_real_cluster_drain_requeue_move_down(tmp_path: Path) -> None:
     finally:
         procs = __import__("json").loads((short / "slurm" / "slurm.json").read_text())["processes"]
         assert slurm_down(short / "slurm") is True
+    with pytest.raises(SchedulerUnavailable) as down:  # a stopped controller is an error, never an empty state
+        cluster.cli(timeout_s=3.0).jobs()
+    assert "squeue" in down.value.command
     assert len(record) == 1 + len(cluster.layout.nodes)
     assert not any(_alive(p) for p in procs)
     assert slurm_down(short / "slurm") is False
     assert list((short / "slurm" / "jobs").glob("slurm-*.out"))  # the job's output went to the cluster's folder
     shutil.rmtree(short)
+
+
+def test_slurmrestd_reads_and_submits(tmp_path: Path) -> None:
+    from wattbit.ops.adapters.slurm import SlurmCli
+    from wattbit.ops.adapters.slurmrestd import SlurmRestClient
+
+    short = Path(tempfile.mkdtemp(prefix="wb-", dir="/tmp"))
+    cluster = slurm_up(short / "slurm", load_scenario("japan-2022"), 1, rest=True)
+    try:
+        assert cluster.rest_socket is not None
+        rest = SlurmRestClient(f"unix:{cluster.rest_socket}", timeout_s=10.0)
+        _until(rest.ping, 20)
+        assert rest.api == "v0.0.38" and rest.version().startswith("22.")
+        assert {n.name for n in rest.nodes()} == set(cluster.layout.nodes)
+        assert {p.name for p in rest.partitions()} == set(cluster.layout.partitions)
+        site = next(iter(cluster.layout.partitions))
+        spec = JobSpec("rest", site, "sleep 60", begin="now+600", comment="wattbit:work_h=1")
+        job = rest.submit(spec, cwd=str(short / "slurm" / "jobs"))
+        both = SlurmCli(cluster.conf, rest=rest)  # reads through slurmrestd, writes through scontrol
+        seen = {j.job_id: j for j in both.jobs()}[job]
+        assert seen.pending and seen.reason == "BeginTime" and seen.comment == "wattbit:work_h=1"
+        both.set_start_time(job, "now")
+        assert _until(lambda: cli_job_running(cluster, job))
+    finally:
+        slurm_down(short / "slurm")
+        shutil.rmtree(short, ignore_errors=True)
+
+
+def cli_job_running(cluster, job: str) -> bool:  # type: ignore[no-untyped-def]
+    return bool(cluster.cli().job(job).running)

@@ -19,6 +19,7 @@ the command that was tried, for the audit log.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -313,6 +314,12 @@ class Scheduler(Protocol):
     def cancel(self, job_id: str) -> None:
         """Cancel a job."""
         ...
+
+
+def scheduler_now_s(scheduler: object) -> float:
+    """The scheduler's clock [Unix s]: the twin's simulated ``now_s``, else the wall clock (a real Slurm)."""
+    now = getattr(scheduler, "now_s", None)
+    return float(now) if isinstance(now, int | float) else time.time()
 
 
 def expand_hostlist(text: str) -> list[str]:

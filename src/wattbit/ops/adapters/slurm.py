@@ -274,6 +274,8 @@ class SlurmCli:
         self.timeout_s = timeout_s
         self.rest = rest
         self._version: tuple[int, int, int] | None = None
+        #: The last command line run (for the audit log).
+        self.last_command = ""
 
     # ----------------------------------------------------------------------------------------------- running
     def _env(self) -> dict[str, str]:
@@ -285,6 +287,7 @@ class SlurmCli:
     def _run(self, args: list[str]) -> str:
         cmd = [os.path.join(self.bin_dir, args[0]) if self.bin_dir else args[0], *args[1:]]
         text = shlex.join(args)
+        self.last_command = text
         try:
             proc = subprocess.run(
                 cmd, capture_output=True, text=True, timeout=self.timeout_s, env=self._env(), stdin=subprocess.DEVNULL

@@ -18,7 +18,8 @@ telemetry's names and whose partitions are the sites, with the behaviour of Slur
 - a node failure (:meth:`TwinScheduler.fail_node`) kills the job on it, which loses the work since its last periodic
   checkpoint plus the restart and is queued again if it may be requeued (else it is lost); a node that goes down is
   ``DOWN`` until repaired and then returns by itself (``ReturnToService=2``) unless drained; a node with a failed GPU
-  stays up and kills every job started on it until repaired (a "black hole" node), which is what draining prevents.
+  stays up and kills every job started on it (after its start-up) until repaired (a "black hole" node), which is
+  what draining prevents.
 
 Work is counted as the engine counts it (:mod:`wattbit.sim.engine`): a job progresses at ``1 - checkpoint_cost /
 checkpoint_interval`` of its running time after paying restart overheads; ``lost_h`` is work redone. Jobs are held as
@@ -47,6 +48,9 @@ PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = 0, 1, 2, 3, 4
 STATE_NAMES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
 #: Slurm 22.05 queues a requeued job with a begin time this far ahead [s].
 REQUEUE_DELAY_S = 120.0
+#: A job started on a node with a failed GPU crashes this long after it starts (at least; its restart overhead if
+#: longer) [s] (U: CUDA initialisation or the first collective fails).
+BLACK_HOLE_S = 300.0
 _COLUMNS: dict[str, Any] = {
     "nodes_needed": np.int32,
     "gpus": np.int32,
@@ -273,6 +277,10 @@ class TwinCluster:
                 elif order == 2:
                     if self.jobs_.seq[key] == value and self.jobs_.state[key] == RUNNING:
                         self._finish(key)
+                elif order == 4:  # a job started on a black-hole node crashes after its start-up
+                    if self.jobs_.seq[key] == value and self.jobs_.state[key] == RUNNING:
+                        self.stats["black_hole_kills"] += 1
+                        self._kill(key, "black hole node")
                 else:  # 3: a begin time passed
                     pass
             self._schedule()
@@ -304,9 +312,8 @@ class TwinCluster:
         c.pending_overhead_h[i] = 0.0
         c.ckpt_asked_s[i] = np.nan
         c.seq[i] += 1
-        if any(self.broken_until[n] > self.now_s for n in nodes):  # a black-hole node: the job dies at once
-            self.stats["black_hole_kills"] += 1
-            self._kill(i, "black hole node")
+        if any(self.broken_until[n] > self.now_s for n in nodes):  # a black-hole node: the job dies starting up
+            self._push(self.now_s + max(overhead * 3600.0, BLACK_HOLE_S), 4, i, int(c.seq[i]))
             return
         done_s = self.now_s + (overhead + c.work_h[i] / self._rate(i, part)) * 3600.0
         self._push(done_s, 2, i, int(c.seq[i]))

@@ -24,6 +24,9 @@ from wattbit.ops.adapters.twin_cluster import (
     TwinCluster,
 )
 
+#: Comment of jobs submitted without one: the twin's jobs write a checkpoint on ``USR1`` (``signal``).
+TWIN_COMMENT = "wattbit:checkpoint_signal=USR1"
+
 
 class TwinScheduler(TwinCluster):
     """A :class:`~wattbit.ops.adapters.scheduler.Scheduler` over the twin cluster (parameters: :class:`TwinCluster`)."""
@@ -133,7 +136,7 @@ class TwinScheduler(TwinCluster):
             restart_count=int(c.restarts[i]),
             requeue=bool(c.requeue[i]),
             held=bool(c.held[i]),
-            comment=self.jobs_.comments.get(i, ""),
+            comment=self.jobs_.comments.get(i, TWIN_COMMENT),
             deadline_s=None if math.isnan(deadline) else deadline,
         )
 
@@ -161,6 +164,11 @@ class TwinScheduler(TwinCluster):
         self.drain_flag[n] = True
         self.reason[n] = reason
         self.free[int(self.node_part[n])].discard(n)
+
+    def burn_in(self, node: str) -> bool:
+        """The twin's burn-in check of ``node``: passes when no GPU of it is failed and it is up."""
+        n = self._node(node)
+        return bool(self.broken_until[n] <= self.now_s and self.down_until[n] <= self.now_s)
 
     def resume(self, node: str) -> None:
         """Return a drained node to service (Slurm refuses ``RESUME`` on a node that is not drained or down)."""

@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS actions (
 );
 CREATE INDEX IF NOT EXISTS actions_status ON actions (status);
 CREATE INDEX IF NOT EXISTS actions_created ON actions (created_s);
+CREATE INDEX IF NOT EXISTS actions_site_kind ON actions (site, kind, data_time_s);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     time_s REAL NOT NULL,
@@ -292,9 +293,17 @@ class AuditStore:
             return self._get(self.db, action_id)
 
     def actions(
-        self, status: str | Iterable[str] | None = None, limit: int = 500, since_s: float | None = None
+        self,
+        status: str | Iterable[str] | None = None,
+        limit: int = 500,
+        since_s: float | None = None,
+        *,
+        kinds: Iterable[str] | None = None,
+        site: str | None = None,
+        data_since_s: float | None = None,
     ) -> list[ActionRecord]:
-        """Actions, newest first, with one of ``status`` (all if None), created at or after ``since_s``."""
+        """Actions, newest first, with one of ``status`` (all if None), created at or after ``since_s`` (wall clock);
+        optionally only of ``kinds``, at ``site``, and with a data time at or after ``data_since_s``."""
         wanted = [status] if isinstance(status, str) else list(status or [])
         bad = [s for s in wanted if s not in STATUSES]
         if bad:
@@ -304,6 +313,16 @@ class AuditStore:
         if wanted:
             sql += f" AND status IN ({', '.join('?' * len(wanted))})"
             args += wanted
+        kind_list = list(kinds or [])
+        if kind_list:
+            sql += f" AND kind IN ({', '.join('?' * len(kind_list))})"
+            args += kind_list
+        if site is not None:
+            sql += " AND site = ?"
+            args.append(site)
+        if data_since_s is not None:
+            sql += " AND data_time_s >= ?"
+            args.append(data_since_s)
         sql += " ORDER BY created_s DESC, rowid DESC LIMIT ?"
         with self._lock:
             return [_record(r) for r in self.db.execute(sql, (*args, limit)).fetchall()]
