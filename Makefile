@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-deps lint typecheck check fuzz-long bench bench-engine bench-peer bench-pypsa bench-ops demo-data clean
+.PHONY: demo test test-long test-deps lint typecheck check fuzz-long bench bench-sweep bench-engine bench-rl bench-peer bench-pypsa bench-ops demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ PEER_VENV ?= /tmp/peer-venv
 
 bench-engine: $(STAMP)
 	$(BIN)/python benchmarks/bench_engine.py
+
+# RL environment steps per second (docs/benchmarks.md, "RL environment and engine step"): reference, lean, batches.
+bench-rl: $(STAMP)
+	$(BIN)/python benchmarks/bench_rl.py
 
 # Operations benchmarks (docs/benchmarks.md, "Operations"): render of 100,000 GPUs, detector throughput.
 bench-ops: $(STAMP)

@@ -3,6 +3,10 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_engine.py [--quick] [--repeat 3] [--only year|fleet] [--profile 25]
+    .venv/bin/python benchmarks/bench_engine.py --only fleet100 --repeat 1 [--fleet100-end 2022-02-01T00:00:00+09:00]
+
+Issue 16 adds ``benchmarks/scenarios/fleet-100.toml`` (100 sites, 1,000,000 GPUs, about 10,000,000 jobs; target a
+year in <= 60 s and <= 8 GiB), run only with ``--only fleet100``; and the loop's CPU time besides its wall time.
 
 Targets: one year of the built-in ``japan-2022`` scenario at 15-minute steps in <= 10 s; one year of
 ``benchmarks/scenarios/fleet-10.toml`` (10 sites, 100,000 GPUs, about 1,000,000 synthetic jobs) in <= 120 s and
@@ -40,7 +44,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 FLEET_SCENARIO = REPO / "benchmarks" / "scenarios" / "fleet-10.toml"
-TARGETS = {"japan-2022": (10.0, None), "fleet-10": (120.0, 8.0)}  # wall [s], memory [GB]
+FLEET_100_SCENARIO = REPO / "benchmarks" / "scenarios" / "fleet-100.toml"
+# wall [s], memory [GB]; issue 16 asks japan-2022's engine loop <= 0.8 s and fleet-100 <= 60 s, <= 8 GiB
+TARGETS = {"japan-2022": (10.0, None), "fleet-10": (120.0, 8.0), "fleet-100": (60.0, 8.0 * 2**30 / 1e9)}
 
 
 # ------------------------------------------------------------------------------------------------ machine and data
@@ -90,7 +96,7 @@ def describe_machine(machine: dict[str, Any]) -> str:
 
 def scenario_ref(name: str) -> str:
     """The scenario argument for a benchmark case name."""
-    return str(FLEET_SCENARIO) if name == "fleet-10" else name
+    return {"fleet-10": str(FLEET_SCENARIO), "fleet-100": str(FLEET_100_SCENARIO)}.get(name, name)
 
 
 def load(ref: str, end: str | None) -> Any:
@@ -115,9 +121,12 @@ def child_run(ref: str, end: str | None, profile: int) -> dict[str, Any]:
     steps = len(scenario.period.index_utc())
     marks: dict[int, float] = {}
 
+    cpu: dict[int, float] = {}
+
     def progress(k: int) -> None:
         if k == 0 or k == steps - 1:
             marks[k] = time.perf_counter()
+            cpu[k] = time.process_time()
 
     policy = make_policy("baseline")
     profiler = None
@@ -139,6 +148,8 @@ def child_run(ref: str, end: str | None, profile: int) -> dict[str, Any]:
         "build_s": marks[0] - t0 - loop / steps,
         "loop_s": loop,
         "accounting_s": t_end - marks[steps - 1],
+        # CPU time of the loop: on a shared machine it is less disturbed by other processes than the wall time
+        "loop_cpu_s": (cpu[steps - 1] - cpu[0]) * steps / max(steps - 1, 1),
         "summary": {k: v for k, v in result.summary.items() if isinstance(v, int | float | str)},
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -248,7 +259,8 @@ def bench_case(name: str, repeat: int, end: str | None, profile: int) -> dict[st
         build, _, _ = run_child(["--child", "build", "--scenario", ref, *extra])
         builds.append(build)
     out: dict[str, Any] = {"name": name, "repeat": repeat, "end": end, "runs": runs, "builds": builds}
-    out["best"] = {k: min(r[k] for r in runs) for k in ("total_s", "build_s", "loop_s", "accounting_s", "write_s")}
+    keys = ("total_s", "build_s", "loop_s", "loop_cpu_s", "accounting_s", "write_s")
+    out["best"] = {k: min(r[k] for r in runs) for k in keys}
     out["best"].update({k: min(b[k] for b in builds) for k in builds[0] if k.endswith("_s")})
     out["best"]["process_s"] = min(r["process_s"] for r in runs)
     out["rss_gib_max"] = max(r["rss_gib"] for r in runs)
@@ -274,7 +286,8 @@ def report(cases: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         lines.append(
             f"| {c['name']}{' (to ' + c['end'] + ')' if c['end'] else ''}, best of {c['repeat']} | "
             f"{r0['steps']:,} × {r0['sites']} | {f['jobs']:,} | **{b['total_s']:.2f}** | {b['build_s']:.2f} | "
-            f"{b['loop_s']:.2f} | {b['accounting_s']:.2f} | {b['write_s']:.2f} | {b['process_s']:.2f} | "
+            f"{b['loop_s']:.2f} ({b['loop_cpu_s']:.2f} CPU) | {b['accounting_s']:.2f} | {b['write_s']:.2f} | "
+            f"{b['process_s']:.2f} | "
             f"{c['rss_gib_max']:.2f} | {r0['steps'] / b['total_s']:,.0f} | "
             f"{r0['steps'] * r0['sites'] / b['total_s']:,.0f} |"
         )
@@ -329,7 +342,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run each; the fleet over January only")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", choices=["year", "fleet"], default=None)
+    parser.add_argument("--only", choices=["year", "fleet", "fleet100"], default=None, help="fleet100: not by default")
+    parser.add_argument("--fleet100-end", default=None, help="cut fleet-100 at this ISO time (default: whole year)")
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="also profile each case; top N")
     parser.add_argument("--json", type=Path, default=None, help="write the raw results here")
     parser.add_argument("--child", choices=["run", "build"], default=None, help=argparse.SUPPRESS)
@@ -351,6 +365,8 @@ def main() -> None:
     if args.only in (None, "fleet"):
         end = "2022-02-01T00:00:00+09:00" if args.quick else None
         cases.append(bench_case("fleet-10", repeat, end, args.profile))
+    if args.only == "fleet100":
+        cases.append(bench_case("fleet-100", repeat, args.fleet100_end, args.profile))
     machine["load_1min_after"] = round(os.getloadavg()[0], 2)
     print()
     print(report(cases, machine))

@@ -29,100 +29,47 @@ reinforcement-learning environment does; :meth:`Engine.run` does the same with a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.physics.battery import battery_step
-from wattbit.physics.gpu_load import POWER_CLASSES, class_throughput_factor, draw_power_classes
+from wattbit.physics.gpu_load import POWER_CLASSES, draw_power_classes
+from wattbit.sim.actions import apply_actions, capped_rate, observation
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
-from wattbit.sim.policy import Actions, JobView, Observation, Policy, read_only
+from wattbit.sim.policy import Actions, Observation, Policy, read_only
+from wattbit.sim.records import (  # noqa: F401 - re-exported: the engine's records and constants live there
+    DONE,
+    MIGRATION_LINK_GBPS,
+    NO_DEADLINE,
+    QUEUED,
+    RUNNING,
+    WAITING,
+    JobRecord,
+    StepRecord,
+    gpus_out_per_step,
+    steps_of,
+)
+from wattbit.sim.running import (
+    CELL,
+    GANG,
+    IVL,
+    JOB,
+    PEND,
+    RATE,
+    REM,
+    SINCE,
+    SITE,
+    STATIC_ROWS,
+    RunningSlots,
+    RunningSource,
+)
 from wattbit.workload.jobs import KIND_NAMES, TrainingJobs
 
-WAITING, QUEUED, RUNNING, DONE = 0, 1, 2, 3
-NO_DEADLINE = np.iinfo(np.int64).max // 2
-
-#: Effective bandwidth between sites for moving a job's state [Gbit/s]. Assumption (U): one dedicated 100 GbE
-#: wavelength between regions (e.g. a leased 100G line or an IOWN APN path), shared by nothing else.
-MIGRATION_LINK_GBPS = 100.0
-
-
-@dataclass
-class JobRecord:
-    """What happened to every job (arrays over jobs).
-
-    ``remaining_h`` is work still to do; ``lost_h`` work redone after failures (added to remaining when lost);
-    ``overhead_h`` time its gang spent on pause checkpoints, state transfers and restarts after pauses or migrations;
-    ``evictions`` the pauses the engine made itself because inference or the grid connection claimed GPUs back
-    (counted in ``pauses`` too).
-    """
-
-    state: NDArray[np.int8]
-    site: NDArray[np.int16]
-    data_site: NDArray[np.int16]
-    remaining_h: NDArray[np.float64]
-    pending_overhead_h: NDArray[np.float64]
-    since_checkpoint_h: NDArray[np.float64]
-    first_start_step: NDArray[np.int64]
-    finish_step: NDArray[np.float64]
-    interruptions: NDArray[np.int32]
-    pauses: NDArray[np.int32]
-    evictions: NDArray[np.int32]
-    migrations: NDArray[np.int32]
-    lost_h: NDArray[np.float64]
-    overhead_h: NDArray[np.float64]
-    refused_starts: int = 0
-    refused_pauses: int = 0
-    refused_migrations: int = 0
-
-
-@dataclass
-class StepRecord:
-    """Per step and site (steps, sites): GPUs running jobs, held for inference, available, and the actions
-    (``uncapped_gpus``: busy GPUs of jobs exempt from the site's cap that step; ``battery_self_consumption``: steps
-    where the policy left the battery to its self-consumption rule, :attr:`Actions.battery_rule`). Per step, site
-    and power class of :data:`wattbit.physics.gpu_load.POWER_CLASSES` (steps, sites, classes): ``busy_by_class``
-    and ``uncapped_by_class``."""
-
-    busy_gpus: NDArray[np.int64]
-    inference_gpus: NDArray[np.int64]
-    inference_needed: NDArray[np.float64]
-    available_gpus: NDArray[np.int64]
-    gpu_cap_w: NDArray[np.float64]
-    uncapped_gpus: NDArray[np.int64]
-    supply_temp_c: NDArray[np.float64]
-    battery_mw: NDArray[np.float64]
-    busy_by_class: NDArray[np.int32]
-    uncapped_by_class: NDArray[np.int32]
-    battery_self_consumption: NDArray[np.bool_]
-
-
-def steps_of(times: NDArray[np.datetime64], fleet: Fleet) -> NDArray[np.int64]:
-    """First step starting at or after each time (naive UTC datetime64); NaT gives :data:`NO_DEADLINE`."""
-    start = fleet.index[0].tz_convert("UTC").tz_localize(None).to_datetime64()
-    step_ns = int(fleet.step_h * 3600 * 1e9)
-    out = np.full(times.shape, NO_DEADLINE, dtype=np.int64)
-    ok = ~np.isnat(times)
-    delta = (times[ok] - start).astype("timedelta64[ns]").astype(np.int64)
-    out[ok] = np.where(delta <= 0, 0, -(-delta // step_ns))  # ceil: a job may start at the first step at/after it
-    return out
-
-
-def _gpus_out(events: FailureEvents, fleet: Fleet) -> NDArray[np.int64]:
-    """GPUs out of service per step and site, from repairs and site derates (difference arrays)."""
-    t, s = fleet.steps, len(fleet.names)
-    diff = np.zeros((t + 1, s), dtype=np.float64)
-    amount = np.where(events.scope == 4, events.derate_fraction * fleet.gpus_total[events.site], events.gpus_affected)
-    has_outage = events.repair_steps > 0
-    start = np.minimum(events.step[has_outage], t)
-    end = np.minimum(events.step[has_outage] + events.repair_steps[has_outage], t)
-    np.add.at(diff, (start, events.site[has_outage]), amount[has_outage])
-    np.add.at(diff, (end, events.site[has_outage]), -amount[has_outage])
-    out = np.ceil(np.cumsum(diff, axis=0)[:t] - 1e-9).astype(np.int64)
-    return np.minimum(out, fleet.gpus_total)
+#: Former private name, still imported by :mod:`wattbit.control.oracle`.
+_gpus_out = gpus_out_per_step
 
 
 class Engine:
@@ -187,7 +134,7 @@ class Engine:
             raise ValueError(f"power_class must give one class in 0..{len(POWER_CLASSES) - 1} per job")
         self._site_speed = np.array([p.gpu.training_speed for p in fleet.plants])
         self.transfer_h = jobs.data_size_gb * 8.0 / self.link_gbps / 3600.0
-        self.jobs_rec = JobRecord(
+        self._jrec = JobRecord(
             state=np.full(n, WAITING, dtype=np.int8),
             site=np.full(n, -1, dtype=np.int16),
             data_site=jobs.home_site.astype(np.int16).copy(),
@@ -222,11 +169,12 @@ class Engine:
         self.inference_needed = needed
         self.inference_full = None if inference_full_gpus is None else np.asarray(inference_full_gpus, dtype=float)
         self.inference_share: NDArray[np.float64] | None = None
-        self.gpus_out = _gpus_out(events, fleet)
+        self.gpus_out = gpus_out_per_step(events, fleet)
         self._times = list(fleet.index)
+        gangs = jobs.gpus.astype(np.int64)
         self._job_source = {
-            "gpus": jobs.gpus.astype(np.int64),
-            "remaining_h": self.jobs_rec.remaining_h,
+            "gpus": gangs,
+            "remaining_h": self._jrec.remaining_h,
             "work_rate": self._work_rate,
             "failure_loss_h": jobs.checkpoint_interval_h + jobs.restart_cost_h,
             "deadline_step": self.deadline_step,
@@ -234,19 +182,67 @@ class Engine:
             "pausable": jobs.pausable,
             "migratable": jobs.migratable,
             "data_size_gb": jobs.data_size_gb,
-            "data_site": self.jobs_rec.data_site,
-            "site": self.jobs_rec.site,
+            "data_site": self._jrec.data_site,
+            "site": self._jrec.site,
         }
+        self._running_source = RunningSource(self._job_source, self._write_back)
+        # what a starting job brings to its slot (wattbit.sim.running): index, gang, class, checkpoint interval and
+        # rate; its rate is multiplied by the site's speed on start
+        self._static = np.stack([np.arange(n, dtype=float), gangs, self.power_class, self._interval_h, self._work_rate])
+        assert self._static.shape[0] == STATIC_ROWS
+        self._n_classes = len(POWER_CLASSES)
         self._has_battery = np.array([b is not None for b in fleet.batteries])
         self.soc_mwh = np.array([0.0 if b is None else b.initial_soc_mwh for b in fleet.batteries])
         self.queue: list[int] = []
+        self._queued: set[int] = set()  # the queue's members, for the membership test of a start
+        # the running jobs; the set's iteration order (kept as before) decides which job a failed GPU hits
         self.running: set[int] = set()
+        self._slots = RunningSlots()
         self.busy = np.zeros(s, dtype=np.int64)
         self.busy_class = np.zeros((s, len(POWER_CLASSES)), dtype=np.int64)
         self.step = 0
         self._free: NDArray[np.int64] | None = None
         self._uncapped = np.empty(0, dtype=np.int64)
         self._next_arrival = 0
+        self._arrived = np.searchsorted(self._ready_sorted, np.arange(t), side="right").tolist()
+        self._capped = False  # whether this step's caps limit any site
+        self._read_only_signals()
+        self._step_tables()
+
+    def _read_only_signals(self) -> None:
+        """Read-only views of the whole period's signals, sliced to the past for each observation."""
+        f = self.fleet
+        self._signals = {
+            name: read_only(getattr(f, name))
+            for name in ("carbon_g_per_kwh", "price_jpy_per_mwh", "curtailed_mwh", "temp_db_c", "temp_wb_c", "pv_w")
+        }
+        self._signals["wind_w"] = read_only(f.wind_w)
+        self._signals["inference_gpus_needed"] = read_only(self.inference_needed)
+        self._static_view = {
+            "grid_limit_w": read_only(f.grid_limit_w),
+            "gpus_total": read_only(f.gpus_total),
+        }
+        self._full_view = None if self.inference_full is None else read_only(self.inference_full)
+        self._battery_rule_sites = self._has_battery.copy()
+
+    def _step_tables(self) -> None:
+        """Per-step tables of what no decision changes: the events of each step, and while inference is not routed,
+        the GPUs available, held for inference and free for jobs at each site (rebuilt when failures are added)."""
+        steps = np.arange(self.fleet.steps + 1)
+        self._event_bounds = np.searchsorted(self.events.step, steps, side="left").tolist()
+        available = self.fleet.gpus_total - self.gpus_out
+        inference = np.minimum(np.ceil(self.inference_needed - 1e-9).astype(np.int64), available)
+        self._capacity = (available, inference, np.minimum(available - inference, self.fleet.max_busy_gpus))
+
+    @property
+    def jobs_rec(self) -> JobRecord:
+        """What happened to every job so far (the running jobs' progress written back first)."""
+        self._write_back()
+        return self._jrec
+
+    def _write_back(self) -> None:
+        rec = self._jrec
+        self._slots.write_back(rec.remaining_h, rec.pending_overhead_h, rec.since_checkpoint_h)
 
     @property
     def done(self) -> bool:
@@ -255,16 +251,27 @@ class Engine:
 
     # --------------------------------------------------------------------------------------------- step pieces
     def _admit(self, k: int) -> None:
-        end = int(np.searchsorted(self._ready_sorted, k, side="right"))
+        end = self._arrived[k]
         if end > self._next_arrival:
             new = self.order[self._next_arrival : end]
-            self.jobs_rec.state[new] = QUEUED
-            self.queue.extend(new.tolist())
+            self._jrec.state[new] = QUEUED
+            listed = new.tolist()
+            self.queue.extend(listed)
+            self._queued.update(listed)
             self._next_arrival = end
 
+    def _unslot(self, j: int) -> None:
+        """Write running job ``j``'s progress back to the job table and free its slot."""
+        slots, rec = self._slots, self._jrec
+        i = slots.column_of(j)
+        rec.remaining_h[j] = slots.data[REM, i]
+        rec.pending_overhead_h[j] = slots.data[PEND, i]
+        rec.since_checkpoint_h[j] = slots.data[SINCE, i]
+        slots.remove(np.array([i]))
+
     def _stop(self, j: int) -> int:
-        """Take running job ``j`` off its site and back into the queue; returns the site."""
-        rec = self.jobs_rec
+        """Take running job ``j`` (already out of its slot) off its site and back into the queue; returns the site."""
+        rec = self._jrec
         site = int(rec.site[j])
         self.busy[site] -= int(self.jobs.gpus[j])
         self.busy_class[site, self.power_class[j]] -= int(self.jobs.gpus[j])
@@ -277,11 +284,13 @@ class Engine:
 
     def _requeue(self, j: int) -> None:
         self.queue.append(j)
+        self._queued.add(j)
         self.queue.sort(key=lambda x: (self.ready_step[x], x))
 
     def _interrupt(self, j: int) -> None:
         """A failure or a capacity loss: the work since the last checkpoint is lost, the job restarts later."""
-        rec = self.jobs_rec
+        self._unslot(j)
+        rec = self._jrec
         lost = float(rec.since_checkpoint_h[j]) + float(self.jobs.restart_cost_h[j])
         rec.remaining_h[j] += lost
         rec.lost_h[j] += lost
@@ -291,13 +300,16 @@ class Engine:
 
     def _pause(self, j: int) -> int:
         """A policy's pause: checkpoint now (kept), reload on resume; both paid as overhead on the next run."""
-        rec = self.jobs_rec
+        self._unslot(j)
+        rec = self._jrec
         rec.pending_overhead_h[j] += float(self.jobs.checkpoint_cost_h[j]) + float(self.jobs.restart_cost_h[j])
         rec.pauses[j] += 1
         return self._stop(j)
 
     def _victim(self, site: int) -> int | None:
-        on_site = [j for j in self.running if self.jobs_rec.site[j] == site]
+        # the running set in its own order (the order decides the draw below; kept for reproducibility)
+        ids = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+        on_site = ids[self._jrec.site[ids] == site].tolist()
         if not on_site:
             return None
         gangs = self.jobs.gpus[on_site].astype(float)
@@ -307,7 +319,10 @@ class Engine:
         return int(on_site[self.rng.choice(len(on_site), p=gangs / gangs.sum())])
 
     def _apply_failures(self, k: int) -> None:
-        sl = self.events.in_steps(k, k + 1)
+        lo, hi = self._event_bounds[k], self._event_bounds[k + 1]
+        if lo == hi:
+            return
+        sl = slice(lo, hi)
         for site, scope in zip(self.events.site[sl].tolist(), self.events.scope[sl].tolist(), strict=True):
             if scope == 4:
                 continue  # site events act through the capacity they remove (see _fit_capacity)
@@ -320,20 +335,32 @@ class Engine:
         return np.minimum(self.rec.available_gpus[k] - self.rec.inference_gpus[k], self.fleet.max_busy_gpus[k])
 
     def _fit_capacity(self, k: int) -> NDArray[np.int64]:
-        available = self.fleet.gpus_total - self.gpus_out[k]
         if self.inference_share is None or self.inference_full is None:
-            needed = self.inference_needed[k]
+            available, inference, limits = self._capacity
+            available, limit = available[k], limits[k]
+            self.rec.inference_gpus[k] = inference[k]
+            self.rec.inference_needed[k] = self.inference_needed[k]
         else:
+            available = self.fleet.gpus_total - self.gpus_out[k]
             needed = self.inference_share * self.inference_full[k]
+            self.rec.inference_gpus[k] = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
+            self.rec.inference_needed[k] = needed
+            limit = np.minimum(available - self.rec.inference_gpus[k], self.fleet.max_busy_gpus[k])
         self.rec.available_gpus[k] = available
-        self.rec.inference_gpus[k] = np.minimum(np.ceil(needed - 1e-9).astype(np.int64), available)
-        self.rec.inference_needed[k] = needed
-        limit = self._limit(k)
-        # GPUs taken out by failures and derates take their jobs down at once (work since the checkpoint lost);
-        # capacity that inference or the grid connection claims back is foreseen a step ahead, so the youngest
-        # jobs over it are checkpointed and paused (no work lost), or lose their work if they cannot pause
+        free = limit - self.busy
+        if free.min() < 0:
+            self._evict(available, limit)
+            free = limit - self.busy
+        return np.maximum(free, 0)
+
+    def _evict(self, available: NDArray[np.int64], limit: NDArray[np.int64]) -> None:
+        """Bring every site's busy GPUs within ``limit``: GPUs taken out by failures and derates take their jobs
+        down at once (work since the checkpoint lost); capacity that inference or the grid connection claims back
+        is foreseen a step ahead, so the youngest jobs over it are checkpointed and paused (no work lost), or lose
+        their work if they cannot pause."""
         for site in np.flatnonzero(self.busy > limit):
-            on_site = sorted((j for j in self.running if self.jobs_rec.site[j] == site), reverse=True)
+            slots = self._slots.data[:, : self._slots.n]
+            on_site = sorted(slots[JOB, slots[SITE] == site].astype(np.int64).tolist(), reverse=True)
             for j in on_site:  # youngest first
                 if self.busy[site] <= limit[site]:
                     break
@@ -341,205 +368,85 @@ class Engine:
                     self._interrupt(j)
                 else:
                     self._pause(j)
-                    self.jobs_rec.evictions[j] += 1
+                    self._jrec.evictions[j] += 1
                     self._requeue(j)
-        return np.maximum(limit - self.busy, 0)
-
-    def _view(self, job: NDArray[np.int64]) -> JobView:
-        k = self.step
-        return JobView(job, self._job_source, lambda: self.step == k and self._free is not None)
-
-    def _observe(self, k: int, free: NDArray[np.int64]) -> Observation:
-        f = self.fleet
-        running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-        running.sort()
-        past = slice(0, k + 1)
-        return Observation(
-            step=k,
-            time_utc=self._times[k],
-            step_h=f.step_h,
-            site_names=f.names,
-            plants=f.plants,
-            batteries=f.batteries,
-            grid_limit_w=read_only(f.grid_limit_w),  # type: ignore[arg-type]
-            gpus_total=read_only(f.gpus_total),  # type: ignore[arg-type]
-            gpus_available=read_only(self.rec.available_gpus[k]),  # type: ignore[arg-type]
-            gpus_free=free,
-            inference_gpus=read_only(self.rec.inference_gpus[k]),  # type: ignore[arg-type]
-            queue=self._view(np.asarray(self.queue, dtype=np.int64)),
-            running=self._view(running),
-            battery_soc_mwh=self.soc_mwh.copy(),
-            migration_link_gbps=self.link_gbps,
-            carbon_g_per_kwh=read_only(f.carbon_g_per_kwh[past]),  # type: ignore[arg-type]
-            price_jpy_per_mwh=read_only(f.price_jpy_per_mwh[past]),  # type: ignore[arg-type]
-            curtailed_mwh=read_only(f.curtailed_mwh[past]),  # type: ignore[arg-type]
-            temp_db_c=read_only(f.temp_db_c[past]),  # type: ignore[arg-type]
-            temp_wb_c=read_only(f.temp_wb_c[past]),  # type: ignore[arg-type]
-            pv_w=read_only(f.pv_w[past]),  # type: ignore[arg-type]
-            wind_w=read_only(f.wind_w[past]),  # type: ignore[arg-type]
-            inference_gpus_needed=read_only(self.inference_needed[past]),  # type: ignore[arg-type]
-            inference_full_gpus=None if self.inference_full is None else read_only(self.inference_full[past]),  # type: ignore[arg-type]
-            inference_share=None if self.inference_share is None else self.inference_share.copy(),
-        )
-
-    def _start_many(self, k: int, job: NDArray[np.int64], site: NDArray[np.int64], free: NDArray[np.int64]) -> int:
-        """Start the listed queued jobs in order where each fits and may run (a job whose state sits at another
-        site moves it there, if it is migratable); returns how many were refused."""
-        rec = self.jobs_rec
-        job = np.asarray(job, dtype=np.int64)
-        site = np.asarray(site, dtype=np.int64)
-        if job.shape != site.shape:
-            raise ValueError(f"start_job and start_site differ in length ({job.size} vs {site.size})")
-        ok = (site >= 0) & (site < len(free)) & (job >= 0) & (job < len(self.jobs))
-        ok[ok] &= rec.state[job[ok]] == QUEUED
-        home = np.full(job.size, -1, dtype=np.int64)
-        home[ok] = rec.data_site[job[ok]]
-        away = ok & (home >= 0) & (home != site)
-        ok[away] &= self.jobs.migratable[job[away]]
-        cand = np.flatnonzero(ok)
-        room = free.tolist()
-        taken: set[int] = set()
-        accepted = []
-        cand_job, cand_site = job[cand], site[cand]
-        for i, j, st, g in zip(
-            cand.tolist(), cand_job.tolist(), cand_site.tolist(), self._gangs[cand_job].tolist(), strict=True
-        ):
-            if room[st] >= g and j not in taken:
-                room[st] -= g
-                taken.add(j)
-                accepted.append(i)
-        free[:] = room
-        acc = np.asarray(accepted, dtype=np.int64)
-        js, ss = job[acc], site[acc]
-        moved = js[away[acc]]
-        rec.pending_overhead_h[moved] += self.transfer_h[moved]
-        rec.migrations[moved] += 1
-        self.busy += np.bincount(ss, weights=self._gangs[js], minlength=len(free)).astype(np.int64)
-        np.add.at(self.busy_class, (ss, self.power_class[js]), self._gangs[js])
-        rec.state[js] = RUNNING
-        rec.site[js] = ss
-        rec.data_site[js] = ss
-        first = js[rec.first_start_step[js] < 0]
-        rec.first_start_step[first] = k
-        self.running.update(taken)
-        if taken:
-            self.queue = [j for j in self.queue if j not in taken]
-        return int(job.size - acc.size)
 
     def _apply(self, k: int, actions: Actions, free: NDArray[np.int64]) -> None:
-        rec = self.jobs_rec
-        limit = self._limit(k)
-        for j in actions.pause_job.tolist():
-            if j not in self.running or not self.jobs.pausable[j]:
-                rec.refused_pauses += 1
-                continue
-            site = self._pause(j)
-            free[site] = max(min(limit[site] - self.busy[site], free[site] + int(self.jobs.gpus[j])), 0)
-            self._requeue(j)
-        for j, dest in zip(actions.migrate_job.tolist(), actions.migrate_site.tolist(), strict=True):
-            gang = int(self.jobs.gpus[j])
-            ok = j in self.running and self.jobs.migratable[j] and 0 <= dest < len(free)
-            if not ok or dest == rec.site[j] or free[dest] < gang:
-                rec.refused_migrations += 1
-                continue
-            site = self._pause(j)
-            rec.pauses[j] -= 1  # a migration, counted as such by _start
-            free[site] = max(min(limit[site] - self.busy[site], free[site] + gang), 0)
-            self._start_many(k, np.array([j]), np.array([dest]), free)
-        if len(actions.start_job) or len(actions.start_site):
-            rec.refused_starts += self._start_many(k, actions.start_job, actions.start_site, free)
-        s = len(self.fleet.names)
-        self.rec.gpu_cap_w[k] = np.full(s, np.nan) if actions.gpu_cap_w is None else actions.gpu_cap_w
-        self._uncapped = np.asarray(actions.uncapped_job, dtype=np.int64)
-        if actions.supply_temp_c is not None:
-            self.rec.supply_temp_c[k] = actions.supply_temp_c
-        if actions.inference_share is not None:
-            self._route(actions.inference_share)
-        if actions.battery_rule not in (None, "self_consumption"):
-            raise ValueError(f"unknown battery_rule {actions.battery_rule!r}; expected None or 'self_consumption'")
-        commanded = (
-            np.zeros(s, dtype=bool)
-            if actions.battery_mw is None
-            else np.isfinite(np.asarray(actions.battery_mw, float))
-        )
-        if actions.battery_rule == "self_consumption":  # the rule where no command is given (None or NaN)
-            self.rec.battery_self_consumption[k] = self._has_battery & ~commanded
-        if actions.battery_mw is not None:
-            request = np.where(self._has_battery & commanded, np.asarray(actions.battery_mw, dtype=float), 0.0)
-            self.rec.battery_mw[k] = request
-            for i in np.flatnonzero(request != 0.0):
-                spec = self.fleet.batteries[i]
-                assert spec is not None
-                _, soc = battery_step(spec, self.soc_mwh[i], request[i], self.fleet.step_h)
-                self.soc_mwh[i] = float(soc)
-
-    def _route(self, share: NDArray[np.float64]) -> None:
-        """Shares of the inference demand per site, from the next step on."""
-        if self.inference_full is None:
-            raise ValueError("this run has no per-site inference capacities to route with (inference_full_gpus)")
-        share = np.asarray(share, dtype=float)
-        if share.shape != (len(self.fleet.names),) or not np.all(np.isfinite(share)) or np.any(share < 0):
-            raise ValueError(f"inference_share must be {len(self.fleet.names)} finite shares >= 0, got {share}")
-        if abs(share.sum() - 1.0) > 1e-6:
-            raise ValueError(f"inference_share must sum to 1, got {share.sum():.6f}")
-        self.inference_share = share
+        apply_actions(self, k, actions, free)
 
     def _progress(self, k: int) -> None:
-        if not self.running:
+        slots = self._slots
+        n = slots.n
+        if n == 0:
             return
-        rec, step_h = self.jobs_rec, self.fleet.step_h
-        run = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-        sites = rec.site[run]
-        rate = self._work_rate[run] * self._site_speed[sites]  # H100-hours of work per hour on the site's GPUs
-        caps = self.rec.gpu_cap_w[k]
-        if not np.isnan(caps).all():
-            exempt = np.isin(run, self._uncapped) if self._uncapped.size else np.zeros(run.size, dtype=bool)
-            for site in np.flatnonzero(~np.isnan(caps)):
-                sel = (sites == site) & ~exempt
-                gpu = self.fleet.plants[int(site)].gpu
-                rate[sel] *= class_throughput_factor(gpu, caps[site], self.power_class[run[sel]])
-            if exempt.any():
-                self.rec.uncapped_gpus[k] = np.bincount(
-                    sites[exempt], weights=self._gangs[run[exempt]], minlength=len(caps)
-                ).astype(np.int64)
-                np.add.at(
-                    self.rec.uncapped_by_class[k],
-                    (sites[exempt], self.power_class[run[exempt]]),
-                    self._gangs[run[exempt]].astype(np.int32),
-                )
-        pending = rec.pending_overhead_h[run]
-        paid = np.minimum(pending, step_h)
-        working_h = step_h - paid
-        if paid.any():
-            rec.pending_overhead_h[run] = pending - paid
-            rec.overhead_h[run] += paid
-        before = rec.remaining_h[run]
+        rec, step_h, d = self._jrec, self.fleet.step_h, slots.data
+        rate = capped_rate(self, k, d[RATE, :n]) if self._capped else d[RATE, :n]
+        working_h: float | NDArray[np.float64] = step_h
+        paid: float | NDArray[np.float64] = 0.0
+        if slots.pending:
+            pending = d[PEND, :n]
+            paid = np.minimum(pending, step_h)
+            working_h = step_h - paid
+            paying = np.flatnonzero(paid > 0)
+            pending -= paid
+            rec.overhead_h[d[JOB, paying].astype(np.int64)] += paid[paying]
+            slots.count_pending()
+        before = d[REM, :n]
         after = before - working_h * rate
-        rec.remaining_h[run] = after
-        rec.since_checkpoint_h[run] = np.mod(rec.since_checkpoint_h[run] + working_h, self._interval_h[run])
+        since = d[SINCE, :n]
+        np.add(since, working_h, out=since)
+        np.mod(since, d[IVL, :n], out=since)
         done = after <= 1e-9
         if not done.any():
+            d[REM, :n] = after
             return
-        jd = run[done]
-        frac = (paid[done] + np.maximum(before[done], 0.0) / rate[done]) / step_h
+        idx = np.flatnonzero(done)
+        before_h, rate = before[idx], rate[idx]
+        d[REM, :n] = after
+        self._finish(k, idx, before_h, rate, paid[idx] if isinstance(paid, np.ndarray) else 0.0)
+        slots.keep(~done)
+
+    def _finish(
+        self,
+        k: int,
+        idx: NDArray[np.int64],
+        before_h: NDArray[np.float64],
+        rate: NDArray[np.float64],
+        paid_h: float | NDArray[np.float64],
+    ) -> None:
+        """Columns ``idx`` of the running block finished their work in step ``k``: record them (the caller takes
+        them out of the block)."""
+        rec, d, step_h = self._jrec, self._slots.data, self.fleet.step_h
+        jd = d[JOB, idx].astype(np.int64)
+        frac = (paid_h + np.maximum(before_h, 0.0) / rate) / step_h
         rec.finish_step[jd] = k + np.minimum(frac, 1.0)
         rec.remaining_h[jd] = 0.0
+        rec.pending_overhead_h[jd] = d[PEND, idx]
+        rec.since_checkpoint_h[jd] = d[SINCE, idx]
         rec.state[jd] = DONE
-        self.busy -= np.bincount(sites[done], weights=self._gangs[jd], minlength=len(self.busy)).astype(np.int64)
-        np.add.at(self.busy_class, (sites[done], self.power_class[jd]), -self._gangs[jd])
+        freed = np.bincount(d[CELL, idx].astype(np.int64), weights=d[GANG, idx], minlength=self.busy_class.size)
+        freed_class = freed.astype(np.int64).reshape(self.busy_class.shape)
+        self.busy_class -= freed_class
+        self.busy -= freed_class.sum(axis=1)
         self.running.difference_update(jd.tolist())
 
     # ------------------------------------------------------------------------------------------ stepping API
     def observe(self) -> Observation:
         """Begin the current step (arrivals, failures, capacity) if not yet begun, and return what a policy sees."""
+        return observation(self, self.step, self.begin().copy())
+
+    def begin(self) -> NDArray[np.int64]:
+        """Begin the current step (arrivals, failures, capacity) if not yet begun; returns the GPUs free for jobs
+        per site (the engine's own array: read it, do not write it). For callers that decide from the engine's
+        state without an :class:`Observation` (:mod:`wattbit.rl.lean`)."""
         if self.done:
             raise RuntimeError("the simulation has ended; no step left to observe")
-        k = self.step
         if self._free is None:
+            k = self.step
             self._admit(k)
             self._apply_failures(k)
             self._free = self._fit_capacity(k)
-        return self._observe(k, self._free.copy())
+        return self._free
 
     def advance(self, actions: Actions) -> None:
         """Apply ``actions`` to the current step, advance the jobs through it, and move to the next step."""
@@ -573,7 +480,8 @@ class Engine:
         }
         order = np.lexsort((arrays["cause"], arrays["site"], arrays["time_utc"]))
         self.events = replace(ev, **{k: v[order] for k, v in arrays.items()})
-        self.gpus_out = _gpus_out(self.events, self.fleet)
+        self.gpus_out = gpus_out_per_step(self.events, self.fleet)
+        self._step_tables()
 
     def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
         """Step through the rest of the period with the policy; ``progress(k)`` is called after each step."""
@@ -584,4 +492,4 @@ class Engine:
             self.advance(self.policy.decide(self.observe()))
             if progress is not None:
                 progress(k)
-        return self.jobs_rec, self.rec
+        return self._jrec, self.rec

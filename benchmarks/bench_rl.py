@@ -1,0 +1,166 @@
+"""Reinforcement-learning environment benchmarks (issue 16): environment steps per second on japan-2022.
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_rl.py [--steps 8760] [--batch 8,32] [--check] [--json OUT]
+
+Cases, each with the neutral action (admit everything, no cap, battery on the baseline's rule) at the default
+one-hour control interval (4 engine steps of 15 minutes), from the start of the built-in ``japan-2022`` year:
+
+* ``WattbitEnv``: the reference environment (an :class:`~wattbit.sim.policy.Observation` per engine step, the
+  interval's physics per step);
+* ``LeanWattbitEnv``: one run on the lean hot path (:mod:`wattbit.rl.lean`);
+* ``WattbitVectorEnv`` with N runs (seeds 2022, 2023, ...): steps per second summed over the batch.
+
+``--steps`` environment steps per case (default a whole year, 8,760; the reference environment is given at most
+2,000 unless ``--steps`` is smaller, and its rate is per step either way). Times are wall and CPU time of the
+stepping only (building the scenario's inputs and ``reset`` excluded, reported apart). ``--check`` also runs the
+whole year on the lean environment and compares its final ``summary`` with ``wattbit simulate``'s baseline (they
+must be equal, key for key). Targets (issue 16): >= 10,000 steps/s for one environment, >= 50,000 summed over a
+batch, on this 2-core machine. Not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_engine import describe_machine, machine_info
+
+REFERENCE_STEPS = 2000
+
+
+def _timed(step: Any, steps: int) -> tuple[float, float, int]:
+    """Call ``step()`` up to ``steps`` times (it returns True when the episode ended); (wall [s], CPU [s], steps)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    done = 0
+    for _ in range(steps):
+        done += 1
+        if step():
+            break
+    return time.perf_counter() - t0, time.process_time() - c0, done
+
+
+def bench_single(kind: str, steps: int) -> dict[str, Any]:
+    """One environment stepped with the neutral action."""
+    from wattbit.rl import WattbitEnv, neutral_action
+    from wattbit.rl.vector import LeanWattbitEnv
+    from wattbit.scenario import load_scenario
+
+    scenario = load_scenario("japan-2022")
+    t = time.perf_counter()
+    env = WattbitEnv(scenario) if kind == "WattbitEnv" else LeanWattbitEnv(scenario)
+    env.reset()
+    setup = time.perf_counter() - t
+    action = neutral_action(len(scenario.sites)).astype("float32")
+    last: dict[str, Any] = {}
+
+    def step() -> bool:
+        _, _, terminated, _, info = env.step(action)
+        last.update(info)
+        return bool(terminated)
+
+    wall, cpu, done = _timed(step, steps)
+    out = {"case": kind, "runs": 1, "env_steps": done, "wall_s": wall, "cpu_s": cpu, "setup_s": setup}
+    if "summary" in last:
+        out["summary"] = {k: v for k, v in last["summary"].items() if isinstance(v, int | float | str)}
+    return out
+
+
+def bench_batch(n: int, steps: int) -> dict[str, Any]:
+    """``n`` runs stepped together with the neutral action."""
+    import numpy as np
+
+    from wattbit.rl import neutral_action
+    from wattbit.rl.vector import WattbitVectorEnv
+    from wattbit.scenario import load_scenario
+
+    scenario = load_scenario("japan-2022")
+    t = time.perf_counter()
+    env = WattbitVectorEnv(scenario, n)
+    env.reset()
+    setup = time.perf_counter() - t
+    actions = np.tile(neutral_action(len(scenario.sites)), (n, 1))
+
+    def step() -> bool:
+        return bool(env.step(actions)[2].all())
+
+    wall, cpu, done = _timed(step, steps)
+    return {
+        "case": f"WattbitVectorEnv N={n}",
+        "runs": n,
+        "env_steps": done * n,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "setup_s": setup,
+    }
+
+
+def check_baseline(lean: dict[str, Any]) -> dict[str, Any]:
+    """Differences between the lean environment's year summary and ``simulate``'s baseline (should be none)."""
+    from wattbit.control import make_policy
+    from wattbit.scenario import load_scenario
+    from wattbit.sim.run import simulate
+
+    base = simulate(load_scenario("japan-2022"), make_policy("baseline")).summary
+    skip = ("wall_seconds", "policy")
+    ours = lean["summary"]
+    diff = [k for k in ours if k not in skip and k in base and ours[k] != base[k]]
+    return {"keys_compared": len([k for k in ours if k not in skip]), "different": diff}
+
+
+def report(cases: list[dict[str, Any]], machine: dict[str, Any]) -> str:
+    """Markdown table of the cases."""
+    lines = [f"Machine: {describe_machine(machine)}.", ""]
+    lines += [
+        "| environment | runs | env steps | wall [s] | CPU [s] | env steps/s (wall) | env steps/s (CPU) | "
+        "engine site-steps/s (CPU) | setup [s] |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for c in cases:
+        site_steps = c["env_steps"] * 4 * 3
+        lines.append(
+            f"| {c['case']} | {c['runs']} | {c['env_steps']:,} | {c['wall_s']:.2f} | {c['cpu_s']:.2f} | "
+            f"{c['env_steps'] / c['wall_s']:,.0f} | {c['env_steps'] / c['cpu_s']:,.0f} | "
+            f"{site_steps / c['cpu_s']:,.0f} | {c['setup_s']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the cases and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=8760, help="environment steps per case (a year: 8,760)")
+    parser.add_argument("--batch", default="8,32", help="comma-separated batch sizes")
+    parser.add_argument("--check", action="store_true", help="compare the lean year with simulate's baseline")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    machine = machine_info()
+    print(describe_machine(machine), flush=True)
+    cases = [bench_single("WattbitEnv", min(args.steps, REFERENCE_STEPS)), bench_single("LeanWattbitEnv", args.steps)]
+    for c in cases:
+        print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
+    for n in (int(x) for x in args.batch.split(",") if x):
+        cases.append(bench_batch(n, max(1, args.steps // n)))
+        c = cases[-1]
+        print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
+    machine["load_1min_after"] = round(os.getloadavg()[0], 2)
+    out: dict[str, Any] = {"machine": machine, "cases": cases}
+    if args.check:
+        out["check"] = check_baseline(cases[1]) if "summary" in cases[1] else {"error": "the lean run did not end"}
+        print(f"\nlean year vs simulate baseline: {out['check']}")
+    print()
+    print(report(cases, machine))
+    print(f"\n1-min load average before {machine['load_1min']}, after {machine['load_1min_after']}")
+    if args.json is not None:
+        args.json.write_text(json.dumps(out, indent=1, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
