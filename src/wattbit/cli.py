@@ -158,6 +158,17 @@ StartOption = Annotated[
 ]
 EndOption = Annotated[str | None, typer.Option("--end", help="Simulate until this date (exclusive) instead.")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of failures and random choices.")]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the run checkpointed in --out DIR (after a crash or kill), with the same command and options; "
+        "the result is identical to an uninterrupted run's.",
+    ),
+]
+CheckpointEveryOption = Annotated[
+    int, typer.Option("--checkpoint-every", help="Steps between two checkpoints of the engine.", min=1)
+]
 
 
 @app.command()
@@ -169,19 +180,30 @@ def simulate(
     seed: SeedOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: CheckpointEveryOption = 672,
 ) -> None:
-    """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
+    """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json
+    (summary.json last: its presence means the result is complete). Checkpoints go to DIR/.checkpoint."""
     from rich.progress import Progress
 
-    from wattbit.control.bench import simulate_policy
+    from wattbit.control.bench import simulate_to
     from wattbit.scenario import load_scenario, with_period
-    from wattbit.sim.run import write_result
 
     sc = with_period(load_scenario(scenario), start, end)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
-        result = simulate_policy(sc, policy, seed, progress=lambda k: bar.update(task, completed=k + 1))
-    write_result(result, out)
+        result, resumed = simulate_to(
+            sc,
+            policy,
+            out,
+            seed=seed,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            progress=lambda k: bar.update(task, completed=k + 1),
+        )
+    if resume:
+        typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
     for key, value in result.summary.items():
         typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
     typer.echo(f"results: {out}")
@@ -198,9 +220,11 @@ def bench(
     seed: SeedOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: CheckpointEveryOption = 672,
 ) -> None:
     """Run baseline, greedy, mpc and oracle on SCENARIO (same workload, failures and seed); writes DIR/bench.json
-    and DIR/bench.html."""
+    and DIR/bench.html. Checkpoints go to DIR/.checkpoint."""
     from rich.progress import Progress
 
     from wattbit.report.bench_report import TABLE, run_bench
@@ -211,7 +235,15 @@ def bench(
     steps = len(sc.period.index_utc())
     with Progress(transient=True) as bar:
         tasks = {n: bar.add_task(f"{sc.name}: {n}", total=steps) for n in names}
-        result = run_bench(sc, out, names, seed, progress=lambda n, k: bar.update(tasks[n], completed=k + 1))
+        result = run_bench(
+            sc,
+            out,
+            names,
+            seed,
+            progress=lambda n, k: bar.update(tasks[n], completed=k + 1),
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+        )
     _print_bench(result, TABLE)
     typer.echo(f"results: {out / 'bench.json'}, {out / 'bench.html'}")
 

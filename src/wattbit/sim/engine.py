@@ -575,13 +575,26 @@ class Engine:
         self.events = replace(ev, **{k: v[order] for k, v in arrays.items()})
         self.gpus_out = _gpus_out(self.events, self.fleet)
 
-    def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
-        """Step through the rest of the period with the policy; ``progress(k)`` is called after each step."""
+    def run(
+        self,
+        progress: Callable[[int], None] | None = None,
+        checkpoint: Callable[[Engine], None] | None = None,
+        checkpoint_every: int = 1,
+    ) -> tuple[JobRecord, StepRecord]:
+        """Step through the rest of the period with the policy; ``progress(k)`` is called after each step.
+
+        ``checkpoint(engine)`` is called after every ``checkpoint_every``-th step (counted from the period's start)
+        but the last, between two steps, where the engine and its policy pickle to a state that continues exactly
+        (:mod:`wattbit.sim.run`'s ``--resume``).
+        """
         if self.policy is None:
             raise RuntimeError("Engine.run needs a policy; drive the loop with observe()/advance() otherwise")
+        every = max(int(checkpoint_every), 1)
         while not self.done:
             k = self.step
             self.advance(self.policy.decide(self.observe()))
             if progress is not None:
                 progress(k)
+            if checkpoint is not None and self.step % every == 0 and not self.done:
+                checkpoint(self)
         return self.jobs_rec, self.rec
