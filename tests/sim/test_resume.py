@@ -29,7 +29,7 @@ WALL_CLOCK = ("wall_seconds", "decision_ms_p50", "decision_ms_p99", "decision_ms
 
 def _same_result(a: Path, b: Path) -> None:
     for name in ("timeseries.parquet", "jobs.parquet", "failures.parquet"):
-        pd.testing.assert_frame_equal(pd.read_parquet(a / name), pd.read_parquet(b / name))
+        pd.testing.assert_frame_equal(pd.read_parquet(a / name), pd.read_parquet(b / name), check_exact=True)
     sa, sb = (json.loads((d / "summary.json").read_text()) for d in (a, b))
     for key in WALL_CLOCK:
         sa.pop(key, None)
@@ -61,8 +61,8 @@ def test_resume_from_any_checkpoint_gives_the_same_run(policy: str) -> None:
     assert len(memory.saved) == 9  # after steps 5, 10, ..., 45 of 48
     for k in (int(np.random.default_rng(len(policy)).integers(9)),):
         res, _ = run_policy(inputs, policy, store=_Memory(pickle.loads(memory.saved[k])))  # type: ignore[arg-type]
-        pd.testing.assert_frame_equal(ref.timeseries, res.timeseries)
-        pd.testing.assert_frame_equal(ref.jobs, res.jobs)
+        pd.testing.assert_frame_equal(ref.timeseries, res.timeseries, check_exact=True)
+        pd.testing.assert_frame_equal(ref.jobs, res.jobs, check_exact=True)
         strip = lambda s: {k: v for k, v in s.items() if k not in WALL_CLOCK}  # noqa: E731
         assert json.dumps(strip(ref.summary), default=str) == json.dumps(strip(res.summary), default=str)
 
