@@ -283,19 +283,25 @@ def plan(
         ),
     ] = "local",
     seed: SeedOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", help="Monte Carlo draws between two checkpoints.", min=1)
+    ] = 64,
 ) -> None:
     """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
     optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
-    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv."""
-    from wattbit.plan.planner import plan as run_plan
-    from wattbit.plan.planner import plan_summary, summary_lines, write_plan
-    from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
-    from wattbit.report.plan_report import build_plan_report
+    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv.
+    The solved plan and each chunk of draws are checkpointed in DIR/.checkpoint (--resume continues)."""
+    from wattbit.plan.planner import plan_summary, summary_lines
+    from wattbit.plan.uncertainty import uncertainty_summary
+    from wattbit.report.plan_report import run_plan_to
     from wattbit.scenario import load_scenario
 
-    result = run_plan(load_scenario(scenario))
-    mc = plan_monte_carlo(result, draws, seed or 0, executor) if draws else None
-    write_plan(result, out, mc)
+    result, mc, resumed = run_plan_to(
+        load_scenario(scenario), out, draws, seed or 0, executor, resume, checkpoint_every
+    )
+    if resume:
+        typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
     if mc is not None:
         spread = uncertainty_summary(mc, result)
         for name in ("npv", "carbon_t_per_year"):
@@ -304,10 +310,45 @@ def plan(
                 f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws; "
                 f"deterministic {base:,.0f})"
             )
-    report = build_plan_report(result, out, mc)
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
-    typer.echo(f"results: {out / 'plan.json'}, {report}")
+    typer.echo(f"results: {out / 'plan.json'}, {out / 'report.html'}")
+
+
+@app.command()
+@user_errors
+def sweep(
+    args: Annotated[list[str], typer.Argument(help='SWEEP.toml to run it, or: query DIR "SQL".', show_default=False)],
+    out: OutOption = Path("out/sweep"),
+    executor: Annotated[
+        str | None,
+        typer.Option("--executor", help="'local' (default: a process per CPU), 'serial', 'dask' or tcp://host:port."),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the sweep in --out DIR: skip runs done.")] = False,
+) -> None:
+    """Run every combination of SWEEP.toml (simulate, bench or plan over scenarios, policies, seeds, sites and any
+    scenario field); writes one row per run to DIR/runs/*.parquet, DIR/sweep.json and DIR/report.html.
+    'wattbit sweep query DIR "SQL"' runs SQL (DuckDB) on a sweep's rows, the table 'runs'."""
+    if args[0] == "query":
+        if len(args) != 3:
+            raise WattbitInputError('usage: wattbit sweep query DIR "SQL" (the table is named runs)')
+        from wattbit.sweep.store import query
+
+        typer.echo(query(Path(args[1]), args[2]).to_string(index=False))
+        return
+    if len(args) != 1:
+        raise WattbitInputError(f'expected one sweep file, got {len(args)} arguments (or: query DIR "SQL")')
+    from rich.progress import Progress
+
+    from wattbit.sweep.execute import run_sweep
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(f"sweep {args[0]}", total=None)
+        outcome = run_sweep(args[0], out, executor, resume, lambda k, n: bar.update(task, completed=k, total=n))
+    ok = int((outcome.runs["status"] == "ok").sum())
+    typer.echo(f"{len(outcome.runs)} runs ({outcome.ran} now, {outcome.skipped} done before): {ok} ok, "
+               f"{len(outcome.runs) - ok} failed; {outcome.wall_s:.1f} s")  # fmt: skip
+    typer.echo(f'results: {out / "runs"} (wattbit sweep query {out} "SELECT ... FROM runs"), {outcome.report}')
 
 
 @scenario_app.command("validate")

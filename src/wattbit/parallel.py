@@ -390,7 +390,7 @@ class DaskExecutor:
         futures = self._client.map(fn, todo, pure=False)
         index = {future.key: i for i, future in enumerate(futures)}
         try:
-            for future in distributed.as_completed(futures):
+            for future in distributed.as_completed(futures, loop=self._client.loop):
                 if future.status == "error":
                     exc = future.exception()
                     raise _task_error(index[future.key], exc) from exc
