@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test test-deps lint typecheck check bench bench-engine bench-peer bench-pypsa bench-ops demo-data clean
+.PHONY: demo test test-long test-deps lint typecheck check bench bench-sweep bench-engine bench-peer bench-pypsa bench-ops demo-data clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,14 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests scripts benchmarks examples
 	$(BIN)/ruff format --check src tests scripts benchmarks examples
 	PYTHONPATH=src $(BIN)/lint-imports --no-logo
+
+# The long profile of the property-based fault-accounting tests (docs/faults.md reports its counts)
+test-long: $(DEV_STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -s tests/sim/test_fault_accounting.py
+
+# Sweep scaling on this machine's cores (docs/scale.md, docs/benchmarks.md)
+bench-sweep: $(STAMP)
+	$(BIN)/python benchmarks/bench_sweep.py --runs 8 --hours 24
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

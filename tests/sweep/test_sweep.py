@@ -17,7 +17,7 @@ from wattbit.cli import app
 from wattbit.errors import ScenarioError, WattbitInputError
 from wattbit.parallel import DaskExecutor
 from wattbit.sweep.execute import run_sweep
-from wattbit.sweep.runs import WALL_CLOCK_KEYS
+from wattbit.sweep.runs import WALL_CLOCK_KEYS, scenario_of
 from wattbit.sweep.spec import expand, load_sweep
 from wattbit.sweep.store import query, read_runs
 
@@ -191,3 +191,15 @@ def test_cli_runs_a_sweep_and_queries_it(serial_sweep: Path, tmp_path: Path) -> 
     )
     assert again.exit_code == 0, again.output
     assert "4 runs (0 now, 4 done before): 4 ok, 0 failed" in again.output
+
+
+def test_the_example_sweep_over_data_years_is_valid() -> None:
+    spec, path = load_sweep(Path(__file__).resolve().parents[2] / "examples" / "sweep-japan.toml")
+    tasks = expand(spec, path)
+    assert len(tasks) == 2 * 12  # twelve combinations of each data year
+    years = {scenario_of(t).period.start.year for t in tasks}
+    assert years == {2021, 2022}
+    for task in tasks[:: len(tasks) - 1]:
+        sc = scenario_of(task)
+        assert (sc.period.start.month, sc.period.start.day, len(sc.period.index_utc())) == (4, 10, 96)
+        assert {s.it.gpu_model for s in sc.sites} == {task.values["sites.it.gpu_model"]}

@@ -19,6 +19,7 @@ from wattbit.sweep.spec import RunTask
 #: KPI keys of a run's summary that measure the machine, not the run (kept, but apart from the KPIs).
 WALL_CLOCK_KEYS = ("wall_seconds", "decision_ms_p50", "decision_ms_p99", "decision_ms_max")
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
+_MONTH_DAY = re.compile(r"^\d{2}-\d{2}(?:$|T)")
 #: Deepest nesting of a summary flattened into columns (``pue_by_site.ishikari`` -> ``pue_by_site__ishikari``).
 _MAX_DEPTH = 2
 
@@ -47,7 +48,7 @@ def flatten(summary: dict[str, Any], prefix: str = "", depth: int = 0) -> dict[s
 
 
 def scenario_of(task: RunTask) -> Scenario:
-    """The run's scenario, validated, over the sweep's sub-period.
+    """The run's scenario, validated, over the sweep's sub-period (``MM-DD`` dates in the scenario's own year).
 
     Raises
     ------
@@ -55,7 +56,13 @@ def scenario_of(task: RunTask) -> Scenario:
         If a value of the run makes the scenario invalid (the message names the field).
     """
     sc = scenario_from_dict(task.raw, task.path)
-    return with_period(sc, task.start, task.end)
+    year = sc.period.start.year
+    return with_period(sc, _in_year(task.start, year), _in_year(task.end, year))
+
+
+def _in_year(when: str | None, year: int) -> str | None:
+    """``MM-DD[THH:MM]`` in ``year`` (each data year's scenario its own year); a full date as it is."""
+    return f"{year}-{when}" if when is not None and _MONTH_DAY.match(when) else when
 
 
 def _kpis(task: RunTask) -> dict[str, Any]:

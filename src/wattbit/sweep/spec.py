@@ -6,8 +6,8 @@
     name = "sites-and-policies"
     command = "simulate"              # simulate | bench | plan
     scenarios = ["japan-2022"]        # files (relative to this file) or built-in names: e.g. one per data year
-    start = "2022-04-10"              # optional sub-period (scenario time zone)
-    end = "2022-04-17"
+    start = "2022-04-10"              # optional sub-period (scenario time zone); "04-10" means April 10 of
+    end = "2022-04-17"                # each scenario's own year (a sweep over data years)
     sample = "grid"                   # grid: every combination; random: `runs` combinations drawn with `seed`
     runs = 20
     seed = 0
@@ -244,10 +244,10 @@ def expand(spec: SweepFile, sweep_path: Path) -> list[RunTask]:
         for values in _combinations(spec):
             raw: dict[str, Any] = _deep_copy(base)
             for axis, value in values.items():
-                if axis == "sites":
-                    _site_subset(raw, value)
-                elif axis not in SPECIAL_AXES:
+                if axis not in SPECIAL_AXES:
                     apply_axis(raw, axis, value)
+            if "sites" in values:  # after the fields, so that `sites[name].x` may name a site the subset drops
+                _site_subset(raw, values["sites"])
             run_id = fingerprint({"scenario": ref, "command": info.command, **values, "period": [info.start, info.end]})
             tasks.append(
                 RunTask(
