@@ -3,8 +3,8 @@ over many seeds and fault mixes drawn by Hypothesis.
 
 Faults injected: GPU, node, network and software failures (up to 200 a day over the fleet: ~40x Llama 3's rate on
 10,000 GPUs), cooling and power-chain derates, grid outages and natural disasters (up to a few per site in the
-window), and grid-connection limits (the GPUs a site may run cut to a drawn share for a drawn block of steps). The engine is stepped by hand
-(``observe``/``advance``) and a ledger kept beside it checks, after every step:
+window), and grid-connection limits (the GPUs a site may run cut to a drawn share for a drawn block of steps). The
+engine is stepped by hand (``observe``/``advance``) and a ledger kept beside it checks, after every step:
 
 * capacity: GPUs available = installed - GPUs out (recomputed here from the events), inference and jobs fit in what
   is available, and jobs in what the grid connection allows;
