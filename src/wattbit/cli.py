@@ -340,11 +340,16 @@ def sweep(
         raise WattbitInputError(f'expected one sweep file, got {len(args)} arguments (or: query DIR "SQL")')
     from rich.progress import Progress
 
+    from wattbit.parallel import TaskError
     from wattbit.sweep.execute import run_sweep
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task(f"sweep {args[0]}", total=None)
-        outcome = run_sweep(args[0], out, executor, resume, lambda k, n: bar.update(task, completed=k, total=n))
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"sweep {args[0]}", total=None)
+            outcome = run_sweep(args[0], out, executor, resume, lambda k, n: bar.update(task, completed=k, total=n))
+    except TaskError as exc:  # a worker died (a run's own failure is its row's error)
+        typer.echo(f"error: {exc}; the rows received are kept in {out / 'runs'}: add --resume to go on", err=True)
+        raise typer.Exit(1) from exc
     ok = int((outcome.runs["status"] == "ok").sum())
     typer.echo(f"{len(outcome.runs)} runs ({outcome.ran} now, {outcome.skipped} done before): {ok} ok, "
                f"{len(outcome.runs) - ok} failed; {outcome.wall_s:.1f} s")  # fmt: skip

@@ -6,9 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -138,6 +142,31 @@ def test_resume_skips_done_runs_and_refuses_another_sweep(serial_sweep: Path, tm
     other = _write(tmp_path, SWEEP.replace("seed = [1, 2]", "seed = [1, 3]"), "other.toml")
     with pytest.raises(WattbitInputError, match="belongs to another run"):
         run_sweep(other, folder, "serial", resume=True)
+
+
+def test_sweep_killed_at_a_random_moment_then_resumed_gives_the_same_rows(serial_sweep: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = [sys.executable, "-m", "wattbit.cli", "sweep", str(_write(tmp_path, SWEEP)), "--out", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    proc = subprocess.Popen([*args, "--executor", "serial"], env=env, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and not list((out / "runs").glob("*.parquet")):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(float(np.random.default_rng().uniform(0.0, 1.0)))
+    assert proc.poll() is None, "the sweep ended before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)  # the process this test started, by its id
+    proc.wait()
+    assert not (out / "sweep.json").exists()
+    assert not list((out / "runs").glob(".*.tmp"))  # no half-written row left
+    kept = len(read_runs(out))
+    assert 1 <= kept < 4
+    res = runner.invoke(
+        app, ["sweep", str(_write(tmp_path, SWEEP)), "--out", str(out), "--resume", "--executor", "serial"]
+    )
+    assert res.exit_code == 0, res.output
+    assert f"4 runs ({4 - kept} now, {kept} done before)" in res.output
+    pd.testing.assert_frame_equal(_results(read_runs(out)), _results(read_runs(serial_sweep)), check_exact=True)
 
 
 @pytest.fixture()
