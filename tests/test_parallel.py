@@ -7,13 +7,21 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from typing import Any
 
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.parallel import DaskExecutor, Executor, LocalExecutor, TaskError, is_executor, make_executor
+from wattbit.parallel import (
+    DaskExecutor,
+    Executor,
+    LocalExecutor,
+    TaskError,
+    is_executor,
+    iter_completed,
+    make_executor,
+)
 
 
 def square_with_pid(x: int) -> tuple[int, int]:
@@ -190,3 +198,29 @@ def test_make_executor_rejects_bad_config(spec: Any, field: str, message: str) -
     with pytest.raises(WattbitInputError, match=message) as info:
         make_executor(spec)
     assert info.value.field == field
+
+
+class _MapOnly:
+    """An executor with ``map`` only (no streaming)."""
+
+    workers = 1
+
+    def map(self, fn: Any, items: Any) -> list[Any]:
+        return [fn(x) for x in items]
+
+    def close(self) -> None:
+        pass
+
+
+def test_iter_completed_streams_every_item_once_on_every_executor(dask_executor: DaskExecutor) -> None:
+    for ex in (LocalExecutor(workers=1), LocalExecutor(workers=2), dask_executor, _MapOnly()):
+        with closing(ex) if isinstance(ex, LocalExecutor) else nullcontext():
+            got = dict(iter_completed(ex, square_with_pid, range(6)))
+            assert sorted(got) == list(range(6)) and all(got[i][0] == i * i for i in got), ex
+            assert list(iter_completed(ex, square_with_pid, [])) == []
+    with LocalExecutor(workers=2) as ex, pytest.raises(TaskError, match="failed: ValueError") as info:
+        list(iter_completed(ex, fail_on_odd_above_two, range(6)))
+    assert info.value.index in (3, 5)
+    with pytest.raises(TaskError, match="failed: ValueError") as info:
+        list(iter_completed(dask_executor, fail_on_odd_above_two, [0, 3]))
+    assert info.value.index == 1
