@@ -275,7 +275,7 @@ class DaskExecutor:
     ----------
     address
         Scheduler address such as ``"tcp://10.0.0.5:8786"``; None starts a ``distributed.LocalCluster`` with
-        worker processes and stops it on :meth:`close`.
+        worker processes, scheduler and workers bound to 127.0.0.1, and stops it on :meth:`close`.
     n_workers
         Worker processes of the local cluster, 1..1024; None means the CPUs available. Not allowed with
         ``address`` (the cluster decides).
@@ -338,8 +338,8 @@ class DaskExecutor:
 
             keep = {} if trim_memory else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
             with dask.config.set(keep):  # None unsets the variable (distributed.nanny._get_env_variables)
-                self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None
+                self._cluster = distributed.LocalCluster(  # scheduler and workers on loopback only
+                    n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None, host="127.0.0.1"
                 )
             self._client = distributed.Client(self._cluster, timeout=timeout_s, set_as_default=False)
             return

@@ -172,7 +172,8 @@ def test_sweep_killed_at_a_random_moment_then_resumed_gives_the_same_rows(serial
 @pytest.fixture()
 def cluster() -> Iterator[object]:
     """A real Dask LocalCluster of two worker processes on 127.0.0.1, closed by the test."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
+
     local = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
