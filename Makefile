@@ -42,6 +42,14 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff format --check src tests scripts benchmarks examples
 	PYTHONPATH=src $(BIN)/lint-imports --no-logo
 
+# The long profile of the property-based fault-accounting tests (docs/faults.md reports its counts)
+test-long: $(DEV_STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest -q -s tests/sim/test_fault_accounting.py
+
+# Sweep scaling on this machine's cores (docs/scale.md, docs/benchmarks.md)
+bench-sweep: $(STAMP)
+	$(BIN)/python benchmarks/bench_sweep.py --runs 8 --hours 24
+
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 

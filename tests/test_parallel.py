@@ -7,13 +7,21 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, nullcontext
 from typing import Any
 
 import pytest
 
 from wattbit.errors import WattbitInputError
-from wattbit.parallel import DaskExecutor, Executor, LocalExecutor, TaskError, is_executor, make_executor
+from wattbit.parallel import (
+    DaskExecutor,
+    Executor,
+    LocalExecutor,
+    TaskError,
+    is_executor,
+    iter_completed,
+    make_executor,
+)
 
 
 def square_with_pid(x: int) -> tuple[int, int]:
@@ -51,7 +59,6 @@ def environment_variable(name: str) -> str | None:
 @pytest.fixture(scope="module")
 def dask_executor() -> Iterator[DaskExecutor]:
     """A real Dask LocalCluster with 2 worker processes, started by the executor itself."""
-    pytest.importorskip("distributed")
     with DaskExecutor(n_workers=2) as ex:
         yield ex
 
@@ -128,7 +135,9 @@ def test_dask_workers_keep_the_default_malloc_trimming(dask_executor: DaskExecut
 
 def test_dask_connects_to_a_running_scheduler_by_address(dask_executor: DaskExecutor) -> None:
     address = dask_executor.client.scheduler.address
-    assert address.startswith("tcp://")
+    assert address.startswith("tcp://127.0.0.1:")  # the local cluster listens on loopback only
+    workers = dask_executor.client.scheduler_info()["workers"]
+    assert workers and all(w.startswith("tcp://127.0.0.1:") for w in workers)
     with closing(make_executor({"kind": "dask", "address": address})) as ex:
         assert isinstance(ex, DaskExecutor)
         assert ex.workers == 2
@@ -138,7 +147,8 @@ def test_dask_connects_to_a_running_scheduler_by_address(dask_executor: DaskExec
 
 
 def test_dask_unreachable_scheduler_is_a_clear_error() -> None:
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401  (a dev dependency: its absence must fail, not skip)
+
     with pytest.raises(WattbitInputError, match=r"no Dask scheduler answered within 1 s") as info:
         DaskExecutor(address="tcp://127.0.0.1:9", timeout_s=1)
     assert info.value.field == "executor.address"
@@ -190,3 +200,29 @@ def test_make_executor_rejects_bad_config(spec: Any, field: str, message: str) -
     with pytest.raises(WattbitInputError, match=message) as info:
         make_executor(spec)
     assert info.value.field == field
+
+
+class _MapOnly:
+    """An executor with ``map`` only (no streaming)."""
+
+    workers = 1
+
+    def map(self, fn: Any, items: Any) -> list[Any]:
+        return [fn(x) for x in items]
+
+    def close(self) -> None:
+        pass
+
+
+def test_iter_completed_streams_every_item_once_on_every_executor(dask_executor: DaskExecutor) -> None:
+    for ex in (LocalExecutor(workers=1), LocalExecutor(workers=2), dask_executor, _MapOnly()):
+        with closing(ex) if isinstance(ex, LocalExecutor) else nullcontext():
+            got = dict(iter_completed(ex, square_with_pid, range(6)))
+            assert sorted(got) == list(range(6)) and all(got[i][0] == i * i for i in got), ex
+            assert list(iter_completed(ex, square_with_pid, [])) == []
+    with LocalExecutor(workers=2) as ex, pytest.raises(TaskError, match="failed: ValueError") as info:
+        list(iter_completed(ex, fail_on_odd_above_two, range(6)))
+    assert info.value.index in (3, 5)
+    with pytest.raises(TaskError, match="failed: ValueError") as info:
+        list(iter_completed(dask_executor, fail_on_odd_above_two, [0, 3]))
+    assert info.value.index == 1

@@ -172,6 +172,17 @@ StartOption = Annotated[
 ]
 EndOption = Annotated[str | None, typer.Option("--end", help="Simulate until this date (exclusive) instead.")]
 SeedOption = Annotated[int | None, typer.Option("--seed", help="Seed of failures and random choices.")]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the run checkpointed in --out DIR (after a crash or kill), with the same command and options; "
+        "the result is identical to an uninterrupted run's.",
+    ),
+]
+CheckpointEveryOption = Annotated[
+    int, typer.Option("--checkpoint-every", help="Steps between two checkpoints of the engine.", min=1)
+]
 
 
 @app.command()
@@ -183,19 +194,30 @@ def simulate(
     seed: SeedOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: CheckpointEveryOption = 672,
 ) -> None:
-    """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json."""
+    """Simulate SCENARIO under a policy; writes DIR/timeseries.parquet, DIR/jobs.parquet and DIR/summary.json
+    (summary.json last: its presence means the result is complete). Checkpoints go to DIR/.checkpoint."""
     from rich.progress import Progress
 
-    from wattbit.control.bench import simulate_policy
+    from wattbit.control.bench import simulate_to
     from wattbit.scenario import load_scenario, with_period
-    from wattbit.sim.run import write_result
 
     sc = with_period(load_scenario(scenario), start, end)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
-        result = simulate_policy(sc, policy, seed, progress=lambda k: bar.update(task, completed=k + 1))
-    write_result(result, out)
+        result, resumed = simulate_to(
+            sc,
+            policy,
+            out,
+            seed=seed,
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+            progress=lambda k: bar.update(task, completed=k + 1),
+        )
+    if resume:
+        typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
     for key, value in result.summary.items():
         typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
     typer.echo(f"results: {out}")
@@ -212,9 +234,11 @@ def bench(
     seed: SeedOption = None,
     start: StartOption = None,
     end: EndOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: CheckpointEveryOption = 672,
 ) -> None:
     """Run baseline, greedy, mpc and oracle on SCENARIO (same workload, failures and seed); writes DIR/bench.json
-    and DIR/bench.html."""
+    and DIR/bench.html. Checkpoints go to DIR/.checkpoint."""
     from rich.progress import Progress
 
     from wattbit.report.bench_report import TABLE, run_bench
@@ -225,7 +249,15 @@ def bench(
     steps = len(sc.period.index_utc())
     with Progress(transient=True) as bar:
         tasks = {n: bar.add_task(f"{sc.name}: {n}", total=steps) for n in names}
-        result = run_bench(sc, out, names, seed, progress=lambda n, k: bar.update(tasks[n], completed=k + 1))
+        result = run_bench(
+            sc,
+            out,
+            names,
+            seed,
+            progress=lambda n, k: bar.update(tasks[n], completed=k + 1),
+            resume=resume,
+            checkpoint_every=checkpoint_every,
+        )
     _print_bench(result, TABLE)
     typer.echo(f"results: {out / 'bench.json'}, {out / 'bench.html'}")
 
@@ -265,19 +297,25 @@ def plan(
         ),
     ] = "local",
     seed: SeedOption = None,
+    resume: ResumeOption = False,
+    checkpoint_every: Annotated[
+        int, typer.Option("--checkpoint-every", help="Monte Carlo draws between two checkpoints.", min=1)
+    ] = 64,
 ) -> None:
     """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
     optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
-    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv."""
-    from wattbit.plan.planner import plan as run_plan
-    from wattbit.plan.planner import plan_summary, summary_lines, write_plan
-    from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
-    from wattbit.report.plan_report import build_plan_report
+    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv.
+    The solved plan and each chunk of draws are checkpointed in DIR/.checkpoint (--resume continues)."""
+    from wattbit.plan.planner import plan_summary, summary_lines
+    from wattbit.plan.uncertainty import uncertainty_summary
+    from wattbit.report.plan_report import run_plan_to
     from wattbit.scenario import load_scenario
 
-    result = run_plan(load_scenario(scenario))
-    mc = plan_monte_carlo(result, draws, seed or 0, executor) if draws else None
-    write_plan(result, out, mc)
+    result, mc, resumed = run_plan_to(
+        load_scenario(scenario), out, draws, seed or 0, executor, resume, checkpoint_every
+    )
+    if resume:
+        typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
     if mc is not None:
         spread = uncertainty_summary(mc, result)
         for name in ("npv", "carbon_t_per_year"):
@@ -286,10 +324,50 @@ def plan(
                 f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws; "
                 f"deterministic {base:,.0f})"
             )
-    report = build_plan_report(result, out, mc)
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
-    typer.echo(f"results: {out / 'plan.json'}, {report}")
+    typer.echo(f"results: {out / 'plan.json'}, {out / 'report.html'}")
+
+
+@app.command()
+@user_errors
+def sweep(
+    args: Annotated[list[str], typer.Argument(help='SWEEP.toml to run it, or: query DIR "SQL".', show_default=False)],
+    out: OutOption = Path("out/sweep"),
+    executor: Annotated[
+        str | None,
+        typer.Option("--executor", help="'local' (default: a process per CPU), 'serial', 'dask' or tcp://host:port."),
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the sweep in --out DIR: skip runs done.")] = False,
+) -> None:
+    """Run every combination of SWEEP.toml (simulate, bench or plan over scenarios, policies, seeds, sites and any
+    scenario field); writes one row per run to DIR/runs/*.parquet, DIR/sweep.json and DIR/report.html.
+    'wattbit sweep query DIR "SQL"' runs SQL (DuckDB) on a sweep's rows, the table 'runs'."""
+    if args[0] == "query":
+        if len(args) != 3:
+            raise WattbitInputError('usage: wattbit sweep query DIR "SQL" (the table is named runs)')
+        from wattbit.sweep.store import query
+
+        typer.echo(query(Path(args[1]), args[2]).to_string(index=False))
+        return
+    if len(args) != 1:
+        raise WattbitInputError(f'expected one sweep file, got {len(args)} arguments (or: query DIR "SQL")')
+    from rich.progress import Progress
+
+    from wattbit.parallel import TaskError
+    from wattbit.sweep.execute import run_sweep
+
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task(f"sweep {args[0]}", total=None)
+            outcome = run_sweep(args[0], out, executor, resume, lambda k, n: bar.update(task, completed=k, total=n))
+    except TaskError as exc:  # a worker died (a run's own failure is its row's error)
+        typer.echo(f"error: {exc}; the rows received are kept in {out / 'runs'}: add --resume to go on", err=True)
+        raise typer.Exit(1) from exc
+    ok = int((outcome.runs["status"] == "ok").sum())
+    typer.echo(f"{len(outcome.runs)} runs ({outcome.ran} now, {outcome.skipped} done before): {ok} ok, "
+               f"{len(outcome.runs) - ok} failed; {outcome.wall_s:.1f} s")  # fmt: skip
+    typer.echo(f'results: {out / "runs"} (wattbit sweep query {out} "SELECT ... FROM runs"), {outcome.report}')
 
 
 @scenario_app.command("validate")

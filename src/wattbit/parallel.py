@@ -33,7 +33,7 @@ import math
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeGuard, TypeVar, runtime_checkable
 
 from wattbit.errors import WattbitInputError
@@ -183,6 +183,26 @@ class LocalExecutor:
             raise RuntimeError(f"the process pool is broken ({exc}); start a new LocalExecutor") from exc
         return _collect(futures, self._on_failure, lambda done: [f.result() for f in done])
 
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
+        """``(index, fn(item))`` for every item, as each task finishes (see :func:`iter_completed`)."""
+        todo = list(items)
+        if self._workers == 1 or not todo:
+            yield from _iter_in_process(fn, todo)
+            return
+        _check_picklable(fn)
+        pool = self._get_pool()
+        index = {pool.submit(fn, item): i for i, item in enumerate(todo)}
+        try:
+            for future in cf.as_completed(index):
+                exc = future.exception()
+                if exc is not None:
+                    self._on_failure(list(index), exc)
+                    raise _task_error(index[future], exc) from exc
+                yield index[future], future.result()
+        finally:
+            for future in index:
+                future.cancel()
+
     def _on_failure(self, futures: Sequence[cf.Future[Any]], exc: BaseException) -> None:
         for future in futures:
             future.cancel()
@@ -202,14 +222,17 @@ class LocalExecutor:
         self.close()
 
 
-def _map_in_process(fn: Callable[[T], R], items: list[T]) -> list[R]:
-    out = []
+def _iter_in_process(fn: Callable[[T], R], items: list[T]) -> Iterator[tuple[int, R]]:
     for i, item in enumerate(items):
         try:
-            out.append(fn(item))
+            result = fn(item)
         except Exception as exc:
             raise _task_error(i, exc) from exc
-    return out
+        yield i, result
+
+
+def _map_in_process(fn: Callable[[T], R], items: list[T]) -> list[R]:
+    return [result for _, result in _iter_in_process(fn, items)]
 
 
 def _collect(
@@ -252,7 +275,7 @@ class DaskExecutor:
     ----------
     address
         Scheduler address such as ``"tcp://10.0.0.5:8786"``; None starts a ``distributed.LocalCluster`` with
-        worker processes and stops it on :meth:`close`.
+        worker processes, scheduler and workers bound to 127.0.0.1, and stops it on :meth:`close`.
     n_workers
         Worker processes of the local cluster, 1..1024; None means the CPUs available. Not allowed with
         ``address`` (the cluster decides).
@@ -315,8 +338,8 @@ class DaskExecutor:
 
             keep = {} if trim_memory else {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
             with dask.config.set(keep):  # None unsets the variable (distributed.nanny._get_env_variables)
-                self._cluster = distributed.LocalCluster(
-                    n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None
+                self._cluster = distributed.LocalCluster(  # scheduler and workers on loopback only
+                    n_workers=n, threads_per_worker=threads, processes=True, dashboard_address=None, host="127.0.0.1"
                 )
             self._client = distributed.Client(self._cluster, timeout=timeout_s, set_as_default=False)
             return
@@ -354,6 +377,27 @@ class DaskExecutor:
         finally:
             self._client.cancel([fn_future])
 
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
+        """``(index, fn(item))`` for every item, as each task finishes (see :func:`iter_completed`).
+
+        ``fn`` travels with each task (not scattered once as in :meth:`map`), so that a task whose worker dies is
+        re-run elsewhere by the scheduler with nothing lost: no data lives only on one worker.
+        """
+        todo = list(items)
+        if not todo:
+            return
+        distributed = _import_distributed()
+        futures = self._client.map(fn, todo, pure=False)
+        index = {future.key: i for i, future in enumerate(futures)}
+        try:
+            for future in distributed.as_completed(futures, loop=self._client.loop):
+                if future.status == "error":
+                    exc = future.exception()
+                    raise _task_error(index[future.key], exc) from exc
+                yield index[future.key], future.result()
+        finally:
+            self._client.cancel(futures)
+
     def close(self) -> None:
         """Disconnect; stop the local cluster if this executor started it (idempotent)."""
         self._client.close()
@@ -366,6 +410,22 @@ class DaskExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def iter_completed(executor: Executor, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[tuple[int, R]]:
+    """``(index, fn(item))`` for every item of ``items``, in the order the tasks finish (a sweep keeps each run's
+    row at once). Executors with ``map_unordered`` (Local, Dask) stream; any other gives ``map``'s results at the end.
+
+    Raises
+    ------
+    TaskError
+        If a task raised (``index`` is its position); tasks not yet started are cancelled.
+    """
+    stream = getattr(executor, "map_unordered", None)
+    if callable(stream):
+        yield from stream(fn, items)
+    else:
+        yield from enumerate(executor.map(fn, items))
 
 
 def make_executor(spec: str | Mapping[str, Any] | Executor | None = None) -> Executor:

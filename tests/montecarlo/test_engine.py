@@ -64,7 +64,8 @@ def only(**extra: Any) -> UncertaintySpec:
 @pytest.fixture(scope="module")
 def dask_executor() -> Iterator[DaskExecutor]:
     """A real Dask LocalCluster of 2 worker processes."""
-    pytest.importorskip("distributed")
+    import distributed  # noqa: F401  (a dev dependency: its absence must fail, not skip)
+
     with DaskExecutor(n_workers=2) as ex:
         yield ex
 

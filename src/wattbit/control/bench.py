@@ -12,14 +12,20 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wattbit.control import POLICY_NAMES, make_policy
+from wattbit.durable import Checkpoint
 from wattbit.errors import WattbitInputError
 from wattbit.scenario import Scenario
-from wattbit.sim.run import SimInputs, SimResult, collect, make_engine, prepare
+from wattbit.sim.engine import Engine
+from wattbit.sim.run import SimInputs, SimResult, collect, make_engine, prepare, run_identity, write_result
+
+#: Steps between two checkpoints of a run (``--checkpoint-every``): a week of 15-minute steps.
+CHECKPOINT_EVERY = 672
 
 
 def due_in_period(inputs: SimInputs) -> tuple[SimInputs, int]:
@@ -35,13 +41,29 @@ def due_in_period(inputs: SimInputs) -> tuple[SimInputs, int]:
 
 
 def run_policy(
-    inputs: SimInputs, name: str, progress: Callable[[int], None] | None = None
+    inputs: SimInputs,
+    name: str,
+    progress: Callable[[int], None] | None = None,
+    store: Checkpoint | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> tuple[SimResult, dict[str, Any]]:
-    """Simulate ``inputs`` under policy ``name``; returns the result and the policy's own statistics."""
+    """Simulate ``inputs`` under policy ``name``; returns the result and the policy's own statistics.
+
+    With ``store``, the engine and its policy are pickled there every ``checkpoint_every`` steps (as
+    ``engine-<name>``), and a run finds its saved engine there and continues from it: the result is the same as
+    without the interruption (the engine's and policy's random generators travel with them).
+    """
     t0 = time.perf_counter()
-    policy = make_policy(name, inputs)
-    engine = make_engine(inputs, policy)
-    engine.run(progress)
+    key = f"engine-{name}"
+    engine: Engine | None = store.load(key) if store is not None else None
+    if engine is not None and (engine.fleet.steps != inputs.fleet.steps or len(engine.jobs) != len(inputs.jobs)):
+        engine = None  # not this run's engine (the identity check makes this unlikely): start afresh
+    if engine is None:
+        engine = make_engine(inputs, make_policy(name, inputs))
+    policy = engine.policy
+    assert policy is not None
+    hook = None if store is None else lambda e: store.save(key, e)
+    engine.run(progress, hook, checkpoint_every)
     result = collect(inputs, engine, name, t0)
     extra: dict[str, Any] = {}
     seconds = getattr(policy, "decision_seconds", None)
@@ -59,7 +81,12 @@ def run_policy(
 
 
 def simulate_policy(
-    scenario: Scenario, name: str, seed: int | None = None, progress: Callable[[int], None] | None = None
+    scenario: Scenario,
+    name: str,
+    seed: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    store: Checkpoint | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> SimResult:
     """Simulate ``scenario`` under policy ``name`` (``wattbit simulate``).
 
@@ -76,6 +103,8 @@ def simulate_policy(
         Seed of failures and random choices (default: the scenario's).
     progress
         Called with the index of each step done.
+    store, checkpoint_every
+        Where to checkpoint the run, and how often [steps] (see :func:`run_policy`).
 
     Raises
     ------
@@ -84,7 +113,7 @@ def simulate_policy(
     """
     if name not in POLICY_NAMES:
         raise WattbitInputError(f"unknown policy {name!r}; known policies: {', '.join(POLICY_NAMES)}", field="policy")
-    result, extra = run_policy(prepare(scenario, seed=seed), name, progress)
+    result, extra = run_policy(prepare(scenario, seed=seed), name, progress, store, checkpoint_every)
     result.summary.update({k: v for k, v in extra.items() if k != "bound"})
     if "bound" in extra:
         result.summary["oracle_bound"] = extra["bound"]
@@ -96,8 +125,14 @@ def compare_policies(
     policies: Sequence[str] = POLICY_NAMES,
     seed: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    store: Checkpoint | None = None,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> tuple[dict[str, Any], dict[str, SimResult]]:
     """Run ``policies`` on ``scenario`` with the same jobs, failures and seed.
+
+    With ``store``, each finished policy's result is saved there (``done-<name>``) and each running one's engine
+    every ``checkpoint_every`` steps; a later call with the same store skips the finished policies and continues
+    the interrupted one.
 
     Returns
     -------
@@ -120,7 +155,14 @@ def compare_policies(
     }
     for name in policies:
         cb = (lambda k, n=name: progress(n, k)) if progress is not None else None
-        result, extra = run_policy(inputs, name, cb)
+        done = store.load(f"done-{name}") if store is not None else None
+        if done is None:
+            result, extra = run_policy(inputs, name, cb, store, checkpoint_every)
+            if store is not None:
+                store.save(f"done-{name}", (result, extra))
+                store.drop(f"engine-{name}")
+        else:
+            result, extra = done
         results[name] = result
         bench["policies"][name] = {**result.summary, **{k: v for k, v in extra.items() if k != "bound"}}
         if "bound" in extra:
@@ -139,3 +181,51 @@ def compare_policies(
             if achieved > 0:
                 bench["mpc_share_of_oracle_reduction"] = bench["policies"]["mpc"]["carbon_reduction_t"] / achieved
     return bench, results
+
+
+def simulate_to(
+    scenario: Scenario,
+    name: str,
+    out: Path,
+    *,
+    seed: int | None = None,
+    resume: bool = False,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[SimResult, bool]:
+    """``wattbit simulate``: :func:`simulate_policy` checkpointed in ``out/.checkpoint``, the result written to
+    ``out`` (:func:`~wattbit.sim.run.write_result`, atomically), the checkpoint removed.
+
+    Parameters
+    ----------
+    scenario, name, seed
+        What to simulate (see :func:`simulate_policy`).
+    out
+        The output folder, which also holds the checkpoint while the run is under way.
+    resume
+        Continue from ``out``'s checkpoint (made by the same command with the same scenario, policy and seed);
+        the result is identical to an uninterrupted run's. Without a checkpoint the run starts from the beginning.
+    checkpoint_every
+        Steps between two checkpoints, >= 1.
+    progress
+        Called with the index of each step done.
+
+    Returns
+    -------
+    result, resumed
+        The run's result, and whether it continued from a checkpoint.
+
+    Raises
+    ------
+    WattbitInputError
+        For an unknown policy, a bad ``checkpoint_every``, or, with ``resume``, a checkpoint of another run.
+    """
+    if checkpoint_every < 1:
+        raise WattbitInputError(f"checkpoint every {checkpoint_every} steps (expected >= 1)", field="checkpoint-every")
+    seed = scenario.workload.seed if seed is None else seed
+    store = Checkpoint(out, run_identity("simulate", scenario, policy=name, seed=seed))
+    resumed = store.start(resume)
+    result = simulate_policy(scenario, name, seed, progress, store, checkpoint_every)
+    write_result(result, out)
+    store.clear()
+    return result, resumed

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from wattbit.errors import WattbitInputError
+from wattbit.montecarlo.chunks import CHUNK_DRAWS, ChunkStore, evaluate_in_chunks
 from wattbit.montecarlo.distributions import Distribution, LogNormal, Triangular, distribution_from_mapping
 from wattbit.parallel import Executor, TaskError, is_executor, make_executor
 from wattbit.units import check_int, check_number
@@ -312,6 +313,8 @@ def run_monte_carlo(
     n_draws: int,
     seed: int,
     executor: str | Mapping[str, Any] | Executor | None = None,
+    store: ChunkStore | None = None,
+    chunk_draws: int = CHUNK_DRAWS,
 ) -> MonteCarloResult:
     """Evaluate ``evaluate_draw`` on ``n_draws`` draws of ``spec``.
 
@@ -331,6 +334,9 @@ def run_monte_carlo(
         An :class:`~wattbit.parallel.Executor` (left open), or a configuration for
         :func:`~wattbit.parallel.make_executor` (its executor is closed at the end); None means local
         processes, one per CPU.
+    store, chunk_draws
+        With a checkpoint store (:class:`wattbit.durable.Checkpoint`), each chunk of ``chunk_draws`` draws is saved
+        when done; a later call with the same store evaluates only the rest (:mod:`wattbit.montecarlo.chunks`).
 
     Returns
     -------
@@ -345,7 +351,18 @@ def run_monte_carlo(
     """
     draws = sample_draws(spec, n_draws, seed)
     records = _records(draws)
-    outputs = _evaluate(evaluate_draw, records, executor, "Monte Carlo draw")
+    owned = not is_executor(executor)
+    ex = make_executor(executor)  # once, for every chunk
+    try:
+        outputs = evaluate_in_chunks(
+            lambda chunk, first: _evaluate(evaluate_draw, chunk, ex, "Monte Carlo draw", first),
+            records,
+            store,
+            chunk_draws,
+        )
+    finally:
+        if owned:
+            ex.close()
     names = _output_names(outputs, list(draws.columns))
     table = draws.join(pd.DataFrame(_output_rows(outputs, names), index=draws.index))
     return MonteCarloResult(table=table, parameters=tuple(draws.columns[1:]), outputs=tuple(names), seed=int(seed))
@@ -365,7 +382,9 @@ def _evaluate(
     records: list[dict[str, float]],
     executor: str | Mapping[str, Any] | Executor | None,
     what: str,
+    first: int = 0,
 ) -> list[Mapping[str, float]]:
+    """``fn`` over ``records`` on ``executor``; ``first``: the index of ``records[0]`` among all draws."""
     if not callable(fn):
         raise WattbitInputError(f"evaluate_draw={fn!r} must be callable", field="evaluate_draw")
     owned = not is_executor(executor)
@@ -375,7 +394,8 @@ def _evaluate(
     except TaskError as exc:
         cause = exc.__cause__ if exc.__cause__ is not None else exc
         shown = ", ".join(f"{k}={v:.6g}" for k, v in records[exc.index].items())
-        raise TaskError(exc.index, f"{what} {exc.index} ({shown}) failed: {type(cause).__name__}: {cause}") from cause
+        i = first + exc.index
+        raise TaskError(i, f"{what} {i} ({shown}) failed: {type(cause).__name__}: {cause}") from cause
     finally:
         if owned:
             ex.close()

@@ -8,7 +8,6 @@ Formulation, parameters and sources: ``docs/planner.md``.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattbit.durable import atomic_write_csv, atomic_write_json, atomic_write_parquet
 from wattbit.montecarlo.engine import MonteCarloResult
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution, Method, choose_method, site_gpus, solve_capacity
 from wattbit.physics.carbon import carbon_accounting_label
@@ -330,6 +330,7 @@ def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult 
         ``plan``, ``cash_flows``, ``dispatch`` and, with ``monte_carlo``, ``montecarlo``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "plan.json").unlink(missing_ok=True)  # written last, atomically: its presence means a whole result
     paths = {
         "plan": out_dir / "plan.json",
         "cash_flows": out_dir / "cash_flows.csv",
@@ -338,9 +339,9 @@ def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult 
     doc = plan_summary(result)
     if monte_carlo is not None:
         paths["montecarlo"] = out_dir / "montecarlo.csv"
-        monte_carlo.table.to_csv(paths["montecarlo"])
+        atomic_write_csv(paths["montecarlo"], monte_carlo.table)
         doc["uncertainty"] = _clean(uncertainty_summary(monte_carlo, result))  # JSON-safe like the rest of plan.json
-    paths["plan"].write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
-    result.finance.table.to_csv(paths["cash_flows"])
-    dispatch_frame(result).to_parquet(paths["dispatch"], index=False)
+    atomic_write_csv(paths["cash_flows"], result.finance.table)
+    atomic_write_parquet(paths["dispatch"], dispatch_frame(result), index=False)
+    atomic_write_json(paths["plan"], doc, allow_nan=False)
     return paths

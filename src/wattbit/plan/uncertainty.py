@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
+from wattbit.montecarlo.chunks import CHUNK_DRAWS, ChunkStore
 from wattbit.montecarlo.distributions import Distribution
 from wattbit.montecarlo.engine import MonteCarloResult, UncertaintySpec, run_monte_carlo
 from wattbit.opt.capacity import CapacityProblem, CapacitySolution
@@ -85,11 +86,14 @@ def plan_monte_carlo(
     seed: int = 0,
     executor: str | Mapping[str, Any] | Executor | None = None,
     spec: UncertaintySpec | None = None,
+    store: ChunkStore | None = None,
+    chunk_draws: int = CHUNK_DRAWS,
 ) -> MonteCarloResult:
     """Monte Carlo of ``result`` (a :class:`wattbit.plan.planner.PlanResult`) over ``spec`` (default: the
-    documented default distributions)."""
+    documented default distributions); with ``store`` (a :class:`wattbit.durable.Checkpoint`) each chunk of draws
+    (``chunk_draws``) is checkpointed and a resumed run evaluates only the rest."""
     model = PlanDraw(result.context, result.problem, result.solution, float(result.figures["carbon_t_per_year"]))
-    return run_monte_carlo(model, spec or UncertaintySpec(), n_draws, seed, executor)
+    return run_monte_carlo(model, spec or UncertaintySpec(), n_draws, seed, executor, store, chunk_draws)
 
 
 def describe(dist: Distribution) -> str:

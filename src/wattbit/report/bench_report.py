@@ -3,7 +3,6 @@ import per policy) of :func:`wattbit.control.bench.compare_policies`."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,10 +11,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from wattbit.control import POLICY_NAMES
-from wattbit.control.bench import compare_policies
+from wattbit.control.bench import CHECKPOINT_EVERY, compare_policies
+from wattbit.durable import Checkpoint, atomic_write_json
 from wattbit.report.html import Section, figure_html, table_html, write_page
 from wattbit.scenario import Scenario
-from wattbit.sim.run import SimResult, json_safe
+from wattbit.sim.run import SimResult, json_safe, run_identity
 
 #: Summary keys shown in the comparison table, with their labels and decimals.
 TABLE = (
@@ -41,18 +41,29 @@ def run_bench(
     policies: Sequence[str] = POLICY_NAMES,
     seed: int | None = None,
     progress: Callable[[str, int], None] | None = None,
+    resume: bool = False,
+    checkpoint_every: int = CHECKPOINT_EVERY,
 ) -> dict[str, Any]:
     """Run ``policies`` on ``scenario`` (:func:`~wattbit.control.bench.compare_policies`); writes
-    ``out/bench.json`` and ``out/bench.html`` and returns the comparison."""
-    bench, results = compare_policies(scenario, policies, seed, progress)
+    ``out/bench.json`` and ``out/bench.html`` (atomically) and returns the comparison.
+
+    The run is checkpointed in ``out/.checkpoint`` (each finished policy, and the running one's engine every
+    ``checkpoint_every`` steps); ``resume`` continues from there after a crash, with the same result.
+    """
+    seed = scenario.workload.seed if seed is None else seed
+    store = Checkpoint(out, run_identity("bench", scenario, policies=list(policies), seed=seed))
+    store.start(resume)
+    bench, results = compare_policies(scenario, policies, seed, progress, store, checkpoint_every)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(json_safe(bench), indent=2) + "\n", encoding="utf-8")
+    (out / "bench.json").unlink(missing_ok=True)  # written last: its presence means the whole result is there
     write_page(
         out / "bench.html",
         f"wattbit bench: {scenario.name}",
         f"{len(bench['policies'])} policies, same workload, failures and seed ({bench['seed']})",
         bench_sections(bench, results, scenario.period.timezone),
     )
+    atomic_write_json(out / "bench.json", json_safe(bench))
+    store.clear()
     return bench
 
 

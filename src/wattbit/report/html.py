@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 from jinja2 import Environment
 from plotly.offline import get_plotlyjs
 
+from wattbit.durable import atomic_write_text
+
 _PAGE = Environment(autoescape=True).from_string(
     """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
@@ -61,8 +63,8 @@ def table_html(headers: Sequence[str], rows: Sequence[Sequence[object]], digits:
 
 
 def write_page(path: Path, title: str, subtitle: str, sections: Sequence[Section]) -> Path:
-    """Write a self-contained HTML page (plotly.js inlined, so it opens offline)."""
+    """Write a self-contained HTML page (plotly.js inlined, so it opens offline), atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = _PAGE.render(title=title, subtitle=subtitle, sections=sections, plotlyjs=get_plotlyjs())
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return path

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from wattbit.durable import Checkpoint
+from wattbit.montecarlo.chunks import CHUNK_DRAWS
 from wattbit.montecarlo.engine import MonteCarloResult
+from wattbit.parallel import Executor
 from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.plan.evaluate import tco_per_year
-from wattbit.plan.planner import PlanResult, site_rows
+from wattbit.plan.planner import PlanResult, plan, site_rows, write_plan
 from wattbit.plan.record import finance_inputs
-from wattbit.plan.uncertainty import uncertainty_summary
+from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
 from wattbit.report.html import Section, figure_html, table_html, write_page
+from wattbit.scenario import Scenario
+from wattbit.sim.run import run_identity
 
 _WEEK_H = 168
 #: The cash-flow table's items, each with its sign, so that every row adds up to the project cash flow.
@@ -374,3 +381,41 @@ def build_plan_report(result: PlanResult, out_dir: Path, monte_carlo: MonteCarlo
     )
     sections = plan_sections(result, monte_carlo)
     return write_page(out_dir / "report.html", f"wattbit plan — {ctx.scenario.name}", subtitle, sections)
+
+
+def run_plan_to(
+    scenario: Scenario,
+    out_dir: Path,
+    draws: int = 0,
+    seed: int = 0,
+    executor: str | Mapping[str, Any] | Executor | None = "local",
+    resume: bool = False,
+    checkpoint_every: int = CHUNK_DRAWS,
+) -> tuple[PlanResult, MonteCarloResult | None, bool]:
+    """``wattbit plan``: plan ``scenario``, run ``draws`` Monte Carlo draws of it, write the plan's files and report.
+
+    The run is checkpointed in ``out_dir/.checkpoint`` (the solved plan, then every ``checkpoint_every`` draws);
+    ``resume`` continues after a crash or ``kill -9`` with the same result, evaluating only what was not saved. The
+    checkpoint is removed once ``plan.json`` (written last of the result files) and ``report.html`` are in place.
+
+    Returns
+    -------
+    result, monte_carlo, resumed
+        The plan, its Monte Carlo (None without draws), and whether a checkpoint was found.
+
+    Raises
+    ------
+    WattbitInputError
+        With ``resume``, for a checkpoint of another run (another scenario, draw count or seed).
+    """
+    store = Checkpoint(out_dir, run_identity("plan", scenario, draws=draws, seed=seed))
+    resumed = store.start(resume)
+    result = store.load("plan")
+    if not isinstance(result, PlanResult):
+        result = plan(scenario)
+        store.save("plan", result)
+    mc = plan_monte_carlo(result, draws, seed, executor, store=store, chunk_draws=checkpoint_every) if draws else None
+    write_plan(result, out_dir, mc)
+    build_plan_report(result, out_dir, mc)
+    store.clear()
+    return result, mc, resumed

@@ -29,6 +29,8 @@ from wattbit.scenario.model import (
     format_validation_error,
     load_scenario,
     parse_scenario,
+    read_scenario_toml,
+    scenario_from_dict,
     with_period,
 )
 from wattbit.scenario.ops import OpsSpec, SignatureOverride
@@ -61,5 +63,7 @@ __all__ = [
     "format_validation_error",
     "load_scenario",
     "parse_scenario",
+    "read_scenario_toml",
+    "scenario_from_dict",
     "with_period",
 ]

@@ -13,6 +13,7 @@ Validation errors name the file, the field path (``sites[1].it.gpu_count``), the
 
 from __future__ import annotations
 
+import copy
 import tomllib
 from datetime import datetime
 from importlib import resources
@@ -390,12 +391,43 @@ def parse_scenario(text: str, path: Path | str = "<string>") -> Scenario:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"not valid TOML: {exc}", path=p) from exc
+    return scenario_from_dict(raw, p)
+
+
+def scenario_from_dict(raw: dict[str, Any], path: Path | str = "<string>") -> Scenario:
+    """Validate a scenario given as the dictionary its TOML parses to (a sweep's variant of a scenario file);
+    ``path`` is used in messages and to resolve relative paths. ``raw`` is not changed."""
+    p = Path(path)
+    raw = copy.deepcopy(raw)
     raw["relative_paths"] = _resolve_paths(raw, p.parent.resolve())
     raw["source_path"] = str(p)
     try:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         raise format_validation_error(exc, p) from exc
+
+
+def read_scenario_toml(ref: str | Path) -> tuple[dict[str, Any], Path]:
+    """The dictionary a scenario file (or a built-in scenario's name) parses to, and the file's path.
+
+    Raises
+    ------
+    ScenarioError
+        If the file is missing, not UTF-8 or not TOML.
+    """
+    if isinstance(ref, str) and ref in BUILTIN_SCENARIOS:
+        path = builtin_scenario_path(ref)
+    else:
+        path = Path(ref)
+        if not path.is_file():
+            known = ", ".join(BUILTIN_SCENARIOS)
+            raise ScenarioError(f"no such scenario file (and not a built-in scenario: {known})", path=path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")), path
+    except UnicodeDecodeError as exc:
+        raise ScenarioError("scenario file is not UTF-8 text", path=path) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML: {exc}", path=path) from exc
 
 
 def load_scenario(ref: str | Path) -> Scenario:

@@ -483,13 +483,26 @@ class Engine:
         self.gpus_out = gpus_out_per_step(self.events, self.fleet)
         self._step_tables()
 
-    def run(self, progress: Callable[[int], None] | None = None) -> tuple[JobRecord, StepRecord]:
-        """Step through the rest of the period with the policy; ``progress(k)`` is called after each step."""
+    def run(
+        self,
+        progress: Callable[[int], None] | None = None,
+        checkpoint: Callable[[Engine], None] | None = None,
+        checkpoint_every: int = 1,
+    ) -> tuple[JobRecord, StepRecord]:
+        """Step through the rest of the period with the policy; ``progress(k)`` is called after each step.
+
+        ``checkpoint(engine)`` is called after every ``checkpoint_every``-th step (counted from the period's start)
+        but the last, between two steps, where the engine and its policy pickle to a state that continues exactly
+        (:mod:`wattbit.sim.run`'s ``--resume``).
+        """
         if self.policy is None:
             raise RuntimeError("Engine.run needs a policy; drive the loop with observe()/advance() otherwise")
+        every = max(int(checkpoint_every), 1)
         while not self.done:
             k = self.step
             self.advance(self.policy.decide(self.observe()))
             if progress is not None:
                 progress(k)
+            if checkpoint is not None and self.step % every == 0 and not self.done:
+                checkpoint(self)
         return self._jrec, self.rec

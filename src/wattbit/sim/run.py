@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from wattbit.durable import atomic_write_json, atomic_write_parquet, fingerprint
 from wattbit.errors import WattbitInputError
 from wattbit.physics.gpu_load import class_mean_loads
 from wattbit.scenario import Period, Scenario
@@ -297,12 +298,28 @@ def simulate(
 
 
 def write_result(result: SimResult, out_dir: Path) -> None:
-    """Write ``timeseries.parquet``, ``jobs.parquet``, ``failures.parquet`` and ``summary.json`` to ``out_dir``."""
+    """Write ``timeseries.parquet``, ``jobs.parquet``, ``failures.parquet`` and ``summary.json`` to ``out_dir``.
+
+    Each file is written atomically (:mod:`wattbit.durable`), and ``summary.json`` last, after any earlier one is
+    removed: a folder with a ``summary.json`` holds the complete result of one run, never a mix of two or half a file.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.timeseries.to_parquet(out_dir / "timeseries.parquet", index=False)
-    result.jobs.to_parquet(out_dir / "jobs.parquet", index=False)
-    result.events.to_frame().to_parquet(out_dir / "failures.parquet", index=False)
-    (out_dir / "summary.json").write_text(json.dumps(json_safe(result.summary), indent=2) + "\n", encoding="utf-8")
+    (out_dir / "summary.json").unlink(missing_ok=True)
+    atomic_write_parquet(out_dir / "timeseries.parquet", result.timeseries, index=False)
+    atomic_write_parquet(out_dir / "jobs.parquet", result.jobs, index=False)
+    atomic_write_parquet(out_dir / "failures.parquet", result.events.to_frame(), index=False)
+    atomic_write_json(out_dir / "summary.json", json_safe(result.summary))
+
+
+def run_identity(command: str, scenario: Scenario, **options: Any) -> dict[str, Any]:
+    """What a checkpointed run is (:class:`wattbit.durable.Checkpoint`): the command, a hash of the whole scenario
+    (every field, the period included) and the command's options (policy, seed, ...)."""
+    return {
+        "command": command,
+        "scenario": scenario.name,
+        "scenario_hash": fingerprint(json.loads(scenario.model_dump_json())),
+        **options,
+    }
 
 
 def json_safe(value: Any) -> Any:
