@@ -251,19 +251,31 @@ def plan(
         ),
     ] = "local",
     seed: SeedOption = None,
+    reoptimise: Annotated[
+        bool,
+        typer.Option(
+            "--reoptimise",
+            help="With --draws, also re-optimise the capacities in every draw: regret of the plan, the robust plan.",
+        ),
+    ] = False,
 ) -> None:
     """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
     optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
-    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv."""
+    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv; with
+    --reoptimise too, a plan re-optimised per draw (DIR/montecarlo_reoptimised.csv) and the robust plan in plan.json."""
     from wattbit.plan.planner import plan as run_plan
     from wattbit.plan.planner import plan_summary, summary_lines, write_plan
+    from wattbit.plan.robust import reoptimised_monte_carlo, robust_plan
     from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
     from wattbit.report.plan_report import build_plan_report
     from wattbit.scenario import load_scenario
 
+    if reoptimise and not draws:
+        raise WattbitInputError("--reoptimise re-optimises the plan in each Monte Carlo draw: give --draws N (N >= 1)")
     result = run_plan(load_scenario(scenario))
     mc = plan_monte_carlo(result, draws, seed or 0, executor) if draws else None
-    write_plan(result, out, mc)
+    again = reoptimised_monte_carlo(result, draws, seed or 0, executor) if draws and reoptimise else None
+    write_plan(result, out, mc, again)
     if mc is not None:
         spread = uncertainty_summary(mc, result)
         for name in ("npv", "carbon_t_per_year"):
@@ -272,6 +284,13 @@ def plan(
                 f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws; "
                 f"deterministic {base:,.0f})"
             )
+    if again is not None:
+        robust = robust_plan(again, result)
+        typer.echo(
+            f"re-optimised per draw: regret of the plan P50 {robust['regret']['p50']:,.0f}, P90 "
+            f"{robust['regret']['p90']:,.0f}; robust plan (draw {robust['draw']}) mean NPV "
+            f"{robust['npv_mean_across_draws']:,.0f} vs the plan's {robust['deterministic_npv_mean']:,.0f}"
+        )
     report = build_plan_report(result, out, mc)
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
