@@ -20,11 +20,14 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
+from wattbit.errors import WattbitInputError
+from wattbit.forecast.clearsky import clear_sky_forecast, clear_sky_reference
 from wattbit.opt import (
     DispatchInputs,
     DispatchPlan,
@@ -80,6 +83,10 @@ class MPCConfig:
         How the plan's GPUs become job actions.
     time_limit_s
         Solver time limit per plan.
+    pv_forecast
+        ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`) or ``"clear_sky"`` (clear-sky index
+        persistence and its daily profile at the site, :func:`wattbit.forecast.clearsky.clear_sky_forecast`; needs
+        ``site_coords``).
     """
 
     horizon_h: float = 36.0
@@ -94,6 +101,7 @@ class MPCConfig:
     inference_margin: float = 1.05
     dispatch: DispatchRules = field(default_factory=DispatchRules)
     time_limit_s: float = 10.0
+    pv_forecast: str = "profile"
 
 
 @dataclass
@@ -118,11 +126,34 @@ class MPCPolicy:
         self.last: Decision | None = None
         self.decision_seconds: list[float] = []
         self.failed_plans = 0
+        self._clear: tuple[pd.Timestamp, FloatArray] | None = None
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _forecast(self, history: FloatArray, steps: int, per_day: int, upper: bool = False) -> FloatArray:
         """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
         return ahead(history, steps, per_day, upper=upper)
+
+    def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
+        """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
+        history = np.asarray(obs.pv_w, dtype=float)
+        if self.config.pv_forecast != "clear_sky" or history.shape[0] <= steps + per_day:
+            return self._forecast(history, steps, per_day)
+        clear = self._clear_sky(obs, history.shape[0] + steps - 1)
+        fc = clear_sky_forecast(history, clear, steps - 1, per_day)
+        return np.vstack([history[-1], fc.mean])
+
+    def _clear_sky(self, obs: Observation, rows: int) -> FloatArray:
+        """Clear-sky output per W of the run's first ``rows`` steps, (rows, sites); computed a year at a time."""
+        if self.config.site_coords is None:
+            raise WattbitInputError("mpc with pv_forecast='clear_sky' needs site_coords", field="pv_forecast")
+        step = pd.Timedelta(hours=obs.step_h)
+        start = obs.time_utc - obs.step * step
+        if self._clear is None or self._clear[0] != start or self._clear[1].shape[0] < rows:
+            n = max(rows, round(366 * 24 / obs.step_h))
+            lat, lon = (np.array([c[i] for c in self.config.site_coords]) for i in (0, 1))
+            times = pd.date_range(start, periods=n, freq=step)
+            self._clear = (start, clear_sky_reference(times, lat, lon))
+        return self._clear[1][:rows]
 
     def plan_inputs(self, obs: Observation) -> tuple[DispatchInputs, int]:
         """The programme for the horizon from ``obs``; returns the inputs and the engine steps per slot."""
@@ -141,7 +172,7 @@ class MPCPolicy:
         carbon = slots(fc(obs.carbon_g_per_kwh))
         price = slots(fc(obs.price_jpy_per_mwh))
         curtailed = slots(fc(obs.curtailed_mwh), "sum")
-        onsite = slots(fc(obs.pv_w) + fc(obs.wind_w))
+        onsite = slots(self._pv_ahead(obs, steps, per_day) + fc(obs.wind_w))
         tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
         energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
         available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
