@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -83,6 +83,10 @@ class MPCConfig:
         How the plan's GPUs become job actions.
     time_limit_s
         Solver time limit per plan.
+    churn_cost
+        Weight of the churn term: a GPU the first slot pauses or moves away costs ``churn_cost`` x its jobs' pause
+        overhead (checkpoint plus restart, GPU-hours at full power) x the marginal carbon of a GPU-hour at the
+        horizon's median intensity (0: pauses and moves are free, as before).
     pv_forecast
         ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`) or ``"clear_sky"`` (clear-sky index
         persistence and its daily profile at the site, :func:`wattbit.forecast.clearsky.clear_sky_forecast`; needs
@@ -102,6 +106,7 @@ class MPCConfig:
     dispatch: DispatchRules = field(default_factory=DispatchRules)
     time_limit_s: float = 10.0
     pv_forecast: str = "profile"
+    churn_cost: float = 1.0
 
 
 @dataclass
@@ -127,6 +132,7 @@ class MPCPolicy:
         self.decision_seconds: list[float] = []
         self.failed_plans = 0
         self._clear: tuple[pd.Timestamp, FloatArray] | None = None
+        self._churn: tuple[FloatArray, FloatArray] = (np.zeros(0), np.zeros(0))
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _forecast(self, history: FloatArray, steps: int, per_day: int, upper: bool = False) -> FloatArray:
@@ -208,6 +214,8 @@ class MPCPolicy:
             routable=routable,
             pinned_gpus=pinned,
         )
+        if self.config.churn_cost > 0:
+            inputs = replace(inputs, running_gpus=self._churn[0], stop_cost_per_gpu=self._churn[1])
         return inputs, slot_steps
 
     def _routable(self, n_s: int) -> NDArray[np.bool_]:
@@ -277,7 +285,19 @@ class MPCPolicy:
             required=np.concatenate([np.ones(n_slots + 1, bool), [False]])[keep],
             value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]])[keep],
         )
+        self._churn = self._churn_inputs(obs, slot_steps, value)
         return classes, pinned
+
+    def _churn_inputs(self, obs: Observation, slot_steps: int, value_per_gpu_h: float) -> tuple[FloatArray, FloatArray]:
+        """GPUs of pausable training running beyond the first slot per site, and the cost of stopping one there."""
+        run, n_s = obs.running, len(obs.site_names)
+        flexible = run.pausable & (run.remaining_h / run.work_rate > slot_steps * obs.step_h)
+        gpus = run.gpus[flexible].astype(float)
+        site = run.site[flexible]
+        running = np.bincount(site, weights=gpus, minlength=n_s).astype(float)
+        overhead = np.bincount(site, weights=gpus * run.pause_cost_h[flexible], minlength=n_s)
+        per_gpu_h = overhead / np.maximum(running, 1e-9)
+        return running, self.config.churn_cost * per_gpu_h * value_per_gpu_h
 
     # --------------------------------------------------------------------------------------------- decision
     def decide(self, obs: Observation) -> Actions:
