@@ -7,10 +7,11 @@ Usage::
     .venv/bin/python benchmarks/bench_mpc_seasons.py --year   # the whole japan-2022 year (slow: run it last)
 
 Per window every policy runs on the same inputs (jobs due inside the window, failures, seed: the scenario's), as
-``wattbit bench`` does; ``mpc`` runs once per PV forecast given (``mpc`` with the generic ``profile`` method,
-``mpc[clear_sky]`` with the clear-sky-index method of :mod:`wattbit.forecast.clearsky`). Printed per policy: carbon,
-reduction against baseline, deadline misses, inference SLO, pauses and migrations; per mpc its share of the oracle's
-achieved reduction and the oracle's share of its bound. Not a test: wall times depend on the machine's load.
+``wattbit bench`` does; ``mpc`` runs once per PV forecast and churn weight given (``profile``: the generic method;
+``clear_sky``: the clear-sky-index method of :mod:`wattbit.forecast.clearsky`; churn 0: pauses and moves are free).
+Printed per policy: carbon, reduction against baseline, deadline misses, inference SLO, pauses and migrations; per
+mpc its share of the oracle's achieved reduction and the oracle's share of its bound. Not a test: wall times
+depend on the machine's load.
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ SCENARIOS = {"japan-2022": "japan-2022", "2021": str(REPO / "examples" / "japan-
 KEYS = ("carbon_t", "deadline_misses", "slo_attainment", "job_pauses", "job_migrations", "gpu_hours_served")
 
 
-def run_window(scenario: Any, start: str | None, end: str | None, policies: list[str], pv: list[str]) -> dict[str, Any]:
+def run_window(
+    scenario: Any, start: str | None, end: str | None, policies: list[str], pv: list[str], churn: list[float]
+) -> dict[str, Any]:
     """Every policy on one window; returns the rows and the oracle's bound."""
     scenario = with_period(scenario, start, end)
     inputs, _ = due_in_period(prepare(scenario))
@@ -52,15 +55,15 @@ def run_window(scenario: Any, start: str | None, end: str | None, policies: list
     bound = None
     runs = [(p, None) for p in policies if p != "mpc"]
     if "mpc" in policies:
-        runs[1:1] = [("mpc", m) for m in pv]
-    for name, method in runs:
+        runs[1:1] = [("mpc", (m, c)) for m in pv for c in churn]
+    for name, variant in runs:
         t0 = time.perf_counter()
-        options = {"config": MPCConfig(pv_forecast=method)} if method else {}
+        options = {"config": MPCConfig(pv_forecast=variant[0], churn_cost=variant[1])} if variant else {}
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
         engine.run(None)
         result = collect(inputs, engine, name, t0)
-        label = name if method in (None, "profile") else f"{name}[{method}]"
+        label = f"{name}[{variant[0]}, churn {variant[1]:g}]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
         if getattr(policy, "bound", None):
             bound = float(policy.bound["carbon_t"])
@@ -83,22 +86,24 @@ def main() -> None:
     parser.add_argument("--windows", default="all")
     parser.add_argument("--pv", default="profile,clear_sky")
     parser.add_argument("--policies", default="baseline,mpc,oracle")
+    parser.add_argument("--churn", default="0,1", help="mpc's churn_cost weights to run")
     parser.add_argument("--year", action="store_true")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     policies, pv = args.policies.split(","), args.pv.split(",")
+    churn = [float(c) for c in args.churn.split(",")]
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     doc: dict[str, Any] = {"machine": machine | {"load_average": os.getloadavg()}, "runs": {}}
     todo = [("japan-2022", "year", None, None)] if args.year else [
         (k, season, a, b) for k, ws in WINDOWS.items() if args.windows in ("all", k) for season, a, b in ws
     ]  # fmt: skip
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv)
+        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn)
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip
         for label, row in res["policies"].items():
-            print(f"  {label:16s} " + "  ".join(f"{k}={v:.6g}" for k, v in row.items()), flush=True)
+            print(f"  {label:28s} " + "  ".join(f"{k}={v:.6g}" for k, v in row.items()), flush=True)
         if args.json:
             args.json.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
 
