@@ -46,19 +46,27 @@ KEYS = ("carbon_t", "deadline_misses", "slo_attainment", "job_pauses", "job_migr
 
 
 def run_window(
-    scenario: Any, start: str | None, end: str | None, policies: list[str], pv: list[str], churn: list[float]
+    scenario: Any,
+    start: str | None,
+    end: str | None,
+    policies: list[str],
+    pv: list[str],
+    churn: list[float],
+    horizon_h: float = 36.0,
 ) -> dict[str, Any]:
     """Every policy on one window; returns the rows and the oracle's bound."""
     scenario = with_period(scenario, start, end)
     inputs, _ = due_in_period(prepare(scenario))
     rows: dict[str, dict[str, Any]] = {}
     bound = None
-    runs = [(p, None) for p in policies if p != "mpc"]
+    runs: list[tuple[str, tuple[str, float] | None]] = [(p, None) for p in policies if p != "mpc"]
     if "mpc" in policies:
         runs[1:1] = [("mpc", (m, c)) for m in pv for c in churn]
     for name, variant in runs:
         t0 = time.perf_counter()
-        options = {"config": MPCConfig(pv_forecast=variant[0], churn_cost=variant[1])} if variant else {}
+        options: dict[str, Any] = (
+            {"config": MPCConfig(pv_forecast=variant[0], churn_cost=variant[1], horizon_h=horizon_h)} if variant else {}
+        )
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
         engine.run(None)
@@ -88,17 +96,20 @@ def main() -> None:
     parser.add_argument("--policies", default="baseline,mpc,oracle")
     parser.add_argument("--churn", default="0,1", help="mpc's churn_cost weights to run")
     parser.add_argument("--year", action="store_true")
+    parser.add_argument("--horizon-h", type=float, default=36.0, help="mpc's planning horizon [h]")
+    parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     policies, pv = args.policies.split(","), args.pv.split(",")
     churn = [float(c) for c in args.churn.split(",")]
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     doc: dict[str, Any] = {"machine": machine | {"load_average": os.getloadavg()}, "runs": {}}
-    todo = [("japan-2022", "year", None, None)] if args.year else [
+    todo: list[tuple[str, str, str | None, str | None]] = [("japan-2022", "year", None, None)] if args.year else [
         (k, season, a, b) for k, ws in WINDOWS.items() if args.windows in ("all", k) for season, a, b in ws
     ]  # fmt: skip
+    todo = [t for t in todo if args.only in (None, t[1])]
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn)
+        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h)
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip

@@ -84,9 +84,9 @@ def test_mpc_plans_with_the_clear_sky_forecast(reference: np.ndarray) -> None:
     pv = _cloudy(reference)[: 40 * 24 + 1] * 1e6
     obs = SimpleNamespace(pv_w=pv, step_h=1.0, step=40 * 24, time_utc=TIMES[40 * 24])
     policy = MPCPolicy(MPCConfig(pv_forecast="clear_sky", site_coords=((35.68, 139.77),)))
-    ahead = policy._pv_ahead(obs, 36, 24)  # type: ignore[arg-type]
+    ahead = policy._pv_ahead(obs, 36, 24)
     assert ahead.shape == (36, 1) and ahead[0, 0] == pv[-1, 0]
     night = reference[40 * 24 : 40 * 24 + 36, 0] == 0  # the policy's reference has no altitude: night alike
     assert (ahead[1:][night[1:]] == 0).all() and ahead[1:][~night[1:]].max() > 0
     with pytest.raises(WattbitInputError, match="needs site_coords"):
-        MPCPolicy(MPCConfig(pv_forecast="clear_sky"))._pv_ahead(obs, 36, 24)  # type: ignore[arg-type]
+        MPCPolicy(MPCConfig(pv_forecast="clear_sky"))._pv_ahead(obs, 36, 24)
