@@ -88,5 +88,6 @@ def test_mpc_plans_with_the_clear_sky_forecast(reference: np.ndarray) -> None:
     assert ahead.shape == (36, 1) and ahead[0, 0] == pv[-1, 0]
     night = reference[40 * 24 : 40 * 24 + 36, 0] == 0  # the policy's reference has no altitude: night alike
     assert (ahead[1:][night[1:]] == 0).all() and ahead[1:][~night[1:]].max() > 0
-    with pytest.raises(WattbitInputError, match="needs site_coords"):
-        MPCPolicy(MPCConfig(pv_forecast="clear_sky"))._pv_ahead(obs, 36, 24)
+    # without coordinates (a policy built by hand) the generic method is used
+    generic = MPCPolicy(MPCConfig(pv_forecast="clear_sky"))._pv_ahead(obs, 36, 24)
+    np.testing.assert_array_equal(generic, MPCPolicy(MPCConfig(pv_forecast="profile"))._pv_ahead(obs, 36, 24))

@@ -26,7 +26,6 @@ from numpy.typing import NDArray
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
-from wattbit.errors import WattbitInputError
 from wattbit.forecast.clearsky import clear_sky_forecast, clear_sky_reference
 from wattbit.opt import (
     DispatchInputs,
@@ -88,9 +87,10 @@ class MPCConfig:
         overhead (checkpoint plus restart, GPU-hours at full power) x the marginal carbon of a GPU-hour at the
         horizon's median intensity (0: pauses and moves are free, as before).
     pv_forecast
-        ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`) or ``"clear_sky"`` (clear-sky index
-        persistence and its daily profile at the site, :func:`wattbit.forecast.clearsky.clear_sky_forecast`; needs
-        ``site_coords``).
+        ``"clear_sky"`` (clear-sky index persistence and its daily profile at the site,
+        :func:`wattbit.forecast.clearsky.clear_sky_forecast`; it needs ``site_coords``, which
+        :func:`wattbit.control.make_policy` takes from the scenario: without them the generic method is used) or
+        ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`).
     """
 
     horizon_h: float = 36.0
@@ -105,7 +105,7 @@ class MPCConfig:
     inference_margin: float = 1.05
     dispatch: DispatchRules = field(default_factory=DispatchRules)
     time_limit_s: float = 10.0
-    pv_forecast: str = "profile"
+    pv_forecast: str = "clear_sky"
     churn_cost: float = 1.0
 
 
@@ -142,7 +142,8 @@ class MPCPolicy:
     def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
         """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
         history = np.asarray(obs.pv_w, dtype=float)
-        if self.config.pv_forecast != "clear_sky" or history.shape[0] <= steps + per_day:
+        c = self.config
+        if c.pv_forecast != "clear_sky" or c.site_coords is None or history.shape[0] <= steps + per_day:
             return self._forecast(history, steps, per_day)
         clear = self._clear_sky(obs, history.shape[0] + steps - 1)
         fc = clear_sky_forecast(history, clear, steps - 1, per_day)
@@ -150,8 +151,7 @@ class MPCPolicy:
 
     def _clear_sky(self, obs: Observation, rows: int) -> FloatArray:
         """Clear-sky output per W of the run's first ``rows`` steps, (rows, sites); computed a year at a time."""
-        if self.config.site_coords is None:
-            raise WattbitInputError("mpc with pv_forecast='clear_sky' needs site_coords", field="pv_forecast")
+        assert self.config.site_coords is not None
         step = pd.Timedelta(hours=obs.step_h)
         start = obs.time_utc - obs.step * step
         if self._clear is None or self._clear[0] != start or self._clear[1].shape[0] < rows:
