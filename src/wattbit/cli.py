@@ -297,6 +297,13 @@ def plan(
         ),
     ] = "local",
     seed: SeedOption = None,
+    reoptimise: Annotated[
+        bool,
+        typer.Option(
+            "--reoptimise",
+            help="With --draws, also re-optimise the capacities in every draw: regret of the plan, the robust plan.",
+        ),
+    ] = False,
     resume: ResumeOption = False,
     checkpoint_every: Annotated[
         int, typer.Option("--checkpoint-every", help="Monte Carlo draws between two checkpoints.", min=1)
@@ -304,15 +311,19 @@ def plan(
 ) -> None:
     """Choose sites and IT, PV, wind, battery and grid capacities for SCENARIO's [plan] (hourly linopy + HiGHS
     optimisation), then its finances. Writes DIR/plan.json, DIR/report.html, DIR/cash_flows.csv and
-    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv.
+    DIR/dispatch.parquet; with --draws, P10/P50/P90 of NPV and carbon in plan.json and DIR/montecarlo.csv; with
+    --reoptimise too, a plan re-optimised per draw (DIR/montecarlo_reoptimised.csv) and the robust plan in plan.json.
     The solved plan and each chunk of draws are checkpointed in DIR/.checkpoint (--resume continues)."""
     from wattbit.plan.planner import plan_summary, summary_lines
+    from wattbit.plan.robust import robust_plan
     from wattbit.plan.uncertainty import uncertainty_summary
     from wattbit.report.plan_report import run_plan_to
     from wattbit.scenario import load_scenario
 
-    result, mc, resumed = run_plan_to(
-        load_scenario(scenario), out, draws, seed or 0, executor, resume, checkpoint_every
+    if reoptimise and not draws:
+        raise WattbitInputError("--reoptimise re-optimises the plan in each Monte Carlo draw: give --draws N (N >= 1)")
+    result, mc, again, resumed = run_plan_to(
+        load_scenario(scenario), out, draws, seed or 0, executor, resume, checkpoint_every, reoptimise
     )
     if resume:
         typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
@@ -324,6 +335,13 @@ def plan(
                 f"{name}: P10 {q['p10']:,.0f}  P50 {q['p50']:,.0f}  P90 {q['p90']:,.0f}  ({draws} draws; "
                 f"deterministic {base:,.0f})"
             )
+    if again is not None:
+        robust = robust_plan(again, result)
+        typer.echo(
+            f"re-optimised per draw: regret of the plan P50 {robust['regret']['p50']:,.0f}, P90 "
+            f"{robust['regret']['p90']:,.0f}; robust plan (draw {robust['draw']}) mean NPV "
+            f"{robust['npv_mean_across_draws']:,.0f} vs the plan's {robust['deterministic_npv_mean']:,.0f}"
+        )
     for line in summary_lines(plan_summary(result)):
         typer.echo(line)
     typer.echo(f"results: {out / 'plan.json'}, {out / 'report.html'}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,47 @@ def test_forecast_wet_bulb_above_dry_bulb_is_clipped_not_an_error() -> None:
     twb = np.full((3, 2), 11.5)  # two forecasts made apart can cross
     e = site_energy_model(PLANTS, tdb, twb)
     assert np.all(np.isfinite(e.line_a_w))
+
+
+def _churn(inputs: DispatchInputs, cost_per_gpu: float, running: float = 600.0) -> DispatchInputs:
+    carbon = inputs.carbon_g_per_kwh.copy()
+    carbon[0] = 900.0  # the first slot is the dirtiest: the plan would rather stop what runs now
+    return replace(
+        inputs,
+        carbon_g_per_kwh=carbon,
+        running_gpus=np.array([running, 0.0]),
+        stop_cost_per_gpu=np.array([cost_per_gpu, cost_per_gpu]),
+    )
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_both_assemblies_agree_with_churn_costs(seed: int) -> None:
+    inputs = _churn(_inputs(seed), 0.01)
+    a, b = solve_dispatch(inputs, backend="linopy"), solve_dispatch(inputs, backend="highs")
+    assert a.objective == pytest.approx(b.objective, rel=1e-7, abs=1e-6)
+
+
+def test_a_pause_is_planned_only_when_it_pays_for_itself() -> None:
+    one = WorkClasses(  # 3,000 GPU-hours due by the end of 12 slots: room to wait
+        work_gpu_h=np.array([3000.0]),
+        max_gpus=np.array([1500.0]),
+        first_slot=np.zeros(1, dtype=np.int64),
+        end_slot=np.array([12]),
+        required=np.array([True]),
+        value_per_gpu_h=np.zeros(1),
+    )
+    base = replace(_inputs(3, battery=False), work=one, onsite_w=np.zeros((12, 2)))
+
+    def stopped(cost: float) -> tuple[float, float]:
+        plan = solve_dispatch(_churn(base, cost), backend="highs")
+        return 600.0 - float(plan.busy_gpus[0, 0].sum()), plan.objective
+
+    free, objective_free = stopped(0.0)
+    kept, objective_kept = stopped(1e3)  # no pause at any price: what the pauses saved
+    assert free > 10.0 and kept <= 1e-6
+    saving = objective_kept - objective_free
+    assert saving > 0
+    # a GPU stopped must pay its cost: above the whole saving of every pause, none is worth it (bar a fraction of
+    # one GPU, which the relaxation may still split); well below the average saving per GPU, most pauses stay
+    assert stopped(1.01 * saving)[0] <= 1.0
+    assert stopped(0.1 * saving / free)[0] >= 0.5 * free

@@ -36,7 +36,7 @@ def make_policy(name: str, inputs: SimInputs | None = None, **options: Any) -> P
         from wattbit.control.mpc import MPCConfig, MPCPolicy
 
         config = options.pop("config", None) or MPCConfig()
-        if inputs is not None and config.site_coords is None and config.site_rtt_ms is None:
+        if inputs is not None and config.site_coords is None:  # for the latency (without site_rtt_ms) and the sun
             from dataclasses import replace
 
             coords = tuple((s.latitude_deg, s.longitude_deg) for s in inputs.scenario.sites)

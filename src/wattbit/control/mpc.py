@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
+from wattbit.forecast.clearsky import clear_sky_forecast, clear_sky_reference
 from wattbit.opt import (
     DispatchInputs,
     DispatchPlan,
@@ -80,6 +82,15 @@ class MPCConfig:
         How the plan's GPUs become job actions.
     time_limit_s
         Solver time limit per plan.
+    churn_cost
+        Weight of the churn term: a GPU the first slot pauses or moves away costs ``churn_cost`` x its jobs' pause
+        overhead (checkpoint plus restart, GPU-hours at full power) x the marginal carbon of a GPU-hour at the
+        horizon's median intensity (0: pauses and moves are free, as before).
+    pv_forecast
+        ``"clear_sky"`` (clear-sky index persistence and its daily profile at the site,
+        :func:`wattbit.forecast.clearsky.clear_sky_forecast`; it needs ``site_coords``, which
+        :func:`wattbit.control.make_policy` takes from the scenario: without them the generic method is used) or
+        ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`).
     """
 
     horizon_h: float = 36.0
@@ -94,6 +105,8 @@ class MPCConfig:
     inference_margin: float = 1.05
     dispatch: DispatchRules = field(default_factory=DispatchRules)
     time_limit_s: float = 10.0
+    pv_forecast: str = "clear_sky"
+    churn_cost: float = 1.0
 
 
 @dataclass
@@ -118,11 +131,35 @@ class MPCPolicy:
         self.last: Decision | None = None
         self.decision_seconds: list[float] = []
         self.failed_plans = 0
+        self._clear: tuple[pd.Timestamp, FloatArray] | None = None
+        self._churn: tuple[FloatArray, FloatArray] = (np.zeros(0), np.zeros(0))
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _forecast(self, history: FloatArray, steps: int, per_day: int, upper: bool = False) -> FloatArray:
         """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
         return ahead(history, steps, per_day, upper=upper)
+
+    def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
+        """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
+        history = np.asarray(obs.pv_w, dtype=float)
+        c = self.config
+        if c.pv_forecast != "clear_sky" or c.site_coords is None or history.shape[0] <= steps + per_day:
+            return self._forecast(history, steps, per_day)
+        clear = self._clear_sky(obs, history.shape[0] + steps - 1)
+        fc = clear_sky_forecast(history, clear, steps - 1, per_day)
+        return np.vstack([history[-1], fc.mean])
+
+    def _clear_sky(self, obs: Observation, rows: int) -> FloatArray:
+        """Clear-sky output per W of the run's first ``rows`` steps, (rows, sites); computed a year at a time."""
+        assert self.config.site_coords is not None
+        step = pd.Timedelta(hours=obs.step_h)
+        start = obs.time_utc - obs.step * step
+        if self._clear is None or self._clear[0] != start or self._clear[1].shape[0] < rows:
+            n = max(rows, round(366 * 24 / obs.step_h))
+            lat, lon = (np.array([c[i] for c in self.config.site_coords]) for i in (0, 1))
+            times = pd.date_range(start, periods=n, freq=step)
+            self._clear = (start, clear_sky_reference(times, lat, lon))
+        return self._clear[1][:rows]
 
     def plan_inputs(self, obs: Observation) -> tuple[DispatchInputs, int]:
         """The programme for the horizon from ``obs``; returns the inputs and the engine steps per slot."""
@@ -141,7 +178,7 @@ class MPCPolicy:
         carbon = slots(fc(obs.carbon_g_per_kwh))
         price = slots(fc(obs.price_jpy_per_mwh))
         curtailed = slots(fc(obs.curtailed_mwh), "sum")
-        onsite = slots(fc(obs.pv_w) + fc(obs.wind_w))
+        onsite = slots(self._pv_ahead(obs, steps, per_day) + fc(obs.wind_w))
         tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
         energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
         available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
@@ -177,6 +214,8 @@ class MPCPolicy:
             routable=routable,
             pinned_gpus=pinned,
         )
+        if self.config.churn_cost > 0:
+            inputs = replace(inputs, running_gpus=self._churn[0], stop_cost_per_gpu=self._churn[1])
         return inputs, slot_steps
 
     def _routable(self, n_s: int) -> NDArray[np.bool_]:
@@ -246,7 +285,19 @@ class MPCPolicy:
             required=np.concatenate([np.ones(n_slots + 1, bool), [False]])[keep],
             value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]])[keep],
         )
+        self._churn = self._churn_inputs(obs, slot_steps, value)
         return classes, pinned
+
+    def _churn_inputs(self, obs: Observation, slot_steps: int, value_per_gpu_h: float) -> tuple[FloatArray, FloatArray]:
+        """GPUs of pausable training running beyond the first slot per site, and the cost of stopping one there."""
+        run, n_s = obs.running, len(obs.site_names)
+        flexible = run.pausable & (run.remaining_h / run.work_rate > slot_steps * obs.step_h)
+        gpus = run.gpus[flexible].astype(float)
+        site = run.site[flexible]
+        running = np.bincount(site, weights=gpus, minlength=n_s).astype(float)
+        overhead = np.bincount(site, weights=gpus * run.pause_cost_h[flexible], minlength=n_s)
+        per_gpu_h = overhead / np.maximum(running, 1e-9)
+        return running, self.config.churn_cost * per_gpu_h * value_per_gpu_h
 
     # --------------------------------------------------------------------------------------------- decision
     def decide(self, obs: Observation) -> Actions:

@@ -24,6 +24,7 @@ from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.plan.evaluate import PlanFinance, TornadoBar, annual_figures, evaluate_plan, tco_per_year, tornado
 from wattbit.plan.inputs import PlanContext, build_problem
 from wattbit.plan.record import finance_inputs
+from wattbit.plan.robust import robust_plan
 from wattbit.plan.uncertainty import uncertainty_summary
 from wattbit.scenario import Scenario
 
@@ -310,7 +311,12 @@ def dispatch_frame(result: PlanResult) -> pd.DataFrame:
     return pd.concat(frames).rename_axis("time_utc").reset_index()
 
 
-def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult | None = None) -> dict[str, Path]:
+def write_plan(
+    result: PlanResult,
+    out_dir: Path,
+    monte_carlo: MonteCarloResult | None = None,
+    reoptimised: MonteCarloResult | None = None,
+) -> dict[str, Path]:
     """Write ``plan.json``, ``cash_flows.csv`` and ``dispatch.parquet`` to ``out_dir``; return their paths.
 
     Parameters
@@ -323,11 +329,16 @@ def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult 
         The plan's Monte Carlo (:func:`wattbit.plan.uncertainty.plan_monte_carlo`), if any: its P10/P50/P90 go into
         ``plan.json`` under ``uncertainty`` (:func:`~wattbit.plan.uncertainty.uncertainty_summary`) and its draws
         to ``montecarlo.csv``.
+    reoptimised
+        The Monte Carlo that re-optimises the capacities per draw (:func:`wattbit.plan.robust.reoptimised_monte_carlo`),
+        if any: its rows go to ``montecarlo_reoptimised.csv`` and the robust plan
+        (:func:`~wattbit.plan.robust.robust_plan`) into ``plan.json`` under ``robust``.
 
     Returns
     -------
     dict of str to Path
-        ``plan``, ``cash_flows``, ``dispatch`` and, with ``monte_carlo``, ``montecarlo``.
+        ``plan``, ``cash_flows``, ``dispatch`` and, with ``monte_carlo``, ``montecarlo``; with ``reoptimised``,
+        ``montecarlo_reoptimised``.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "plan.json").unlink(missing_ok=True)  # written last, atomically: its presence means a whole result
@@ -341,6 +352,10 @@ def write_plan(result: PlanResult, out_dir: Path, monte_carlo: MonteCarloResult 
         paths["montecarlo"] = out_dir / "montecarlo.csv"
         atomic_write_csv(paths["montecarlo"], monte_carlo.table)
         doc["uncertainty"] = _clean(uncertainty_summary(monte_carlo, result))  # JSON-safe like the rest of plan.json
+    if reoptimised is not None:
+        paths["montecarlo_reoptimised"] = out_dir / "montecarlo_reoptimised.csv"
+        atomic_write_csv(paths["montecarlo_reoptimised"], reoptimised.table)
+        doc["robust"] = _clean(robust_plan(reoptimised, result))
     atomic_write_csv(paths["cash_flows"], result.finance.table)
     atomic_write_parquet(paths["dispatch"], dispatch_frame(result), index=False)
     atomic_write_json(paths["plan"], doc, allow_nan=False)

@@ -21,6 +21,7 @@ from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.plan.evaluate import tco_per_year
 from wattbit.plan.planner import PlanResult, plan, site_rows, write_plan
 from wattbit.plan.record import finance_inputs
+from wattbit.plan.robust import reoptimised_monte_carlo
 from wattbit.plan.uncertainty import plan_monte_carlo, uncertainty_summary
 from wattbit.report.html import Section, figure_html, table_html, write_page
 from wattbit.scenario import Scenario
@@ -391,7 +392,8 @@ def run_plan_to(
     executor: str | Mapping[str, Any] | Executor | None = "local",
     resume: bool = False,
     checkpoint_every: int = CHUNK_DRAWS,
-) -> tuple[PlanResult, MonteCarloResult | None, bool]:
+    reoptimise: bool = False,
+) -> tuple[PlanResult, MonteCarloResult | None, MonteCarloResult | None, bool]:
     """``wattbit plan``: plan ``scenario``, run ``draws`` Monte Carlo draws of it, write the plan's files and report.
 
     The run is checkpointed in ``out_dir/.checkpoint`` (the solved plan, then every ``checkpoint_every`` draws);
@@ -400,8 +402,9 @@ def run_plan_to(
 
     Returns
     -------
-    result, monte_carlo, resumed
-        The plan, its Monte Carlo (None without draws), and whether a checkpoint was found.
+    result, monte_carlo, reoptimised, resumed
+        The plan, its Monte Carlo (None without draws), the Monte Carlo that re-optimises the capacities in every
+        draw (None unless ``reoptimise``; not checkpointed), and whether a checkpoint was found.
 
     Raises
     ------
@@ -415,7 +418,8 @@ def run_plan_to(
         result = plan(scenario)
         store.save("plan", result)
     mc = plan_monte_carlo(result, draws, seed, executor, store=store, chunk_draws=checkpoint_every) if draws else None
-    write_plan(result, out_dir, mc)
+    again = reoptimised_monte_carlo(result, draws, seed, executor) if draws and reoptimise else None
+    write_plan(result, out_dir, mc, again)
     build_plan_report(result, out_dir, mc)
     store.clear()
-    return result, mc, resumed
+    return result, mc, again, resumed

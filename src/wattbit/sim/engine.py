@@ -177,6 +177,7 @@ class Engine:
             "remaining_h": self._jrec.remaining_h,
             "work_rate": self._work_rate,
             "failure_loss_h": jobs.checkpoint_interval_h + jobs.restart_cost_h,
+            "pause_cost_h": jobs.checkpoint_cost_h + jobs.restart_cost_h,
             "deadline_step": self.deadline_step,
             "submit_step": self.ready_step,
             "pausable": jobs.pausable,

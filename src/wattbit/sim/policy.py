@@ -51,6 +51,8 @@ class JobView:
         Share of its running time a job makes progress, after periodic checkpoints (1 - cost / interval).
     failure_loss_h
         Most work one failure can cost the job: a checkpoint interval plus the restart.
+    pause_cost_h
+        What a pause or a migration costs the job besides any transfer: the checkpoint written plus the restart.
     deadline_step
         Step by which the job should finish (a large number when it has none).
     submit_step
@@ -69,6 +71,7 @@ class JobView:
         "gpus",
         "work_rate",
         "failure_loss_h",
+        "pause_cost_h",
         "remaining_h",
         "deadline_step",
         "submit_step",
@@ -118,6 +121,7 @@ class JobView:
     remaining_h = property(lambda self: self._get("remaining_h"), doc="Hours of work left at full throughput.")
     work_rate = property(lambda self: self._get("work_rate"), doc="Progress per running hour after checkpoints.")
     failure_loss_h = property(lambda self: self._get("failure_loss_h"), doc="Most work one failure can cost [h].")
+    pause_cost_h = property(lambda self: self._get("pause_cost_h"), doc="Checkpoint plus restart of a pause [h].")
     deadline_step = property(lambda self: self._get("deadline_step"), doc="Step by which the job should finish.")
     submit_step = property(lambda self: self._get("submit_step"), doc="Step at which the job became ready.")
     pausable = property(lambda self: self._get("pausable"), doc="Whether the job may be paused.")

@@ -166,6 +166,19 @@ def define_work(built: DirectModel, inputs: DispatchInputs, weights: DispatchWei
         lp.set_cost(classes[optional], -(work.value_per_gpu_h[optional] * h)[:, None])
 
 
+def define_churn(built: DirectModel, inputs: DispatchInputs) -> None:
+    """GPUs of running training the first slot stops, ``stop + sum_l busy[0] >= running``, at their cost."""
+    if inputs.running_gpus is None or inputs.stop_cost_per_gpu is None:
+        return
+    lp = built.lp
+    n_s = inputs.gpus_available.shape[1]
+    stop = lp.cols((n_s,))
+    rows = lp.rows((n_s,), np.asarray(inputs.running_gpus, dtype=float), INF)
+    lp.add(rows, stop, 1.0)
+    lp.add(rows[:, None], built.busy[0], 1.0)
+    lp.set_cost(stop, np.asarray(inputs.stop_cost_per_gpu, dtype=float))
+
+
 def define_objective(built: DirectModel, inputs: DispatchInputs, weights: DispatchWeights) -> None:
     """Carbon and energy cost of grid import, and curtailed energy absorbed per grid area."""
     lp, h, grid = built.lp, inputs.slot_h, built.grid
@@ -192,6 +205,7 @@ def build_direct_model(inputs: DispatchInputs, weights: DispatchWeights) -> Dire
     define_site_power(built, inputs)
     define_supply(built, inputs)
     define_work(built, inputs, weights)
+    define_churn(built, inputs)
     define_objective(built, inputs, weights)
     return built
 

@@ -175,6 +175,10 @@ class DispatchInputs:
         :class:`WorkClasses` or :class:`CumulativeWork`.
     windowed
         More work as :class:`WindowedWork`, served besides ``work`` (the offline optimum's short-window jobs).
+    running_gpus, stop_cost_per_gpu
+        Churn (None: free): GPUs of pausable training running now at each site that would still be running after
+        the first slot (sites,), and what stopping one of them in the first slot costs, in objective units (sites,):
+        every GPU the first slot's training falls short of ``running_gpus`` is a pause or a migration and pays it.
     """
 
     slot_h: float
@@ -195,6 +199,8 @@ class DispatchInputs:
     pinned_gpus: FloatArray | None = None
     end_soc_mwh: FloatArray | None = None
     windowed: WindowedWork | None = None
+    running_gpus: FloatArray | None = None
+    stop_cost_per_gpu: FloatArray | None = None
 
 
 @dataclass

@@ -21,6 +21,9 @@ One model serves the model-predictive controller (a rolling 24-48 h window from 
   the gangs of the jobs then active; *windowed* classes add short-window jobs. Both relax gang scheduling (a job
   may run on part of its gang), so with the lower bound on facility power the offline optimum is a bound on what any
   policy can achieve;
+* :func:`define_churn` — when the inputs give the GPUs running now and a cost per GPU stopped, ``stop[s] >=
+  running[s] - sum_l busy[0,s,l]`` counts the GPUs the first slot pauses or moves away, each paying its cost (so a
+  pause that does not pay for itself is not planned);
 * :func:`define_objective` — ``carbon_per_t * t CO2 + cost_per_million * energy cost / 1e6 - curtailment_per_mwh *
   MWh absorbed + miss_per_gpu_h * GPU-h late - value of optional work``, where curtailed energy absorbed per grid
   area is at most what the area curtailed and what its sites import. A late GPU-hour costs ``miss_per_gpu_h``
@@ -76,6 +79,7 @@ class DispatchModel:
     absorbed: linopy.Variable | None = None
     work_parts: list[Any] = field(default_factory=list)
     work_objective: Any = 0
+    churn_objective: Any = 0
 
 
 def _da(values: Any, dims: tuple[str, ...], coords: Mapping[str, Any]) -> xr.DataArray:
@@ -279,6 +283,17 @@ def _define_windowed_work(built: DispatchModel, inputs: DispatchInputs, weights:
     built.work_objective = built.work_objective + weights.miss_per_gpu_h * late_w.sum()
 
 
+def define_churn(built: DispatchModel, inputs: DispatchInputs) -> None:
+    """GPUs of running training the first slot stops (pauses or moves away), at their cost."""
+    if inputs.running_gpus is None or inputs.stop_cost_per_gpu is None:
+        return
+    model, coords = built.model, built.coords
+    stop = model.add_variables(lower=0, coords=[coords["s"]], name="stop")
+    first = built.busy.sel(t=0).sum("l")
+    model.add_constraints(stop + first >= _da(inputs.running_gpus, ("s",), coords), name="stop_first")
+    built.churn_objective = (_da(inputs.stop_cost_per_gpu, ("s",), coords) * stop).sum()
+
+
 def define_objective(built: DispatchModel, inputs: DispatchInputs, weights: DispatchWeights) -> None:
     """Carbon and energy cost of grid import, curtailed energy absorbed per grid area, and the work terms."""
     model, coords, h, grid = built.model, built.coords, inputs.slot_h, built.grid
@@ -289,6 +304,7 @@ def define_objective(built: DispatchModel, inputs: DispatchInputs, weights: Disp
     carbon_t = (grid * intensity * h / 1000.0).sum()
     cost = (grid * price * h).sum()
     objective = weights.carbon_per_t * carbon_t + (weights.cost_per_million / 1e6) * cost + built.work_objective
+    objective = objective + built.churn_objective
     if weights.curtailment_per_mwh > 0 and np.any(inputs.curtailed_mwh > 0):
         area_names = sorted(set(inputs.areas))
         coords["a"] = pd.Index(area_names, name="a")
@@ -309,6 +325,7 @@ def build_dispatch_model(inputs: DispatchInputs, weights: DispatchWeights) -> Di
     define_site_power(built, inputs)
     define_supply(built, inputs)
     define_work(built, inputs, weights)
+    define_churn(built, inputs)
     define_objective(built, inputs, weights)
     return built
 

@@ -1,0 +1,123 @@
+"""MPC against the oracle in every season: two-week windows of japan-2022 and of the 2021 untuned scenario (issue 16).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_mpc_seasons.py [--windows all|japan-2022|2021] [--pv profile,clear_sky]
+                                                     [--policies baseline,mpc,oracle] [--json OUT.json]
+    .venv/bin/python benchmarks/bench_mpc_seasons.py --year   # the whole japan-2022 year (slow: run it last)
+
+Per window every policy runs on the same inputs (jobs due inside the window, failures, seed: the scenario's), as
+``wattbit bench`` does; ``mpc`` runs once per PV forecast and churn weight given (``profile``: the generic method;
+``clear_sky``: the clear-sky-index method of :mod:`wattbit.forecast.clearsky`; churn 0: pauses and moves are free).
+Printed per policy: carbon, reduction against baseline, deadline misses, inference SLO, pauses and migrations; per
+mpc its share of the oracle's achieved reduction and the oracle's share of its bound. Not a test: wall times
+depend on the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+from wattbit.control import make_policy
+from wattbit.control.bench import due_in_period
+from wattbit.control.mpc import MPCConfig
+from wattbit.scenario import load_scenario
+from wattbit.scenario.model import with_period
+from wattbit.sim.run import collect, make_engine, prepare
+
+REPO = Path(__file__).resolve().parents[1]
+WINDOWS = {
+    "japan-2022": [
+        ("winter", "2022-01-17", "2022-01-31"),
+        ("spring", "2022-04-10", "2022-04-24"),
+        ("summer", "2022-07-18", "2022-08-01"),
+        ("autumn", "2022-10-17", "2022-10-31"),
+    ],
+    "2021": [("spring", "2021-04-05", "2021-04-19"), ("summer", "2021-07-26", "2021-08-09")],
+}
+SCENARIOS = {"japan-2022": "japan-2022", "2021": str(REPO / "examples" / "japan-2021-untuned.toml")}
+KEYS = ("carbon_t", "deadline_misses", "slo_attainment", "job_pauses", "job_migrations", "gpu_hours_served")
+
+
+def run_window(
+    scenario: Any,
+    start: str | None,
+    end: str | None,
+    policies: list[str],
+    pv: list[str],
+    churn: list[float],
+    horizon_h: float = 36.0,
+) -> dict[str, Any]:
+    """Every policy on one window; returns the rows and the oracle's bound."""
+    scenario = with_period(scenario, start, end)
+    inputs, _ = due_in_period(prepare(scenario))
+    rows: dict[str, dict[str, Any]] = {}
+    bound = None
+    runs: list[tuple[str, tuple[str, float] | None]] = [(p, None) for p in policies if p != "mpc"]
+    if "mpc" in policies:
+        runs[1:1] = [("mpc", (m, c)) for m in pv for c in churn]
+    for name, variant in runs:
+        t0 = time.perf_counter()
+        options: dict[str, Any] = (
+            {"config": MPCConfig(pv_forecast=variant[0], churn_cost=variant[1], horizon_h=horizon_h)} if variant else {}
+        )
+        policy = make_policy(name, inputs, **options)
+        engine = make_engine(inputs, policy)
+        engine.run(None)
+        result = collect(inputs, engine, name, t0)
+        label = f"{name}[{variant[0]}, churn {variant[1]:g}]" if variant else name
+        rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
+        if getattr(policy, "bound", None):
+            bound = float(policy.bound["carbon_t"])
+    base = rows.get("baseline", {}).get("carbon_t")
+    out: dict[str, Any] = {"policies": rows, "oracle_bound_t": bound}
+    if base is not None:
+        for row in rows.values():
+            row["reduction_t"] = base - row["carbon_t"]
+        oracle = rows.get("oracle", {}).get("reduction_t")
+        for label, row in rows.items():
+            if label.startswith("mpc") and oracle:
+                row["share_of_oracle"] = row["reduction_t"] / oracle
+        if oracle is not None and bound is not None:
+            out["oracle_share_of_bound"] = oracle / (base - bound)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--windows", default="all")
+    parser.add_argument("--pv", default="profile,clear_sky")
+    parser.add_argument("--policies", default="baseline,mpc,oracle")
+    parser.add_argument("--churn", default="0,1", help="mpc's churn_cost weights to run")
+    parser.add_argument("--year", action="store_true")
+    parser.add_argument("--horizon-h", type=float, default=36.0, help="mpc's planning horizon [h]")
+    parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    policies, pv = args.policies.split(","), args.pv.split(",")
+    churn = [float(c) for c in args.churn.split(",")]
+    machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+    doc: dict[str, Any] = {"machine": machine | {"load_average": os.getloadavg()}, "runs": {}}
+    todo: list[tuple[str, str, str | None, str | None]] = [("japan-2022", "year", None, None)] if args.year else [
+        (k, season, a, b) for k, ws in WINDOWS.items() if args.windows in ("all", k) for season, a, b in ws
+    ]  # fmt: skip
+    todo = [t for t in todo if args.only in (None, t[1])]
+    for key, season, a, b in todo:
+        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h)
+        doc["runs"][f"{key} {season}"] = res
+        print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
+              f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip
+        for label, row in res["policies"].items():
+            print(f"  {label:28s} " + "  ".join(f"{k}={v:.6g}" for k, v in row.items()), flush=True)
+        if args.json:
+            args.json.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
