@@ -8,8 +8,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-
-pytest.importorskip("gymnasium")
 from gymnasium.utils.env_checker import check_env
 
 from tests.sim.test_engine import NO_FAULTS, T0, _jobs, _scenario

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-pytest.importorskip("gymnasium")
 from gymnasium.utils.env_checker import check_env
 
 from tests.control.test_gym_env import MANY_FAULTS, SITES, _episode, _kpis

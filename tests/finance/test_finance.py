@@ -352,14 +352,11 @@ def test_table_has_one_row_per_year_and_currency_in_column_names() -> None:
     assert not any(c.endswith("_jpy") for c in t.columns)
 
 
-def test_evaluation_is_deterministic_and_cheap() -> None:
-    import time
-
+def test_evaluation_is_deterministic() -> None:
+    # its speed is measured in benchmarks (docs/finance.md), not asserted here: a timed test fails on a busy machine
     project = datacenter(incentives=Incentives(grant=CapacityGrant(0.5, 2e9)))
     first = evaluate(project)
-    start = time.perf_counter()
-    for _ in range(50):
+    for _ in range(5):
         again = evaluate(project)
-    per_call_s = (time.perf_counter() - start) / 50
-    assert again.npv == first.npv and again.irr == first.irr
-    assert per_call_s < 0.01  # generous on a shared CI runner; docs/finance.md gives the measured figure
+        assert again.npv == first.npv and again.irr == first.irr
+        assert again.table.equals(first.table)

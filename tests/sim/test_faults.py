@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
@@ -384,11 +383,8 @@ def test_lost_work_monte_carlo_matches_the_formula() -> None:
 # --- speed ------------------------------------------------------------------------------------------------------------
 
 
-def test_100k_gpu_year_is_fast() -> None:
-    best = math.inf
+def test_100k_gpu_year_draws_the_expected_count() -> None:
+    # its speed is a benchmark (benchmarks/bench_engine.py), not a timed test
     for seed in range(3):
-        t0 = time.perf_counter()
         ev = _sample([100_000], seed=seed)
-        best = min(best, time.perf_counter() - t0)
-    assert 15_000 < len(ev) < 20_000  # 4.74e-4 x 100,000 x 366 = 17,300 expected
-    assert best < 0.5
+        assert 15_000 < len(ev) < 20_000  # 4.74e-4 x 100,000 x 366 = 17,300 expected
