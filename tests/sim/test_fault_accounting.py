@@ -119,12 +119,14 @@ class Ledger:
 
     def step(self) -> None:
         """One step of the engine under its policy, checked."""
-        e, rec, k = self.engine, self.engine.jobs_rec, self.engine.step
-        before = _snapshot(rec)
+        # read the job table through Engine.jobs_rec each time: it writes the running jobs' progress back first
+        e, k = self.engine, self.engine.step
+        before = _snapshot(e.jobs_rec)
         obs = e.observe()
-        observed = _snapshot(rec)
+        observed = _snapshot(e.jobs_rec)
         assert e.policy is not None
         e.advance(e.policy.decide(obs))
+        rec = e.jobs_rec
         after = _snapshot(rec)
         self._check_capacity(k)
         self._check_stops(k, before, after)
