@@ -174,6 +174,7 @@ def cluster() -> Iterator[object]:
     """A real Dask LocalCluster of two worker processes on 127.0.0.1, closed by the test."""
     import distributed
 
+    environ = dict(os.environ)  # Dask's nanny writes its pre-spawn variables into this process's environment
     local = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
     )
@@ -181,6 +182,8 @@ def cluster() -> Iterator[object]:
         yield local
     finally:
         local.close()
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 def test_a_worker_killed_mid_sweep_loses_no_result(cluster: object, serial_sweep: Path, tmp_path: Path) -> None:
