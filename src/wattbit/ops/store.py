@@ -51,6 +51,19 @@ _COLUMNS = ("alert_id", "time_s", "site", "node", "gpu", "kind", "severity", "ev
             "last_s", "count")  # fmt: skip
 
 
+def connect_wal(path: Path, schema: str) -> sqlite3.Connection:
+    """Open (creating it and its folder if missing) the SQLite file ``path`` in WAL mode and apply ``schema``.
+
+    Autocommit (transactions are explicit), usable from several threads, waiting up to 30 s for another writer.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(schema)
+    return db
+
+
 class AlertStore:
     """Alerts, data events and state in one SQLite file (WAL).
 
@@ -62,11 +75,7 @@ class AlertStore:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
+        self.db = connect_wal(self.path, SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""

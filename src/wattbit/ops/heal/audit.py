@@ -37,6 +37,7 @@ from typing import Any
 
 from wattbit.errors import WattbitInputError
 from wattbit.ops.heal.actions import STATUSES, Action, initial_status
+from wattbit.ops.store import connect_wal
 
 #: Status -> statuses it may change to. ``recommended``, ``rejected``, ``applied``, ``abandoned``, ``superseded``
 #: are final.
@@ -195,14 +196,9 @@ class AuditStore:
 
     def __init__(self, path: Path | str, clock: Any = time.time) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.clock = clock
         self._lock = threading.RLock()
-        self.db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=30000")
-        self.db.executescript(SCHEMA)
+        self.db = connect_wal(self.path, SCHEMA)
 
     def close(self) -> None:
         """Close the connection."""
