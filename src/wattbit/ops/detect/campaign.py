@@ -269,25 +269,14 @@ def _md(v: Any) -> str:
 
 def report_markdown(r: dict[str, Any]) -> str:
     """The evaluation as Markdown tables (for docs/operations.md)."""
-    cols = (
-        "precision",
-        "recall",
-        "recall_predicted_with_precursor",
-        "f1",
-        "f1_predictive",
-        "lead_time_median_min",
-        "lead_time_p10_min",
-        "false_alarms_per_1000_gpu_days",
-        "alerts",
-        "false_alerts",
-    )
+    cols = _OVER[:-1]  # the page's columns less gpu_days
     rows = {"wattbit, held-out seeds": r["overall"], "threshold floor, same runs": r["threshold_floor"]["overall"]}
     for name, u in r["untuned"].items():
         rows[f"wattbit, {name}"] = u["wattbit"]["overall"]
         rows[f"threshold floor, {name}"] = u["threshold"]["overall"]
     out = ["| run | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     out += [f"| {k} | " + " | ".join(_md(v.get(c)) for c in cols) + " |" for k, v in rows.items()]
-    rc = ("faults", "detected", "predicted", "recall", "recall_predicted", "lead_time_median_min", "lead_time_p10_min")
+    rc = _RECALL
     for title, table in (("cause", r["by_cause"]), ("signature", r["by_signature"])):
         out += ["", f"| {title} | " + " | ".join(rc) + " |", "|---|" + "---:|" * len(rc)]
         out += [f"| `{k}` | " + " | ".join(_md(v.get(c)) for c in rc) + " |" for k, v in table.items()]
