@@ -91,9 +91,39 @@ def simulate(
         )
     if resume:
         typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
-    for key, value in result.summary.items():
-        typer.echo(f"{key}: {value:,.3f}" if isinstance(value, float) else f"{key}: {value}")
+    for line in summary_lines(result.summary):
+        typer.echo(line)
     typer.echo(f"results: {out}")
+
+
+#: Summary keys that are amounts of money, in the summary's ``currency``.
+MONEY_KEYS = frozenset({"energy_cost", "export_revenue", "energy_cost_net"})
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """A simulation summary as terminal lines: numbers with thousands separators, a flat per-site table on one line
+    (``site value, ...``), a list of notes joined by "; ", and deeper tables (GPU power, generation sources) left to
+    summary.json."""
+
+    def cell(value: Any) -> str:
+        return f"{value:,.3f}" if isinstance(value, float) else str(value)
+
+    lines = []
+    currency = summary.get("currency", "")
+    for key, value in summary.items():
+        if key in MONEY_KEYS and isinstance(value, float):
+            lines.append(f"{key}: {value:,.0f} {currency}".rstrip())
+            continue
+        items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        if any(isinstance(v, dict | list) for v in items):
+            lines.append(f"{key}: (a table per site: see summary.json)")
+        elif isinstance(value, dict):
+            lines.append(f"{key}: " + ", ".join(f"{k} {cell(v)}" for k, v in value.items()))
+        elif isinstance(value, list):
+            lines.append(f"{key}: " + "; ".join(map(cell, value)))
+        else:
+            lines.append(f"{key}: {cell(value)}")
+    return lines
 
 
 @app.command()
