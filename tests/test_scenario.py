@@ -195,3 +195,10 @@ def test_a_missing_relative_trace_file_says_what_paths_resolve_against(tmp_path:
     assert "file not found" in message and "written as 'traces/pods.csv'" in message
     assert f"relative paths in a scenario resolve against the folder of the scenario file, here {f.parent}" in message
     assert info.value.field == "workload.traces[0].path"
+
+
+def test_the_simulation_reads_the_last_trace_listed_for_a_reader() -> None:
+    from wattbit.data.registry import read_scenario_trace
+
+    _, meta = read_scenario_trace(load_scenario("japan-2022"), "azure_llm_2023")
+    assert "azure_llm_conv_2023" in str(meta.paths)

@@ -98,19 +98,20 @@ def read_trace(reader: str, path: Path | None = None, builtin: str | None = None
 
 
 def read_scenario_trace(scenario: Scenario, reader: str) -> tuple[pd.DataFrame, SourceMeta]:
-    """Read the workload trace of ``reader`` that ``scenario`` names in ``[workload] traces``.
+    """Read the workload trace of ``reader`` that ``scenario`` names in ``[workload] traces`` (the last one listed,
+    where several share a reader: the simulation takes one trace per reader).
 
     A file that is not found gets the hint of :meth:`Scenario.missing_path_hint` (how its path was written and what it
     resolved against) and the scenario field ``workload.traces[i].path``.
 
     Raises
     ------
-    KeyError
+    IndexError
         If the scenario names no trace for ``reader`` (callers check first).
     DataFormatError
         If the file is missing or not a valid trace.
     """
-    i, trace = next((i, t) for i, t in enumerate(scenario.workload.traces) if t.reader == reader)
+    i, trace = [(i, t) for i, t in enumerate(scenario.workload.traces) if t.reader == reader][-1]
     try:
         return read_trace(trace.reader, trace.path, trace.builtin)
     except DataFormatError as exc:
