@@ -10,7 +10,8 @@ Each :meth:`ControlLoop.cycle`:
    stores each proposal in the audit store under its idempotency key, with the status the mode gives it;
 4. unless in ``shadow`` mode, applies what is approved (:mod:`wattbit.ops.heal.execute`), under the safety rules.
 
-Modes: ``shadow`` (default) records recommendations and applies nothing; ``approve`` applies non-destructive actions
+Modes: the mode the service stored (state ``mode`` of the audit store, set by an admin through the API) when there
+is one, else the one given; a change is written to the audit log. ``shadow`` (default) records recommendations and applies nothing; ``approve`` applies non-destructive actions
 and queues drains, requeues, quarantines and cancellations for a person (``wattbit ops actions approve`` or the
 service); ``auto`` applies everything the safety rules allow. On start the loop reconciles actions a previous run left
 ``decided`` (killed between deciding and applying) against the scheduler's real state.
@@ -105,6 +106,7 @@ class ControlLoop:
         self.executor = Executor(scheduler, store, self.rules, power, actor)
         self.reconciled = False
         self.scheduler_down_since: float | None = None
+        self.bad_stored_mode: Any = None
 
     def _emit(self, recs: list[ActionRecord]) -> None:
         if self.on_action is not None:
@@ -131,8 +133,35 @@ class ControlLoop:
             self.store.note(f"signals unavailable: {exc}", self.actor)
             return {}
 
+    def _follow_stored_mode(self) -> None:
+        """Take the mode the service stored (the audit store's state ``mode``: ``{"mode", "by", "time_s"}``) when
+        there is one; a change is written to the audit log, a stored mode that is not one of :data:`MODES` is noted
+        once and ignored (the loop keeps its mode)."""
+        stored = self.store.load_state("mode")
+        if stored is None:
+            return
+        mode = stored.get("mode") if isinstance(stored, dict) else stored
+        if mode not in MODES:
+            if stored != self.bad_stored_mode:
+                self.bad_stored_mode = stored
+                self.store.note(f"stored mode {mode!r} is not one of {', '.join(MODES)}; staying in {self.mode}")
+            return
+        if mode == self.mode:
+            return
+        by = stored.get("by") if isinstance(stored, dict) else None
+        self.store.note(
+            f"mode changed from {self.mode} to {mode}" + (f" by {by}" if by else ""),
+            self.actor,
+            previous=self.mode, mode=mode, by=by,
+        )  # fmt: skip
+        log.info("mode changed from %s to %s", self.mode, mode)
+        if self.mode == "shadow":
+            self.reconciled = False  # leaving shadow: reconcile what an earlier run left decided before applying
+        self.mode = mode
+
     def cycle(self) -> CycleReport:
         """One cycle (see the module docstring)."""
+        self._follow_stored_mode()
         alerts, data_t, telemetry_nodes = self._alerts()
         advance = getattr(self.scheduler, "advance", None)  # the twin's scheduler follows the data's clock
         if callable(advance) and data_t is not None and data_t > scheduler_now_s(self.scheduler):
