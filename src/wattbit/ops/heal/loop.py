@@ -11,10 +11,11 @@ Each :meth:`ControlLoop.cycle`:
 4. unless in ``shadow`` mode, applies what is approved (:mod:`wattbit.ops.heal.execute`), under the safety rules.
 
 Modes: the mode the service stored (state ``mode`` of the audit store, set by an admin through the API) when there
-is one, else the one given; a change is written to the audit log. ``shadow`` (default) records recommendations and applies nothing; ``approve`` applies non-destructive actions
-and queues drains, requeues, quarantines and cancellations for a person (``wattbit ops actions approve`` or the
-service); ``auto`` applies everything the safety rules allow. On start the loop reconciles actions a previous run left
-``decided`` (killed between deciding and applying) against the scheduler's real state.
+is one, else the one given; a change is written to the audit log. ``shadow`` (default) records recommendations and
+applies nothing; ``approve`` applies non-destructive actions and queues drains, requeues, quarantines and
+cancellations for a person (``wattbit ops actions approve`` or the service); ``auto`` applies everything the safety
+rules allow. On start, and when leaving shadow, the loop reconciles actions a previous run left ``decided`` (killed
+between deciding and applying) against the scheduler's real state.
 """
 
 from __future__ import annotations
