@@ -16,13 +16,20 @@ Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus resta
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
 ``Rules.hold_predicted_s``), drains and the actions applied. The fleet is scaled to ``nodes_per_site`` nodes per
 site (the faults and the workload with it) to keep the replay short; jobs larger than a site are left out.
+
+The detectors see the year a block of times at a time (:meth:`~wattbit.ops.detect.detectors.Detectors.step_block`,
+the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes.
+
+``plan`` (optional, over a window of the whole fleet): carbon and cost of the live watt-bit loop, with the mpc policy
+deciding and the engine following only the actions the loop applied, against ``wattbit bench`` (see
+:mod:`wattbit.ops.heal.live_loop`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -210,9 +217,15 @@ def heal_evaluate(
     seed: int | None = None,
     nodes_per_site: int = 42,
     rules: Rules | None = None,
+    plan_window: tuple[str, str] | None = None,
+    plan_modes: Sequence[str] = ("shadow", "auto"),
     log: Log = print,
 ) -> dict[str, Any]:
-    """Both policies on one run of ``scenario``; writes ``out/healing.json`` and returns it."""
+    """Both policies on one run of ``scenario``; writes ``out/healing.json`` and returns it.
+
+    With ``plan_window`` (start, end; ISO), ``healing.json`` also has a ``plan`` block: carbon and cost of the live
+    watt-bit loop in ``plan_modes`` against ``wattbit bench``'s baseline and mpc over that window, same seed
+    (:func:`wattbit.ops.heal.live_loop.live_vs_bench`)."""
     rules = rules or Rules()
     out.mkdir(parents=True, exist_ok=True)
     setup, alerts = simulate(scenario, seed, nodes_per_site, log)
@@ -236,5 +249,11 @@ def heal_evaluate(
         "false_drains_at_most_1_per_1000_node_days": p["false_drains_per_1000_node_days"] <= 1.0,
         "no_job_lost": p["jobs_lost"] == 0,
     }
+    if plan_window is not None:
+        from wattbit.ops.heal.live_loop import live_vs_bench
+        from wattbit.scenario import with_period
+
+        window = with_period(scenario, *plan_window)
+        result["plan"] = live_vs_bench(window, out, seed=seed, modes=plan_modes, log=log)
     (out / "healing.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return result
