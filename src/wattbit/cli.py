@@ -680,10 +680,12 @@ def ops_run(
         str | None,
         typer.Option("--burn-in-cmd", help="Burn-in check before a resume, {node} replaced; exit 0 passes."),
     ] = None,
+    plan: Annotated[str, typer.Option("--plan", help="Who decides the watt-bit plan: mpc or rules.")] = "rules",
 ) -> None:
     """Each cycle: read telemetry, scheduler state and site signals, run the detectors, heal (drain, requeue, resume,
-    quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps). Prints each action as it is
-    recommended, queued or applied; everything is in the audit log of DB."""
+    quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps; decided by the mpc policy with
+    --plan mpc). The mode is the one the service stored, when an admin set one, else --mode. Prints each action as it
+    is recommended, queued or applied; everything is in the audit log of DB."""
     from wattbit.ops.heal.loop import run_loop
     from wattbit.ops.heal.run import build_loop, describe, make_scheduler
     from wattbit.scenario import load_scenario
@@ -695,7 +697,7 @@ def ops_run(
     )  # fmt: skip
     loop, alerts = build_loop(
         sc, sched, prometheus, db, mode, calibration=calibration, on_action=lambda r: typer.echo(describe(r)),
-        burn_in_cmd=burn_in_cmd,
+        burn_in_cmd=burn_in_cmd, plan=plan,
     )  # fmt: skip
     typer.echo(f"wattbit ops run: {scheduler} scheduler, mode {mode}, audit log {db}", err=True)
     try:

@@ -33,7 +33,7 @@ from wattbit.ops.detect.alerts import Alert
 from wattbit.ops.heal.actions import MODES
 from wattbit.ops.heal.audit import OPEN, ActionRecord, AuditStore
 from wattbit.ops.heal.execute import Executor
-from wattbit.ops.heal.plan import PlanRules, plan_actions, read_signals
+from wattbit.ops.heal.plan import PlanRules, carbon_weights, plan_actions, read_signals
 from wattbit.ops.heal.playbooks import Observation, decide
 from wattbit.ops.heal.safety import Rules
 
@@ -74,6 +74,9 @@ class ControlLoop:
         Who the loop is in the audit log.
     on_action
         Called with each newly stored proposal and each action whose status changed.
+    planner
+        The plan's decider: None for the rules of :mod:`wattbit.ops.heal.plan`, or an
+        :class:`~wattbit.ops.heal.mpc_live.MpcPlanner` (the mpc policy).
     burn_in
         Burn-in check of a drained node (True passed, False failed, None unknown); default: the scheduler's own
         ``burn_in`` if it has one (the twin's), else none.
@@ -93,6 +96,7 @@ class ControlLoop:
         actor: str = "wattbit",
         on_action: Callable[[ActionRecord], None] | None = None,
         burn_in: Callable[[str], bool | None] | None = None,
+        planner: Any | None = None,
     ) -> None:
         if mode not in MODES:
             raise WattbitInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}", field="mode")
@@ -103,6 +107,7 @@ class ControlLoop:
         self.actor = actor
         self.on_action = on_action
         self.burn_in = burn_in
+        self.planner = planner
         self.memory: dict[str, Any] = store.load_state("heal", {}) or {}
         self.executor = Executor(scheduler, store, self.rules, power, actor)
         self.reconciled = False
@@ -160,6 +165,20 @@ class ControlLoop:
             self.reconciled = False  # leaving shadow: reconcile what an earlier run left decided before applying
         self.mode = mode
 
+    def _mpc_plan(
+        self, signals: dict[str, dict[str, float]], nodes: list[Any], jobs: list[Any], now_s: float
+    ) -> list[Any]:
+        """The mpc policy's plan (:mod:`wattbit.ops.heal.mpc_live`) and the carbon node weights; a planner that fails
+        is noted in the audit log and the cycle goes on without a plan."""
+        assert self.planner is not None
+        try:
+            acts = self.planner.actions(now_s, nodes, jobs, signals, self.power, f"plan@{int(now_s // 900)}")
+        except Exception as exc:
+            self.store.note(f"mpc plan failed: {exc}; no plan this cycle", self.actor)
+            log.warning("mpc plan failed: %s", exc)
+            return []
+        return carbon_weights(signals, nodes, now_s) + list(acts)
+
     def cycle(self) -> CycleReport:
         """One cycle (see the module docstring)."""
         self._follow_stored_mode()
@@ -190,7 +209,9 @@ class ControlLoop:
         decision = decide(obs, self.memory, self.rules, open_keys)
         actions = decision.actions
         signals = self._read_signals()
-        if signals:
+        if signals and self.planner is not None:
+            actions += self._mpc_plan(signals, nodes, jobs, now_s)
+        elif signals:
             actions += plan_actions(
                 signals, nodes, jobs, self.memory.setdefault("plan", {}), now_s, self.plan_rules, self.power
             )
