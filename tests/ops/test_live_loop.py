@@ -66,3 +66,20 @@ def test_shadow_is_the_baseline_and_auto_applies_through_the_audit(day: SimInput
     waiting = p_store.actions("pending_approval", limit=100_000)
     assert all(r.kind == "requeue" for r in waiting)
     assert not [r for r in p_store.actions("applied", limit=100_000) if r.kind == "requeue"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--plan-start", "2022-03-01", "--plan-end", "2022-03-02", "--plan-modes", "auto,yolo"], "--plan-modes"),
+        (["--plan-start", "2022-03-01"], "--plan-start and --plan-end go together"),
+    ],
+)
+def test_heal_evaluate_plan_options_are_checked(tmp_path: Path, extra: list[str], message: str) -> None:
+    from typer.testing import CliRunner
+
+    from wattbit.cli import app
+
+    result = CliRunner().invoke(app, ["ops", "heal-evaluate", "japan-2022", "--out", str(tmp_path), *extra])
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "healing.json").exists()
