@@ -169,22 +169,38 @@ def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path
     return block
 
 
+def repair_times_s(
+    faults: list[Any], drains: dict[str, list[float]], resumes: dict[str, list[float]], rules: Rules
+) -> list[float]:
+    """Failure to the node back in service, per fault and node [s]. A fault is covered by a drain of its node from
+    ``rules.hold_predicted_s`` before it (a prediction) to an hour after it (a failure seen); the node is back at the
+    first resume after that drain and the failure, and never before its repair ends. A fault no drain covers (a node
+    down that the scheduler returns by itself) counts its repair time."""
+    out = []
+    for t, nodes, repair_h, _ in faults:
+        for node in nodes:
+            cover = [d for d in drains.get(node, []) if t - rules.hold_predicted_s <= d <= t + 3600.0]
+            back = [x for x in resumes.get(node, []) if cover and x >= max(max(cover), t)]
+            end = t + repair_h * 3600.0
+            out.append((max(min(back), end) if back else end) - t)
+    return out
+
+
 def _block(
     tw: TwinScheduler, store: AuditStore, faults: list[Any], setup: TelemetrySetup, rules: Rules
 ) -> dict[str, Any]:
     applied = [r for r in store.actions("applied", limit=1_000_000)]
     drains = [r for r in applied if r.kind in ("drain", "quarantine")]
+    drained: dict[str, list[float]] = {}
     resumes: dict[str, list[float]] = {}
     for r in applied:
-        if r.kind == "resume" and r.data_time_s is not None:
-            resumes.setdefault(r.target, []).append(r.data_time_s)
+        if r.data_time_s is not None and r.kind in ("resume", "drain", "quarantine"):
+            (resumes if r.kind == "resume" else drained).setdefault(r.target, []).append(r.data_time_s)
     fail_times: dict[str, list[float]] = {}
-    repair_ends = []
-    for t, nodes, repair_h, _ in faults:
+    for t, nodes, _, _ in faults:
         for node in nodes:
             fail_times.setdefault(node, []).append(t)
-            back = [x for x in resumes.get(node, []) if x >= t]
-            repair_ends.append((max(min(back), t + repair_h * 3600) if back else t + repair_h * 3600) - t)
+    repair_ends = repair_times_s(faults, drained, resumes, rules)
     false = 0
     for r in drains:
         if r.params.get("cause") != "predicted" or r.data_time_s is None:
@@ -201,6 +217,7 @@ def _block(
         "jobs_lost": totals["jobs_lost"],
         "jobs_completed": totals["jobs_completed"],
         "mttr_h": round(float(np.mean(repair_ends)) / 3600.0, 2) if repair_ends else None,
+        "mttr_median_h": round(float(np.median(repair_ends)) / 3600.0, 2) if repair_ends else None,
         "false_drains": false,
         "false_drains_per_1000_node_days": round(1000.0 * false / node_days, 3),
         "drains": len(drains),
