@@ -168,3 +168,26 @@ def test_the_solver_banner_shows_only_with_verbose(tmp_path: Path) -> None:
         runs[bool(flags)] = done
     assert "HiGHS" not in runs[False].stdout + runs[False].stderr
     assert "Running HiGHS" in runs[True].stdout + runs[True].stderr
+
+
+def test_the_simulation_summary_prints_money_with_its_currency_and_per_site_figures_on_one_line() -> None:
+    from wattbit.cli.runs import summary_lines
+
+    lines = summary_lines(
+        {
+            "energy_cost": 3092129.54,
+            "currency": "JPY",
+            "pue_by_site": {"fukushima": 1.0741, "inzai": 1.4752},
+            "gpu_power": {"fukushima": {"gpu_model": "H100-SXM"}},
+            "capacity_factor_flags": ["period shorter than a year", "no wind"],
+            "deadline_misses": 1,
+        }
+    )
+    assert lines == [
+        "energy_cost: 3,092,130 JPY",
+        "currency: JPY",
+        "pue_by_site: fukushima 1.074, inzai 1.475",
+        "gpu_power: (a table per site: see summary.json)",
+        "capacity_factor_flags: period shorter than a year; no wind",
+        "deadline_misses: 1",
+    ]

@@ -179,3 +179,19 @@ def test_a_missing_relative_data_file_says_what_paths_resolve_against(tmp_path: 
     assert "file not found" in message and "written as 'weather/sendai.csv'" in message
     assert f"relative paths in a scenario resolve against the folder of the scenario file, here {f.parent}" in message
     assert info.value.field == "sites[0].data"
+
+
+def test_a_missing_relative_trace_file_says_what_paths_resolve_against(tmp_path: Path) -> None:
+    from wattbit.data.registry import read_scenario_trace
+    from wattbit.errors import DataFormatError
+
+    f = tmp_path / "copied" / "s.toml"
+    f.parent.mkdir()
+    text = MINIMAL + '\n[workload]\ntraces = [{ reader = "alibaba_gpu_pods", path = "traces/pods.csv" }]\n'
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(DataFormatError) as info:
+        read_scenario_trace(load_scenario(f), "alibaba_gpu_pods")
+    message = str(info.value)
+    assert "file not found" in message and "written as 'traces/pods.csv'" in message
+    assert f"relative paths in a scenario resolve against the folder of the scenario file, here {f.parent}" in message
+    assert info.value.field == "workload.traces[0].path"

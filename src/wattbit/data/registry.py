@@ -16,6 +16,7 @@ import pandas as pd
 from wattbit.data import area_supply_demand, electricitymaps, epw, jepx, jma, wattbit_signals, workload_traces
 from wattbit.data._base import SourceMeta, decode_text, read_bytes
 from wattbit.errors import DataFormatError
+from wattbit.scenario import Scenario
 
 _MODULES = (jma, jepx, area_supply_demand, electricitymaps, epw, workload_traces, wattbit_signals)
 
@@ -94,3 +95,29 @@ def read_trace(reader: str, path: Path | None = None, builtin: str | None = None
     if (path is None) == (builtin is None):
         raise DataFormatError("give exactly one of path or builtin for a workload trace")
     return read_with(reader, path if path is not None else builtin_trace_path(str(builtin)))
+
+
+def read_scenario_trace(scenario: Scenario, reader: str) -> tuple[pd.DataFrame, SourceMeta]:
+    """Read the workload trace of ``reader`` that ``scenario`` names in ``[workload] traces``.
+
+    A file that is not found gets the hint of :meth:`Scenario.missing_path_hint` (how its path was written and what it
+    resolved against) and the scenario field ``workload.traces[i].path``.
+
+    Raises
+    ------
+    KeyError
+        If the scenario names no trace for ``reader`` (callers check first).
+    DataFormatError
+        If the file is missing or not a valid trace.
+    """
+    i, trace = next((i, t) for i, t in enumerate(scenario.workload.traces) if t.reader == reader)
+    try:
+        return read_trace(trace.reader, trace.path, trace.builtin)
+    except DataFormatError as exc:
+        if trace.path is None or Path(trace.path).exists() or str(trace.path) not in scenario.relative_paths:
+            raise
+        raise DataFormatError(
+            f"{exc.message}; {scenario.missing_path_hint(trace.path)}",
+            path=exc.path,
+            field=f"workload.traces[{i}].path",
+        ) from exc

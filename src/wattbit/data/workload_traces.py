@@ -23,12 +23,19 @@ from wattbit.data._base import (
     SourceMeta,
     check_time_order,
     find_gaps,
-    read_csv_text,
-    read_text,
-    require_columns,
-    to_float,
 )
-from wattbit.errors import DataFormatError, WattbitInputError
+from wattbit.data.trace_cells import (
+    anchor_note,
+    fail_where,
+    finish_events,
+    number_column,
+    parse_anchor,
+    read_cells,
+    text_column,
+    times_at,
+    whole_ints,
+)
+from wattbit.errors import DataFormatError
 
 DEFAULT_TRACE_START = "2022-01-01T00:00:00+08:00"
 """Default anchor of offset-based traces: midnight China Standard Time on 1 January 2022 (2021-12-31 16:00 UTC).
@@ -48,121 +55,6 @@ POD_UNITS |= {"gpu_fraction": "GPUs", "wait_s": "s", "duration_s": "s", "gpu_hou
 POD_UNITS |= {
     f"{k}_time_{u}": v for u, v in (("s", "s"), ("utc", "UTC")) for k in ("creation", "scheduled", "deletion")
 }
-
-
-#: Largest size of a number in a trace (counts, tokens, seconds: 1e10 s is 317 years; int64 holds 9.2e18).
-MAX_ABS = 1e10
-
-# --- shared helpers ------------------------------------------------------------------------------------------------
-
-
-def _table(path: Path, required: list[str], what: str) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read a CSV as text cells; return the frame and the 1-based file line of each row."""
-    text, _ = read_text(path)
-    if "\x00" in text:
-        raise DataFormatError(f"file contains NUL bytes: binary data, not CSV text (expected a {what})", path=path)
-    frame = read_csv_text(text, path, dtype=str, keep_default_na=False)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    require_columns(frame.columns, required, path, what)
-    if frame.empty:
-        raise DataFormatError(f"no data rows after the header (expected a {what})", path=path)
-    lines = text.splitlines()
-    filled = [i + 1 for i, line in enumerate(lines) if line.strip()]
-    line_of = np.asarray(filled[1:], dtype=np.int64)  # filled[0] is the header
-    if len(line_of) != len(frame):
-        line_of = np.arange(len(frame), dtype=np.int64) + 2
-    return frame, line_of
-
-
-def _fail(path: Path, line_of: np.ndarray, mask: np.ndarray, column: str, values: pd.Series, expected: str) -> None:
-    """Raise a :class:`DataFormatError` at the first row where ``mask`` is true."""
-    if mask.any():
-        i = int(np.flatnonzero(mask)[0])
-        raise DataFormatError(
-            f"value {str(values.iloc[i]).strip()!r} is not valid (expected {expected})",
-            path=path,
-            row=int(line_of[i]),
-            field=column,
-        )
-
-
-def _number(
-    frame: pd.DataFrame,
-    column: str,
-    path: Path,
-    line_of: np.ndarray,
-    *,
-    whole: bool = False,
-    nonneg: bool = False,
-    required: str | None = None,
-    max_abs: float = MAX_ABS,
-) -> np.ndarray:
-    """Convert a column to float (empty cells NaN); optionally require whole, non-negative or present values.
-
-    Every value must be finite and at most ``max_abs`` in size: a trace holds counts, tokens and seconds, and an
-    overflowed cell (``inf``, ``1e30``) would otherwise break the integer and time conversions that follow.
-    """
-    raw = frame[column]
-    v = to_float(raw, path=path, column=column, line_of=line_of)
-    present = ~np.isnan(v)
-    with np.errstate(invalid="ignore"):
-        _fail(path, line_of, present & ~(np.abs(v) <= max_abs), column, raw, f"a finite number within ±{max_abs:g}")
-    if required is not None and not present.all():
-        row = int(line_of[np.flatnonzero(~present)[0]])
-        raise DataFormatError(f"empty cell (expected {required})", path=path, row=row, field=column)
-    if whole:
-        _fail(path, line_of, present & ~(np.isfinite(v) & (v == np.round(v))), column, raw, "a whole number")
-    if nonneg:
-        _fail(path, line_of, present & ~(v >= 0), column, raw, "a number >= 0")
-    return v
-
-
-def _ints(values: np.ndarray) -> pd.Series:
-    """Whole-number floats as a nullable ``Int64`` series (NaN becomes <NA>)."""
-    return pd.Series(values).astype("Int64")
-
-
-def _text(values: pd.Series) -> pd.Series:
-    """Strip text cells; empty cells become missing."""
-    s = values.astype("string").str.strip()
-    return s.mask(s == "")
-
-
-def _anchor(trace_start_utc: str | pd.Timestamp) -> pd.Timestamp:
-    """Parse the trace-start anchor; a naive time is read as UTC."""
-    try:
-        ts = pd.Timestamp(trace_start_utc)
-    except (ValueError, TypeError) as exc:
-        raise WattbitInputError(
-            f"cannot read {trace_start_utc!r} as a time (expected e.g. '2022-01-01T00:00:00+08:00')",
-            field="trace_start_utc",
-        ) from exc
-    if ts is pd.NaT:
-        raise WattbitInputError("trace start is empty (expected a time)", field="trace_start_utc")
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
-def _at(anchor: pd.Timestamp, seconds: np.ndarray) -> pd.Series:
-    """UTC times ``anchor + seconds`` (NaN seconds give NaT)."""
-    return pd.Series(anchor + pd.to_timedelta(seconds, unit="s"))
-
-
-def _anchor_note(anchor: pd.Timestamp, source: str) -> str:
-    return (
-        f"ASSUMPTION: {source} counts seconds from an unpublished trace start; UTC times are trace_start_utc "
-        f"({anchor.isoformat()}) + offset. Only durations and time differences are real; the dates are not."
-    )
-
-
-def _finish_events(frame: pd.DataFrame, meta: SourceMeta, time_columns: list[str]) -> tuple[pd.DataFrame, SourceMeta]:
-    """Fill in span, row count and missing values for an event table with a RangeIndex."""
-    frame = frame.reset_index(drop=True)
-    meta.rows = len(frame)
-    times = pd.concat([frame[c] for c in time_columns]).dropna()
-    if len(times):
-        meta.start_utc, meta.end_utc = times.min(), times.max()
-    meta.missing_values = {str(c): int(frame[c].isna().sum()) for c in frame.columns}
-    return frame, meta
 
 
 # --- Alibaba GPU cluster trace v2023 (openb) -----------------------------------------------------------------------
@@ -207,21 +99,21 @@ def read_alibaba_gpu_pods(
     * An empty ``gpu_spec`` means "any GPU type" and is kept as an empty string, not counted as missing.
     """
     path = Path(path)
-    raw, line_of = _table(path, POD_COLUMNS, "pod list (Alibaba GPU trace v2023)")
-    anchor = _anchor(trace_start_utc)
-    num = {c: _number(raw, c, path, line_of, whole=True, nonneg=True) for c in POD_COLUMNS[1:5]}
-    _fail(path, line_of, num["gpu_milli"] > 1000, "gpu_milli", raw["gpu_milli"], "0..1000 milli-GPU per GPU")
-    t = {k: _number(raw, f"{k}_time", path, line_of) for k in ("creation", "scheduled", "deletion")}
+    raw, line_of = read_cells(path, POD_COLUMNS, "pod list (Alibaba GPU trace v2023)")
+    anchor = parse_anchor(trace_start_utc)
+    num = {c: number_column(raw, c, path, line_of, whole=True, nonneg=True) for c in POD_COLUMNS[1:5]}
+    fail_where(path, line_of, num["gpu_milli"] > 1000, "gpu_milli", raw["gpu_milli"], "0..1000 milli-GPU per GPU")
+    t = {k: number_column(raw, f"{k}_time", path, line_of) for k in ("creation", "scheduled", "deletion")}
     c, s, d = t["creation"], t["scheduled"], t["deletion"]
 
-    out = pd.DataFrame({"name": _text(raw["name"])})
+    out = pd.DataFrame({"name": text_column(raw["name"])})
     for col, v in num.items():
-        out[col] = _ints(v)
+        out[col] = whole_ints(v)
     gpu_fraction = num["num_gpu"] * num["gpu_milli"] / 1000.0
     out["gpu_fraction"] = gpu_fraction
     out["gpu_spec"] = raw["gpu_spec"].astype("string").str.strip()
-    out["qos"] = _text(raw["qos"])
-    out["pod_phase"] = _text(raw["pod_phase"])
+    out["qos"] = text_column(raw["qos"])
+    out["pod_phase"] = text_column(raw["pod_phase"])
 
     trace_end = float(np.nanmax(d)) if np.isfinite(d).any() else np.nan
     with np.errstate(invalid="ignore"):
@@ -239,7 +131,7 @@ def read_alibaba_gpu_pods(
     for k, v in t.items():
         out[f"{k}_time_s"] = v
     for k, v in t.items():
-        out[f"{k}_time_utc"] = _at(anchor, v)
+        out[f"{k}_time_utc"] = times_at(anchor, v)
     out["wait_s"] = np.where(usable, s - c, np.nan)
     out["duration_s"] = np.where(usable, d - s, np.nan)
     out["gpu_hours"] = np.where(
@@ -268,7 +160,7 @@ def read_alibaba_gpu_pods(
             "duration_s = deletion_time_s - scheduled_time_s; gpu_hours = gpu_fraction * duration_s / 3600",
         ],
         notes=[
-            _anchor_note(anchor, "the pod list"),
+            anchor_note(anchor, "the pod list"),
             f"pods per status: {counts}; per pod_phase: {phases}; repeated names: {dup_names}",
             f"trace end taken as the latest deletion time, {trace_end:.0f} s; {counts.get('running_at_trace_end', 0)} "
             "Running pods end there: their durations and GPU-hours are cut at the trace end",
@@ -289,7 +181,7 @@ def read_alibaba_gpu_pods(
             "total_gpu_hours": float(np.nansum(gpu_hours)),
         },
     )
-    return _finish_events(out, meta, ["creation_time_utc", "scheduled_time_utc", "deletion_time_utc"])
+    return finish_events(out, meta, ["creation_time_utc", "scheduled_time_utc", "deletion_time_utc"])
 
 
 def read_alibaba_gpu_nodes(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
@@ -309,12 +201,12 @@ def read_alibaba_gpu_nodes(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
         ``attrs`` holds the node count, total GPUs and GPUs per model (G1..G3 are undisclosed internal models).
     """
     path = Path(path)
-    raw, line_of = _table(path, NODE_COLUMNS, "node list (Alibaba GPU trace v2023)")
-    num = {c: _number(raw, c, path, line_of, whole=True, nonneg=True) for c in ("cpu_milli", "memory_mib", "gpu")}
+    raw, line_of = read_cells(path, NODE_COLUMNS, "node list (Alibaba GPU trace v2023)")
+    num = {c: number_column(raw, c, path, line_of, whole=True, nonneg=True) for c in ("cpu_milli", "memory_mib", "gpu")}
     model = raw["model"].astype("string").str.strip()
-    out = pd.DataFrame({"node": _text(raw["sn"])})
+    out = pd.DataFrame({"node": text_column(raw["sn"])})
     for col, key in (("cpu_milli", "cpu_milli"), ("memory_mib", "memory_mib"), ("num_gpu", "gpu")):
-        out[col] = _ints(num[key])
+        out[col] = whole_ints(num[key])
     out["gpu_model"] = model.mask((model == "") & (num["gpu"] > 0))
     per_model = out[out["num_gpu"] > 0].groupby("gpu_model", dropna=False)["num_gpu"].sum()
     meta = SourceMeta(
@@ -361,15 +253,17 @@ def read_azure_llm_2023(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
     Arrivals must not go backwards (equal times are allowed); token counts must be whole numbers >= 0.
     """
     path = Path(path)
-    raw, line_of = _table(path, AZURE_COLUMNS, "request trace (Azure LLM inference 2023)")
+    raw, line_of = read_cells(path, AZURE_COLUMNS, "request trace (Azure LLM inference 2023)")
     stamp = raw["TIMESTAMP"].astype("string").str.strip()
     arrival = pd.to_datetime(stamp, format="ISO8601", errors="coerce", utc=True)
-    _fail(path, line_of, arrival.isna().to_numpy(), "TIMESTAMP", stamp, "a date and time like 2023-11-16 18:17:03.97")
+    fail_where(
+        path, line_of, arrival.isna().to_numpy(), "TIMESTAMP", stamp, "a date and time like 2023-11-16 18:17:03.97"
+    )
     check_time_order(pd.DatetimeIndex(arrival), path=path, line_of=line_of)
-    tokens = {c: _number(raw, c, path, line_of, whole=True, nonneg=True) for c in AZURE_COLUMNS[1:]}
+    tokens = {c: number_column(raw, c, path, line_of, whole=True, nonneg=True) for c in AZURE_COLUMNS[1:]}
     out = pd.DataFrame({"arrival_time_utc": arrival})
-    out["context_tokens"] = _ints(tokens["ContextTokens"])
-    out["generated_tokens"] = _ints(tokens["GeneratedTokens"])
+    out["context_tokens"] = whole_ints(tokens["ContextTokens"])
+    out["generated_tokens"] = whole_ints(tokens["GeneratedTokens"])
 
     stem = path.name.lower()
     service = "code" if "_code" in stem else "conversation" if "_conv" in stem else None
@@ -390,7 +284,7 @@ def read_azure_llm_2023(path: str | Path) -> tuple[pd.DataFrame, SourceMeta]:
             "mean_rate_rps": len(out) / span_s if span_s > 0 else float("nan"),
         },
     )
-    return _finish_events(out, meta, ["arrival_time_utc"])
+    return finish_events(out, meta, ["arrival_time_utc"])
 
 
 # --- ServeGen per-client rates -------------------------------------------------------------------------------------
@@ -425,10 +319,10 @@ def read_servegen_client_rates(
     Within a client, ``time_s`` must strictly increase; ``rate_rps`` and ``cv`` must be >= 0.
     """
     path = Path(path)
-    raw, line_of = _table(path, SERVEGEN_COLUMNS, "client-rate trace (ServeGen)")
-    anchor = _anchor(trace_start_utc)
-    client = _number(raw, "client_chunk", path, line_of, whole=True, required="a client number")
-    time_s = _number(raw, "time_s", path, line_of, whole=True, required="seconds from the trace start")
+    raw, line_of = read_cells(path, SERVEGEN_COLUMNS, "client-rate trace (ServeGen)")
+    anchor = parse_anchor(trace_start_utc)
+    client = number_column(raw, "client_chunk", path, line_of, whole=True, required="a client number")
+    time_s = number_column(raw, "time_s", path, line_of, whole=True, required="seconds from the trace start")
     order = np.argsort(client, kind="stable")
     same = client[order][1:] == client[order][:-1]
     back = np.flatnonzero(same & (time_s[order][1:] <= time_s[order][:-1]))
@@ -442,12 +336,12 @@ def read_servegen_client_rates(
             field="time_s",
         )
     out = pd.DataFrame({"client": client.astype(np.int64), "time_s": time_s.astype(np.int64)})
-    out["time_utc"] = _at(anchor, time_s)
-    out["rate_rps"] = _number(raw, "rate_rps", path, line_of, nonneg=True)
-    out["cv"] = _number(raw, "cv", path, line_of, nonneg=True)
-    out["iat_dist"] = _text(raw["iat_dist"])
-    out["param1"] = _number(raw, "param1", path, line_of)
-    out["param2"] = _number(raw, "param2", path, line_of)
+    out["time_utc"] = times_at(anchor, time_s)
+    out["rate_rps"] = number_column(raw, "rate_rps", path, line_of, nonneg=True)
+    out["cv"] = number_column(raw, "cv", path, line_of, nonneg=True)
+    out["iat_dist"] = text_column(raw["iat_dist"])
+    out["param1"] = number_column(raw, "param1", path, line_of)
+    out["param2"] = number_column(raw, "param2", path, line_of)
 
     windows = pd.DatetimeIndex(out["time_utc"].drop_duplicates().sort_values())
     per_client = out.groupby("client").size()
@@ -464,7 +358,7 @@ def read_servegen_client_rates(
         units={"time_s": "s", "time_utc": "UTC", "rate_rps": "requests/s", "cv": "1", "param1": "-", "param2": "-"},
         conversions=["time_utc = trace_start_utc + time_s"],
         notes=[
-            _anchor_note(anchor, "ServeGen") + " ServeGen's own examples read time_s modulo 86400 as local time "
+            anchor_note(anchor, "ServeGen") + " ServeGen's own examples read time_s modulo 86400 as local time "
             "of day (72000 s = 20:00), so DEFAULT_TRACE_START is a UTC+8 midnight.",
             f"iat_dist is empty on {int(idle.sum())} windows ({int((idle & ~busy).sum())} with rate_rps 0: idle; "
             f"{int((idle & busy).sum())} with traffic but no fitted distribution)",
@@ -482,7 +376,7 @@ def read_servegen_client_rates(
         },
     )
     meta.gaps = find_gaps(windows, SERVEGEN_WINDOW)
-    return _finish_events(out, meta, ["time_utc"])
+    return finish_events(out, meta, ["time_utc"])
 
 
 def servegen_total_rate(frame: pd.DataFrame) -> pd.Series:

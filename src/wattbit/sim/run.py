@@ -38,14 +38,12 @@ class SimResult:
 
 def training_jobs(scenario: Scenario, fleet: Fleet) -> TrainingJobs:
     """The scenario's training workload: synthetic, calibrated on its Alibaba pod trace (or the built-in one)."""
-    from wattbit.data.registry import read_trace
+    from wattbit.data.registry import read_scenario_trace
 
     spec = scenario.workload.training
-    pods = [t for t in scenario.workload.traces if t.reader == "alibaba_gpu_pods"]
+    pods = any(t.reader == "alibaba_gpu_pods" for t in scenario.workload.traces)
     calibration = (
-        calibration_from_alibaba(*read_trace(pods[0].reader, pods[0].path, pods[0].builtin))
-        if pods
-        else default_calibration()
+        calibration_from_alibaba(*read_scenario_trace(scenario, "alibaba_gpu_pods")) if pods else default_calibration()
     )
     p = scenario.period
     # jobs start at step boundaries: a deadline leaves at least two control intervals of slack
@@ -86,7 +84,7 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     to installed GPUs (the baseline serves where it is installed; routing is a policy's job), and each site's share is
     turned into GPUs with the serving-capacity model for its GPU (``wattbit.workload.serving``).
     """
-    from wattbit.data.registry import read_trace
+    from wattbit.data.registry import read_scenario_trace
     from wattbit.workload.inference import (
         choose_shape,
         diurnal_profile,
@@ -106,16 +104,12 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
             "inference needs a ServeGen client-rate trace for its daily/weekly shape in [workload] traces",
             field="workload.inference",
         )
-    shape_src = traces["servegen_client_rates"]
     slo = MLPERF_SERVER_SLO if spec.slo == "server" else MLPERF_INTERACTIVE_SLO
     model = ServedModel(params_b=spec.model_params_b, bytes_per_param=spec.bytes_per_param)
-    shape = inference_from_servegen(
-        *read_trace(shape_src.reader, shape_src.path, shape_src.builtin), model=model, slo=slo
-    )
+    shape = inference_from_servegen(*read_scenario_trace(scenario, "servegen_client_rates"), model=model, slo=slo)
     tokens = None
     if "azure_llm_2023" in traces:
-        az = traces["azure_llm_2023"]
-        tokens = inference_from_azure_llm(*read_trace(az.reader, az.path, az.builtin), model=model, slo=slo)
+        tokens = inference_from_azure_llm(*read_scenario_trace(scenario, "azure_llm_2023"), model=model, slo=slo)
     weekly, fleet.inference_shape = choose_shape(shape, spec.shape)
     demand = diurnal_profile(
         shape,
