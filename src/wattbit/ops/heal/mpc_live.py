@@ -50,6 +50,7 @@ class MpcPlanner:
         self.t0_s = float(self.fleet.index[0].timestamp())
         self.step_s = self.fleet.step_h * 3600.0
         self.names = tuple(self.fleet.names)
+        self.ids: dict[str, int] = {}  # scheduler job id -> the integer mpc knows it by, kept across cycles
 
     def step_of(self, now_s: float) -> int | None:
         """The scenario's step at ``now_s`` (None outside its period)."""
@@ -131,7 +132,7 @@ class MpcPlanner:
         k = self.step_of(now_s)
         if k is None:
             return []
-        ids: dict[str, int] = {}
+        ids = self.ids
         obs = self.observation(k, nodes, jobs, live, ids)
         d = decision_of(obs, self.policy.decide(obs))
         back = {str(v): key for key, v in ids.items()}
