@@ -25,3 +25,17 @@ def test_heal_evaluate_week(tmp_path: Path) -> None:
     assert set(saved["targets"]) == {
         "gpu_hours_lost_cut", "cut_at_least_30pct", "false_drains_at_most_1_per_1000_node_days", "no_job_lost",
     }  # fmt: skip
+
+
+def test_repair_time_pairs_a_fault_with_the_drain_that_covers_it() -> None:
+    from wattbit.ops.heal.evaluate import repair_times_s
+    from wattbit.ops.heal.safety import Rules
+
+    h = 3600.0
+    faults = [(100 * h, ["n1"], 2.0, True), (200 * h, ["n2"], 3.0, True), (300 * h, ["n3"], 1.0, True)]
+    drains = {"n1": [90 * h], "n2": [200.2 * h], "n3": [100 * h]}  # n1 predicted, n2 seen, n3's drain is stale
+    resumes = {"n1": [105 * h, 4000 * h], "n2": [201 * h, 5000 * h], "n3": [100.5 * h, 6000 * h]}
+    got = [x / h for x in repair_times_s(faults, drains, resumes, Rules())]
+    # n1: back at its first resume after the failure; n2: not before its repair ends; n3: no drain covers the
+    # fault, so a resume months later is not its repair: its repair time counts
+    assert got == [5.0, 3.0, 1.0]

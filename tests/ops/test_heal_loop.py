@@ -260,3 +260,24 @@ def test_burn_in_command_decides_the_resume(tmp_path: Path) -> None:
     report = loop.cycle()
     assert {n.name: n for n in tw.nodes()}["b-n0001"].drained  # burn-in failed: stays drained
     assert any("failed its burn-in" in n for n in report.notes)
+
+
+def test_mode_follows_the_service_and_the_change_is_audited(tmp_path: Path) -> None:
+    tw, w = _twin(), StubWatcher(_twin().node_names)
+    job = tw.submit(JobSpec("j", "a", "train", comment="wattbit:work_h=50"))
+    node = tw.job(job).nodes[0]
+    store = AuditStore(tmp_path / "a.sqlite")
+    loop = _loop(tw, store, w, "shadow")
+    store.save_state("mode", {"mode": "sideways", "by": "bob", "time_s": T0})
+    loop.cycle()
+    loop.cycle()
+    notes = [e.detail["message"] for e in store.log() if e.event == "note"]
+    assert notes == ["stored mode 'sideways' is not one of shadow, approve, auto; staying in shadow"]  # once
+    store.save_state("mode", {"mode": "auto", "by": "alice", "time_s": T0})
+    w.alert(node, "row_remap", "warning", T0)
+    loop.cycle()
+    assert loop.mode == "auto" and {n.name: n for n in tw.nodes()}[node].drained
+    change = next(e for e in store.log() if e.event == "note" and e.detail.get("mode") == "auto")
+    assert change.detail["message"] == "mode changed from shadow to auto by alice"
+    assert change.detail["previous"] == "shadow" and change.detail["by"] == "alice"
+    assert all(r.mode == "auto" for r in store.actions() if r.kind == "drain")

@@ -88,10 +88,12 @@ def ops_run(
         str | None,
         typer.Option("--burn-in-cmd", help="Burn-in check before a resume, {node} replaced; exit 0 passes."),
     ] = None,
+    plan: Annotated[str, typer.Option("--plan", help="Who decides the watt-bit plan: mpc or rules.")] = "rules",
 ) -> None:
     """Each cycle: read telemetry, scheduler state and site signals, run the detectors, heal (drain, requeue, resume,
-    quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps). Prints each action as it is
-    recommended, queued or applied; everything is in the audit log of DB."""
+    quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps; decided by the mpc policy with
+    --plan mpc). The mode is the one the service stored, when an admin set one, else --mode. Prints each action as it
+    is recommended, queued or applied; everything is in the audit log of DB."""
     from wattbit.ops.heal.loop import run_loop
     from wattbit.ops.heal.run import build_loop, describe, make_scheduler
     from wattbit.scenario import load_scenario
@@ -103,7 +105,7 @@ def ops_run(
     )  # fmt: skip
     loop, alerts = build_loop(
         sc, sched, prometheus, db, mode, calibration=calibration, on_action=lambda r: typer.echo(describe(r)),
-        burn_in_cmd=burn_in_cmd,
+        burn_in_cmd=burn_in_cmd, plan=plan,
     )  # fmt: skip
     typer.echo(f"wattbit ops run: {scheduler} scheduler, mode {mode}, audit log {db}", err=True)
     try:
@@ -124,21 +126,47 @@ def ops_heal_evaluate(
     nodes_per_site: Annotated[int, typer.Option("--nodes-per-site", help="Scale sites to K nodes.", min=1)] = 16,
     start: StartOption = None,
     end: Annotated[str | None, typer.Option("--end", help="End of the period (ISO), default the scenario's.")] = None,
+    plan_start: Annotated[
+        str | None, typer.Option("--plan-start", help="Also compare the live watt-bit loop with bench from here (ISO).")
+    ] = None,
+    plan_end: Annotated[str | None, typer.Option("--plan-end", help="End of that window (ISO).")] = None,
+    plan_modes: Annotated[str, typer.Option("--plan-modes", help="Loop modes to run there, comma-separated.")] = (
+        "shadow,auto"
+    ),
 ) -> None:
     """Healing on the fast path: one run's faults and replayed detector alerts drive the control loop over the twin's
-    scheduler, reacting to failures only and with predictions; writes DIR/healing.json."""
+    scheduler, reacting to failures only and with predictions; writes DIR/healing.json. With --plan-start/--plan-end,
+    also the live watt-bit loop's carbon and cost against `wattbit bench` (baseline, mpc) over that window."""
+    from wattbit.errors import WattbitInputError
+    from wattbit.ops.heal.actions import MODES
     from wattbit.ops.heal.evaluate import heal_evaluate
     from wattbit.scenario import load_scenario, with_period
 
     sc = load_scenario(scenario)
     if start or end:
         sc = with_period(sc, start, end)
-    r = heal_evaluate(sc, out, seed=seed, nodes_per_site=nodes_per_site, log=lambda m: typer.echo(m, err=True))
+    modes = [m.strip() for m in plan_modes.split(",") if m.strip()]
+    bad = [m for m in modes if m not in MODES]
+    if bad or not modes:
+        raise WattbitInputError(f"--plan-modes {plan_modes!r}: expected some of {', '.join(MODES)}", field="plan_modes")
+    if (plan_start is None) != (plan_end is None):
+        raise WattbitInputError("--plan-start and --plan-end go together", field="plan_start")
+    window = (plan_start, plan_end) if plan_start is not None and plan_end is not None else None
+    r = heal_evaluate(
+        sc, out, seed=seed, nodes_per_site=nodes_per_site, plan_window=window, plan_modes=modes,
+        log=lambda m: typer.echo(m, err=True),
+    )  # fmt: skip
     for policy in ("reactive", "predictive"):
         b = r[policy]
         typer.echo(
             f"{policy:10s} GPU-h lost {b['gpu_hours_lost']:,.1f}, jobs interrupted {b['jobs_interrupted']}, lost "
             f"{b['jobs_lost']}, MTTR {b['mttr_h']} h, false drains {b['false_drains_per_1000_node_days']} per 1000"
+        )
+    for name, fig in {**r.get("plan", {}).get("bench", {}), **{k: v for k, v in r.get("plan", {}).items()
+                                                               if k.startswith("live_loop")}}.items():  # fmt: skip
+        typer.echo(
+            f"{name:16s} carbon {fig['carbon_t']:,.1f} t ({fig['carbon_cut_vs_baseline']:+.1%} cut), energy cost "
+            f"{fig['energy_cost']:,.0f}, deadline misses {fig['deadline_misses']}"
         )
     typer.echo(f"results: {out / 'healing.json'}")
 

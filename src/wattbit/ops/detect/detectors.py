@@ -21,7 +21,7 @@ It sees only telemetry: no labels, no fault-model settings. Thresholds are :clas
 
 from __future__ import annotations
 
-import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from wattbit.ops.detect.alerts import SEVERITY, Alert
 from wattbit.ops.detect.baseline import RobustEwma
+from wattbit.ops.detect.batch import group_medians, node_medians, slope_candidates
 
 #: XIDs of failed hardware (NVIDIA's XID catalogue): ECC (48, 63, 64, 92, 94, 95), NVLink (74), off the bus (79),
 #: GSP (119, 120).
@@ -135,17 +136,6 @@ class Sample:
     site_flow: NDArray[np.float64] | None = None
 
 
-def _node_median(values: NDArray[np.float64], slots: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Median over each node's GPUs (NaN ignored; NaN for a node without values), (nodes,)."""
-    rows = np.sort(np.append(values, np.nan)[slots], axis=1)  # NaN sort last
-    count = np.isfinite(rows).sum(axis=1)
-    lo = np.maximum((count - 1) // 2, 0)
-    hi = np.maximum(count // 2, 0)
-    a = np.take_along_axis(rows, lo[:, None], axis=1)[:, 0]
-    b = np.take_along_axis(rows, hi[:, None], axis=1)[:, 0]
-    return np.where(count > 0, 0.5 * (a + b), np.nan)
-
-
 class Detectors:
     """All detectors with their state, for a fleet of a given topology (see the module docstring)."""
 
@@ -210,23 +200,38 @@ class Detectors:
     # ------------------------------------------------------------------------------------------------- step
     def step(self, s: Sample) -> list[Alert]:
         """Run every detector on one time's samples; returns the alert candidates."""
-        dt = self.p.sample_interval_s if self.t_last is None else s.time_s - self.t_last
-        if not dt > 0:
-            self.data_events.append(f"sample at {s.time_s} is not after the last one ({self.t_last}); skipped")
-            return []
-        self.t_last = s.time_s
-        self.samples += 1
-        out: list[Alert] = []
-        present = s.present & np.isfinite(s.power_w)
-        self._clean(s, present)
-        out += self._vanished(s, present)
-        out += self._counters(s, dt, present)
-        out += self._xids(s)
-        if self.predictive:
-            out += self._thermal(s, present)
-            out += self._power(s, dt, present)
-            out += self._flow(s)
-        self.was_present = s.present.copy()
+        return self.step_block([s])[0]
+
+    def step_block(self, samples: Sequence[Sample]) -> list[list[Alert]]:
+        """Run every detector on several times' samples, in time order; the candidates of each.
+
+        The same as :meth:`step` on each sample in turn; the statistics that need no state are computed for all the
+        samples at once (:mod:`wattbit.ops.detect.batch`), which makes replaying a year fast.
+        """
+        out: list[list[Alert]] = [[] for _ in samples]
+        keep: list[tuple[int, Sample, float]] = []
+        t_last = self.t_last
+        for i, s in enumerate(samples):
+            dt = self.p.sample_interval_s if t_last is None else s.time_s - t_last
+            if not dt > 0:
+                self.data_events.append(f"sample at {s.time_s} is not after the last one ({t_last}); skipped")
+                continue
+            keep.append((i, s, dt))
+            t_last = s.time_s
+        if not keep:
+            return out
+        present = [s.present & np.isfinite(s.power_w) for _, s, _ in keep]
+        for (_, s, _), p in zip(keep, present, strict=True):
+            self._clean(s, p)
+        pre = self._prepare([s for _, s, _ in keep], np.stack(present)) if self.predictive else {}
+        for j, ((i, s, dt), p) in enumerate(zip(keep, present, strict=True)):
+            self.t_last = s.time_s
+            self.samples += 1
+            res = self._vanished(s, p) + self._counters(s, dt, p) + self._xids(s)
+            if self.predictive:
+                res += self._thermal(s, pre, j) + self._power(s, dt, pre, j) + self._flow(s)
+            self.was_present = s.present.copy()
+            out[i] = res
         return out
 
     def _alert(self, t: float, gpu: int, kind: str, evidence: dict[str, Any], node: int | None = None) -> Alert:
@@ -337,36 +342,45 @@ class Detectors:
                 out.append(self._alert(s.time_s, g, "app_xid", {"xid": code}))
         return out
 
-    def _slopes(self, s: Sample, present: NDArray[np.bool_]) -> NDArray[np.float64]:
-        """Each site's temperature rise per watt, learnt from the data: the difference of median temperatures of
-        its busier and its less busy GPUs (split half-way between the 2nd and 98th percentile of power) over the
-        difference of their median powers (EWMA over samples)."""
-        topo = self.topo
-        for i in range(len(topo.site_names)):
-            m = present & (topo.site == i) & np.isfinite(s.gpu_temp_c)
-            if m.sum() < 16:
-                continue
-            pw, tc = s.power_w[m], s.gpu_temp_c[m]
-            lo_p, hi_p = np.percentile(pw, [2, 98])
-            hi = pw > 0.5 * (lo_p + hi_p)  # split between the low and high power clusters, whatever their sizes
-            if hi.sum() < 8 or (~hi).sum() < 8:
-                continue
-            dp = np.median(pw[hi]) - np.median(pw[~hi])
-            if dp < 100.0:
-                continue
-            k = (np.median(tc[hi]) - np.median(tc[~hi])) / dp
-            if 0.0 < k < 0.5:
-                self.slope[i] = k if np.isnan(self.slope[i]) else 0.9 * self.slope[i] + 0.1 * k
-        return np.where(np.isnan(self.slope), self.p.r_th_k_per_w, self.slope)
+    def _prepare(self, samples: list[Sample], present: NDArray[np.bool_]) -> dict[str, Any]:
+        """The stateless statistics of a block of samples, (times, ...) arrays; moves each site's temperature rise
+        per watt (learnt from the data, EWMA over samples; see :func:`~wattbit.ops.detect.batch.slope_candidates`)
+        through the block."""
+        topo, p = self.topo, self.p
+        power = np.stack([s.power_w for s in samples])
+        temp = np.stack([s.gpu_temp_c for s in samples])
+        util = np.stack([s.util_pct for s in samples])
+        events_raw = np.stack([s.clock_events for s in samples])
+        n_sites, n_nodes = len(topo.site_names), topo.node_site.shape[0]
+        k = slope_candidates(power, temp, present, topo.site, n_sites)
+        slopes = np.empty_like(k)
+        for j in range(k.shape[0]):
+            kj = k[j]
+            upd = np.where(np.isnan(self.slope), kj, 0.9 * self.slope + 0.1 * kj)
+            self.slope = np.where(np.isfinite(kj), upd, self.slope)
+            slopes[j] = np.where(np.isnan(self.slope), p.r_th_k_per_w, self.slope)
+        loaded = present & (util >= 50) & np.isfinite(temp)
+        adj = np.where(loaded, temp - slopes[:, topo.site] * power, np.nan)
+        node_med = node_medians(adj, topo.slots)
+        site_med = group_medians(node_med, topo.node_site, n_sites)
+        busy = present & (util >= 90)
+        power_med = node_medians(np.where(busy, power, np.nan), topo.slots)
+        with np.errstate(invalid="ignore"):
+            dip = busy & (power < p.power_dip * power_med[:, topo.node])
+        brake = present & np.isfinite(events_raw) & ((np.nan_to_num(events_raw).astype(np.int64) & HW_BRAKE_BITS) > 0)
+        rows, gpus = np.nonzero(dip | brake)
+        events = np.bincount(rows * n_nodes + topo.node[gpus], minlength=k.shape[0] * n_nodes)
+        return {
+            "loaded": loaded,
+            "d": adj - node_med[:, topo.node],
+            "dn": node_med - site_med[:, topo.node_site],
+            "events": events.reshape(k.shape[0], n_nodes).astype(float),
+        }
 
-    def _thermal(self, s: Sample, present: NDArray[np.bool_]) -> list[Alert]:
+    def _thermal(self, s: Sample, pre: dict[str, Any], j: int) -> list[Alert]:
         """GPU against node peers (power-corrected), node against site; each minus its own robust baseline."""
-        p, topo = self.p, self.topo
-        slope = self._slopes(s, present)
-        loaded = present & (s.util_pct >= 50) & np.isfinite(s.gpu_temp_c)
-        adj = np.where(loaded, s.gpu_temp_c - slope[topo.site] * s.power_w, np.nan)
-        node_med = _node_median(adj, topo.slots)
-        d = adj - node_med[topo.node]
+        p = self.p
+        loaded, d, dn = pre["loaded"][j], pre["d"][j], pre["dn"][j]
         base_mean = self.gpu_base.mean.copy()
         self.gpu_base.update(d)
         excess = d - base_mean
@@ -388,17 +402,6 @@ class Detectors:
                 )
             )
         # nodes against their site
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            site_med = np.array(
-                [
-                    np.nanmedian(node_med[topo.node_site == i])
-                    if np.isfinite(node_med[topo.node_site == i]).any()
-                    else np.nan
-                    for i in range(len(topo.site_names))
-                ]
-            )
-        dn = node_med - site_med[topo.node_site]
         nb = self.node_base.mean.copy()
         self.node_base.update(dn)
         nex = dn - nb
@@ -410,18 +413,9 @@ class Detectors:
             out += self._nodes_or_site(s.time_s, "cooling", firing, ev)
         return out
 
-    def _power(self, s: Sample, dt: float, present: NDArray[np.bool_]) -> list[Alert]:
-        p, topo = self.p, self.topo
-        busy = present & (s.util_pct >= 90)
-        med = _node_median(np.where(busy, s.power_w, np.nan), topo.slots)
-        with np.errstate(invalid="ignore"):
-            dip = busy & (s.power_w < p.power_dip * med[topo.node])
-        brake = (
-            present
-            & np.isfinite(s.clock_events)
-            & ((np.nan_to_num(s.clock_events).astype(np.int64) & HW_BRAKE_BITS) > 0)
-        )
-        events = np.bincount(topo.node[dip | brake], minlength=self.dips.shape[0]).astype(float)
+    def _power(self, s: Sample, dt: float, pre: dict[str, Any], j: int) -> list[Alert]:
+        p = self.p
+        events = pre["events"][j]
         self.dips = self.dips * np.exp(-dt / p.power_window_s) + events
         fire = np.flatnonzero((self.dips >= p.power_threshold) & (events > 0))
         if not fire.shape[0]:

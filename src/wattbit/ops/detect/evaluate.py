@@ -130,11 +130,17 @@ def replay(
     for k0 in range(0, fleet.steps, block):
         k1 = min(k0 + block, fleet.steps)
         frame = setup.model.block(k0, site_inputs(rec, fleet, k0, k1))
-        for j in range(frame.steps):
-            s = sample_of(frame, j, start + (k0 + j + 1) * step_s, flow)  # a sample closes its step
-            samples += setup.inventory.n_gpus
-            for name, det in detectors.items():
-                for cand in det.step(s):
+        times = [start + (k0 + j + 1) * step_s for j in range(frame.steps)]  # a sample closes its step
+        samples += setup.inventory.n_gpus * frame.steps
+        for name, det in detectors.items():
+            # every set gets its own samples: the detectors clean (modify) what they are given
+            block_samples = [sample_of(frame, j, t, flow) for j, t in enumerate(times)]
+            if hasattr(det, "step_block"):
+                cands = det.step_block(block_samples)
+            else:
+                cands = [det.step(s) for s in block_samples]
+            for step_cands in cands:
+                for cand in step_cands:
                     a = managers[name].offer(cand)
                     if a is not None:
                         alerts[name].append(a)

@@ -16,13 +16,20 @@ Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus resta
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
 ``Rules.hold_predicted_s``), drains and the actions applied. The fleet is scaled to ``nodes_per_site`` nodes per
 site (the faults and the workload with it) to keep the replay short; jobs larger than a site are left out.
+
+The detectors see the year a block of times at a time (:meth:`~wattbit.ops.detect.detectors.Detectors.step_block`,
+the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes.
+
+``plan`` (optional, over a window of the whole fleet): carbon and cost of the live watt-bit loop, with the mpc policy
+deciding and the engine following only the actions the loop applied, against ``wattbit bench`` (see
+:mod:`wattbit.ops.heal.live_loop`).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -162,22 +169,38 @@ def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path
     return block
 
 
+def repair_times_s(
+    faults: list[Any], drains: dict[str, list[float]], resumes: dict[str, list[float]], rules: Rules
+) -> list[float]:
+    """Failure to the node back in service, per fault and node [s]. A fault is covered by a drain of its node from
+    ``rules.hold_predicted_s`` before it (a prediction) to an hour after it (a failure seen); the node is back at the
+    first resume after that drain and the failure, and never before its repair ends. A fault no drain covers (a node
+    down that the scheduler returns by itself) counts its repair time."""
+    out = []
+    for t, nodes, repair_h, _ in faults:
+        for node in nodes:
+            cover = [d for d in drains.get(node, []) if t - rules.hold_predicted_s <= d <= t + 3600.0]
+            back = [x for x in resumes.get(node, []) if cover and x >= max(max(cover), t)]
+            end = t + repair_h * 3600.0
+            out.append((max(min(back), end) if back else end) - t)
+    return out
+
+
 def _block(
     tw: TwinScheduler, store: AuditStore, faults: list[Any], setup: TelemetrySetup, rules: Rules
 ) -> dict[str, Any]:
     applied = [r for r in store.actions("applied", limit=1_000_000)]
     drains = [r for r in applied if r.kind in ("drain", "quarantine")]
+    drained: dict[str, list[float]] = {}
     resumes: dict[str, list[float]] = {}
     for r in applied:
-        if r.kind == "resume" and r.data_time_s is not None:
-            resumes.setdefault(r.target, []).append(r.data_time_s)
+        if r.data_time_s is not None and r.kind in ("resume", "drain", "quarantine"):
+            (resumes if r.kind == "resume" else drained).setdefault(r.target, []).append(r.data_time_s)
     fail_times: dict[str, list[float]] = {}
-    repair_ends = []
-    for t, nodes, repair_h, _ in faults:
+    for t, nodes, _, _ in faults:
         for node in nodes:
             fail_times.setdefault(node, []).append(t)
-            back = [x for x in resumes.get(node, []) if x >= t]
-            repair_ends.append((max(min(back), t + repair_h * 3600) if back else t + repair_h * 3600) - t)
+    repair_ends = repair_times_s(faults, drained, resumes, rules)
     false = 0
     for r in drains:
         if r.params.get("cause") != "predicted" or r.data_time_s is None:
@@ -194,6 +217,7 @@ def _block(
         "jobs_lost": totals["jobs_lost"],
         "jobs_completed": totals["jobs_completed"],
         "mttr_h": round(float(np.mean(repair_ends)) / 3600.0, 2) if repair_ends else None,
+        "mttr_median_h": round(float(np.median(repair_ends)) / 3600.0, 2) if repair_ends else None,
         "false_drains": false,
         "false_drains_per_1000_node_days": round(1000.0 * false / node_days, 3),
         "drains": len(drains),
@@ -210,9 +234,15 @@ def heal_evaluate(
     seed: int | None = None,
     nodes_per_site: int = 42,
     rules: Rules | None = None,
+    plan_window: tuple[str, str] | None = None,
+    plan_modes: Sequence[str] = ("shadow", "auto"),
     log: Log = print,
 ) -> dict[str, Any]:
-    """Both policies on one run of ``scenario``; writes ``out/healing.json`` and returns it."""
+    """Both policies on one run of ``scenario``; writes ``out/healing.json`` and returns it.
+
+    With ``plan_window`` (start, end; ISO), ``healing.json`` also has a ``plan`` block: carbon and cost of the live
+    watt-bit loop in ``plan_modes`` against ``wattbit bench``'s baseline and mpc over that window, same seed
+    (:func:`wattbit.ops.heal.live_loop.live_vs_bench`)."""
     rules = rules or Rules()
     out.mkdir(parents=True, exist_ok=True)
     setup, alerts = simulate(scenario, seed, nodes_per_site, log)
@@ -236,5 +266,11 @@ def heal_evaluate(
         "false_drains_at_most_1_per_1000_node_days": p["false_drains_per_1000_node_days"] <= 1.0,
         "no_job_lost": p["jobs_lost"] == 0,
     }
+    if plan_window is not None:
+        from wattbit.ops.heal.live_loop import live_vs_bench
+        from wattbit.scenario import with_period
+
+        window = with_period(scenario, *plan_window)
+        result["plan"] = live_vs_bench(window, out, seed=seed, modes=plan_modes, log=log)
     (out / "healing.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return result

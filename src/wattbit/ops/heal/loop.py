@@ -10,10 +10,12 @@ Each :meth:`ControlLoop.cycle`:
    stores each proposal in the audit store under its idempotency key, with the status the mode gives it;
 4. unless in ``shadow`` mode, applies what is approved (:mod:`wattbit.ops.heal.execute`), under the safety rules.
 
-Modes: ``shadow`` (default) records recommendations and applies nothing; ``approve`` applies non-destructive actions
-and queues drains, requeues, quarantines and cancellations for a person (``wattbit ops actions approve`` or the
-service); ``auto`` applies everything the safety rules allow. On start the loop reconciles actions a previous run left
-``decided`` (killed between deciding and applying) against the scheduler's real state.
+Modes: the mode the service stored (state ``mode`` of the audit store, set by an admin through the API) when there
+is one, else the one given; a change is written to the audit log. ``shadow`` (default) records recommendations and
+applies nothing; ``approve`` applies non-destructive actions and queues drains, requeues, quarantines and
+cancellations for a person (``wattbit ops actions approve`` or the service); ``auto`` applies everything the safety
+rules allow. On start, and when leaving shadow, the loop reconciles actions a previous run left ``decided`` (killed
+between deciding and applying) against the scheduler's real state.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from wattbit.ops.detect.alerts import Alert
 from wattbit.ops.heal.actions import MODES
 from wattbit.ops.heal.audit import OPEN, ActionRecord, AuditStore
 from wattbit.ops.heal.execute import Executor
-from wattbit.ops.heal.plan import PlanRules, plan_actions, read_signals
+from wattbit.ops.heal.plan import PlanRules, carbon_weights, plan_actions, read_signals
 from wattbit.ops.heal.playbooks import Observation, decide
 from wattbit.ops.heal.safety import Rules
 
@@ -72,6 +74,9 @@ class ControlLoop:
         Who the loop is in the audit log.
     on_action
         Called with each newly stored proposal and each action whose status changed.
+    planner
+        The plan's decider: None for the rules of :mod:`wattbit.ops.heal.plan`, or an
+        :class:`~wattbit.ops.heal.mpc_live.MpcPlanner` (the mpc policy).
     burn_in
         Burn-in check of a drained node (True passed, False failed, None unknown); default: the scheduler's own
         ``burn_in`` if it has one (the twin's), else none.
@@ -91,6 +96,7 @@ class ControlLoop:
         actor: str = "wattbit",
         on_action: Callable[[ActionRecord], None] | None = None,
         burn_in: Callable[[str], bool | None] | None = None,
+        planner: Any | None = None,
     ) -> None:
         if mode not in MODES:
             raise WattbitInputError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}", field="mode")
@@ -101,10 +107,12 @@ class ControlLoop:
         self.actor = actor
         self.on_action = on_action
         self.burn_in = burn_in
+        self.planner = planner
         self.memory: dict[str, Any] = store.load_state("heal", {}) or {}
         self.executor = Executor(scheduler, store, self.rules, power, actor)
         self.reconciled = False
         self.scheduler_down_since: float | None = None
+        self.bad_stored_mode: Any = None
 
     def _emit(self, recs: list[ActionRecord]) -> None:
         if self.on_action is not None:
@@ -131,8 +139,49 @@ class ControlLoop:
             self.store.note(f"signals unavailable: {exc}", self.actor)
             return {}
 
+    def _follow_stored_mode(self) -> None:
+        """Take the mode the service stored (the audit store's state ``mode``: ``{"mode", "by", "time_s"}``) when
+        there is one; a change is written to the audit log, a stored mode that is not one of :data:`MODES` is noted
+        once and ignored (the loop keeps its mode)."""
+        stored = self.store.load_state("mode")
+        if stored is None:
+            return
+        mode = stored.get("mode") if isinstance(stored, dict) else stored
+        if mode not in MODES:
+            if stored != self.bad_stored_mode:
+                self.bad_stored_mode = stored
+                self.store.note(f"stored mode {mode!r} is not one of {', '.join(MODES)}; staying in {self.mode}")
+            return
+        if mode == self.mode:
+            return
+        by = stored.get("by") if isinstance(stored, dict) else None
+        self.store.note(
+            f"mode changed from {self.mode} to {mode}" + (f" by {by}" if by else ""),
+            self.actor,
+            previous=self.mode, mode=mode, by=by,
+        )  # fmt: skip
+        log.info("mode changed from %s to %s", self.mode, mode)
+        if self.mode == "shadow":
+            self.reconciled = False  # leaving shadow: reconcile what an earlier run left decided before applying
+        self.mode = mode
+
+    def _mpc_plan(
+        self, signals: dict[str, dict[str, float]], nodes: list[Any], jobs: list[Any], now_s: float
+    ) -> list[Any]:
+        """The mpc policy's plan (:mod:`wattbit.ops.heal.mpc_live`) and the carbon node weights; a planner that fails
+        is noted in the audit log and the cycle goes on without a plan."""
+        assert self.planner is not None
+        try:
+            acts = self.planner.actions(now_s, nodes, jobs, signals, self.power, f"plan@{int(now_s // 900)}")
+        except Exception as exc:
+            self.store.note(f"mpc plan failed: {exc}; no plan this cycle", self.actor)
+            log.warning("mpc plan failed: %s", exc)
+            return []
+        return carbon_weights(signals, nodes, now_s) + list(acts)
+
     def cycle(self) -> CycleReport:
         """One cycle (see the module docstring)."""
+        self._follow_stored_mode()
         alerts, data_t, telemetry_nodes = self._alerts()
         advance = getattr(self.scheduler, "advance", None)  # the twin's scheduler follows the data's clock
         if callable(advance) and data_t is not None and data_t > scheduler_now_s(self.scheduler):
@@ -160,7 +209,9 @@ class ControlLoop:
         decision = decide(obs, self.memory, self.rules, open_keys)
         actions = decision.actions
         signals = self._read_signals()
-        if signals:
+        if signals and self.planner is not None:
+            actions += self._mpc_plan(signals, nodes, jobs, now_s)
+        elif signals:
             actions += plan_actions(
                 signals, nodes, jobs, self.memory.setdefault("plan", {}), now_s, self.plan_rules, self.power
             )

@@ -75,6 +75,11 @@ def _weights(signals: dict[str, dict[str, float]], nodes: list[NodeInfo], ep: st
     return out
 
 
+def carbon_weights(signals: dict[str, dict[str, float]], nodes: list[NodeInfo], now_s: float) -> list[Action]:
+    """The node weights alone (nodes of the cleanest site first), as the mpc plan uses them."""
+    return _weights(signals, nodes, _episode(now_s), now_s)
+
+
 def _free(nodes: list[NodeInfo], site: str) -> int:
     return sum(1 for n in nodes if site in n.partitions and n.available and n.gpus_used == 0)
 

@@ -15,6 +15,14 @@ from wattbit.ops.heal.safety import Rules
 from wattbit.scenario import Scenario
 
 SCHEDULERS = ("slurm", "twin")
+PLANS = ("rules", "mpc")
+
+
+def mpc_planner(scenario: Scenario) -> Any:
+    """The mpc policy as the loop's planner (its setup reads the scenario's data: seconds)."""
+    from wattbit.ops.heal.mpc_live import MpcPlanner
+
+    return MpcPlanner(scenario)
 
 
 def make_scheduler(
@@ -56,9 +64,13 @@ def build_loop(
     on_action: Callable[[ActionRecord], None] | None = None,
     power: PowerControl | None = None,
     burn_in_cmd: str | None = None,
+    plan: str = "rules",
 ) -> tuple[ControlLoop, Any]:
     """The loop over ``scheduler`` with the watcher and signals of the Prometheus at ``prometheus`` (None: no
-    telemetry), its actions and alerts in ``db``; returns (loop, the alert store to close)."""
+    telemetry), its actions and alerts in ``db``; the plan decided by ``plan`` (``rules`` or ``mpc``: the mpc policy
+    over the scenario, :class:`~wattbit.ops.heal.mpc_live.MpcPlanner`); returns (loop, the alert store to close)."""
+    if plan not in PLANS:
+        raise WattbitInputError(f"unknown plan {plan!r}; expected one of {', '.join(PLANS)}", field="plan")
     from wattbit.ops.adapters.prometheus import PrometheusClient
     from wattbit.ops.store import AlertStore
     from wattbit.ops.watch import Watcher, load_calibration
@@ -81,6 +93,7 @@ def build_loop(
         rules=rules,
         on_action=on_action,
         burn_in=command_burn_in(burn_in_cmd) if burn_in_cmd else None,
+        planner=mpc_planner(scenario) if plan == "mpc" else None,
     )
     return loop, alerts
 
