@@ -21,7 +21,7 @@ from wattbit.cli import app
 from wattbit.errors import ScenarioError, WattbitInputError
 from wattbit.parallel import DaskExecutor
 from wattbit.sweep.execute import run_sweep
-from wattbit.sweep.runs import WALL_CLOCK_KEYS, scenario_of
+from wattbit.sweep.runs import MACHINE_COLUMNS, scenario_of
 from wattbit.sweep.spec import expand, load_sweep
 from wattbit.sweep.store import query, read_runs
 
@@ -40,7 +40,7 @@ policy = ["baseline", "greedy"]
 seed = [1, 2]
 """
 #: Columns that measure the machine, not the run.
-MACHINE = ("run_seconds", *WALL_CLOCK_KEYS)
+MACHINE = MACHINE_COLUMNS
 
 
 def _write(folder: Path, text: str, name: str = "sweep.toml") -> Path:
