@@ -39,8 +39,9 @@ import pandas as pd  # noqa: E402
 
 from wattbit.data import cache  # noqa: E402
 from wattbit.parallel import Executor, LocalExecutor, make_executor  # noqa: E402
-from wattbit.sweep.execute import LOCAL_START_METHOD, run_sweep  # noqa: E402
-from wattbit.sweep.runs import MACHINE_COLUMNS, WORKER_MODULES  # noqa: E402
+from wattbit.sweep import LOCAL_START_METHOD, WORKER_MODULES  # noqa: E402
+from wattbit.sweep.execute import run_sweep  # noqa: E402
+from wattbit.sweep.runs import MACHINE_COLUMNS  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -120,6 +121,16 @@ def per_worker(runs: pd.DataFrame, created: float) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def cli_wall_s(sweep: Path, folder: Path, executor: str) -> float:
+    """Wall time of ``wattbit sweep SWEEP --executor EXECUTOR`` as a user runs it: a new process, its imports
+    (and, for ``local``, its fork server's, started first so that they overlap) included."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    args = [sys.executable, "-m", "wattbit.cli", "sweep", str(sweep), "--out", str(folder), "--executor", executor]
+    t0 = time.perf_counter()
+    subprocess.run(args, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def import_cpu_s() -> float:
     """CPU seconds a fresh interpreter spends importing what a worker imports (what a spawned worker pays)."""
     code = (
@@ -153,6 +164,12 @@ def main() -> None:
             rows.append((name, wall_s, cpu_s, load))
             workers.append((name, per_worker(runs, created)))
             print(f"{name}: {wall_s:.1f} s wall, runs {cpu_s:.1f} s summed, load {load:.2f}", flush=True)
+        cli = []
+        for executor in ("serial", "local", "dask"):
+            load = os.getloadavg()[0]
+            wall_s = cli_wall_s(sweep, Path(tmp) / f"cli-{executor}", executor)
+            cli.append((executor, wall_s, load))
+            print(f"wattbit sweep --executor {executor}: {wall_s:.1f} s wall, load {load:.2f}", flush=True)
     imports = import_cpu_s()
     load_end = os.getloadavg()
     base = rows[0][1]
@@ -172,6 +189,16 @@ def main() -> None:
     ]
     for name, wall_s, cpu_s, load1 in rows:
         lines.append(f"| {name} | {wall_s:.1f} | {cpu_s:.1f} | {base / wall_s:.2f}x | {load1:.2f} |")
+    lines += [
+        "",
+        "The same sweep as a user runs it, `wattbit sweep SWEEP --executor E` in a new process (its imports, and "
+        "the workers' start, included; 2 CPUs give 2 local processes or 2 Dask workers):",
+        "",
+        "| `--executor` | wall [s] | speed-up | load avg (1 min) before |",
+        "|---|---:|---:|---:|",
+    ]
+    for executor, wall_s, load1 in cli:
+        lines.append(f"| {executor} | {wall_s:.1f} | {cli[0][1] / wall_s:.2f}x | {load1:.2f} |")
     lines += [
         "",
         "Where the time goes, per worker process [s]: start-up is from the executor's creation to the worker's "

@@ -373,6 +373,11 @@ def sweep(
     from rich.progress import Progress
 
     from wattbit.parallel import TaskError
+    from wattbit.parallel.local import start_fork_server
+    from wattbit.sweep import LOCAL_START_METHOD, WORKER_MODULES
+
+    if executor in (None, "local") and LOCAL_START_METHOD == "forkserver":
+        start_fork_server(WORKER_MODULES)  # the workers' imports overlap this process's own, next line
     from wattbit.sweep.execute import run_sweep
 
     try:

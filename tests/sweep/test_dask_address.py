@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from wattbit.cli import app
+from wattbit.sweep import WORKER_MODULES
 from wattbit.sweep.execute import run_sweep
-from wattbit.sweep.runs import MACHINE_COLUMNS, WORKER_MODULES
+from wattbit.sweep.runs import MACHINE_COLUMNS
 from wattbit.sweep.store import read_runs
 
 SRC = Path(__file__).resolve().parents[2] / "src"

@@ -43,7 +43,7 @@ class LocalExecutor:
 
     Notes
     -----
-    The pool starts on the first :meth:`map` (or :meth:`start`) and is kept for later calls until :meth:`close` (or
+    The pool starts on the first :meth:`map` and is kept for later calls until :meth:`close` (or
     the end of a ``with`` block). Functions and items must be picklable when ``workers > 1``.
     """
 
@@ -86,15 +86,6 @@ class LocalExecutor:
                 max_workers=self._workers, mp_context=context, initializer=import_modules, initargs=(self.preload,)
             )
         return self._pool
-
-    def start(self) -> LocalExecutor:
-        """Start every worker process now, without waiting for them: they import ``preload`` while the caller
-        goes on (reading a sweep, importing its own modules). Returns the executor; a no-op in process."""
-        if self._workers > 1:
-            pool = self._get_pool()
-            for _ in range(self._workers):  # each submit starts a process while none is idle
-                pool.submit(import_modules, ())
-        return self
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``[fn(x) for x in items]``; see :meth:`Executor.map`."""
@@ -149,3 +140,19 @@ class LocalExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def start_fork_server(preload: Sequence[str]) -> bool:
+    """Start this process's fork server now, importing ``preload``, without waiting for it.
+
+    A :class:`LocalExecutor` with ``start_method="forkserver"`` made later in this process forks its workers from
+    this server, so the imports it makes here overlap what this process does meanwhile (``wattbit sweep`` imports
+    its own modules). Returns False, doing nothing, where the platform has no fork server.
+    """
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return False
+    from multiprocessing import forkserver
+
+    multiprocessing.get_context("forkserver").set_forkserver_preload(list(preload))
+    forkserver.ensure_running()
+    return True

@@ -12,7 +12,6 @@ runs that have no row; the sweep's identity (the sweep file and every scenario v
 from __future__ import annotations
 
 import json
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,8 @@ from wattbit.durable import Checkpoint, atomic_write_json, fingerprint
 from wattbit.errors import WattbitInputError
 from wattbit.parallel import Executor, is_executor, iter_completed, make_executor
 from wattbit.report.sweep_report import build_sweep_report
-from wattbit.sweep.runs import WORKER_MODULES, column_name, run_task
+from wattbit.sweep import LOCAL_START_METHOD, WORKER_MODULES
+from wattbit.sweep.runs import column_name, run_task
 from wattbit.sweep.spec import SPECIAL_AXES, RunTask, SweepFile, expand, load_sweep
 from wattbit.sweep.store import done_ids, read_runs, write_row
 
@@ -177,8 +177,6 @@ def run_sweep(
     return SweepOutcome(runs=runs, ran=len(todo), skipped=len(done), wall_s=wall_s, report=report)
 
 
-#: A local pool's workers fork from a server that has imported the run's modules (where the platform has one).
-LOCAL_START_METHOD = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
 #: Rough cost of a step under each policy relative to ``baseline`` (an LP per step for ``mpc``; a plan is a big LP).
 _POLICY_WEIGHT = {"mpc": 10.0, "oracle": 10.0}
 _PLAN_WEIGHT = 100.0

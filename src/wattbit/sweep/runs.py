@@ -22,8 +22,6 @@ from wattbit.sweep.spec import RunTask
 WALL_CLOCK_KEYS = ("wall_seconds", "decision_ms_p50", "decision_ms_p99", "decision_ms_max")
 #: Columns of a row that say where and when the run ran, and how long it took (not results of the run).
 MACHINE_COLUMNS = ("run_seconds", "run_started_unix_s", "worker", *WALL_CLOCK_KEYS)
-#: What a worker imports before its first run (the planner, linopy and its solver come on a plan sweep's first run).
-WORKER_MODULES = ("wattbit.sweep.runs",)
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 _MONTH_DAY = re.compile(r"^\d{2}-\d{2}(?:$|T)")
 #: Deepest nesting of a summary flattened into columns (``pue_by_site.ishikari`` -> ``pue_by_site__ishikari``).
