@@ -23,7 +23,14 @@ threads or locks (a Dask client's event loop, BLAS or HiGHS threads), which is w
 forked while another thread holds a lock can hang, and Python 3.12+ warns about forking a multi-threaded process.
 ``"fork"`` (Linux) starts workers faster because they share the parent's imported modules; choose it for short
 runs from a single-threaded script. ``"forkserver"`` forks from a clean server process (Python 3.14's Linux
-default). Start-up costs are measured in ``benchmarks/results/montecarlo.md``.
+default); with ``preload`` the server imports those modules once and every worker starts with them loaded, which is
+what ``wattbit sweep`` uses (its server only imports, so it holds no threads but those that libraries start at
+import and reset after a fork; keep modules that start other threads, such as polars, out of ``preload``).
+:func:`~wattbit.parallel.local.start_fork_server` starts that server early, so that its imports overlap the
+caller's. Start-up costs are measured in ``benchmarks/results/montecarlo.md`` and ``benchmarks/results/sweep.md``.
+
+The package: :mod:`~wattbit.parallel.base` (the protocol, :class:`TaskError`), :mod:`~wattbit.parallel.local`,
+:mod:`~wattbit.parallel.dask_cluster`.
 """
 
 from __future__ import annotations
