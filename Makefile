@@ -48,7 +48,7 @@ test-long: $(DEV_STAMP)
 
 # Sweep scaling on this machine's cores (docs/scale.md, docs/benchmarks.md)
 bench-sweep: $(STAMP)
-	$(BIN)/python benchmarks/bench_sweep.py --runs 8 --hours 24
+	$(BIN)/python benchmarks/bench_sweep.py --runs 8 --hours 168
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy

@@ -226,3 +226,28 @@ def test_iter_completed_streams_every_item_once_on_every_executor(dask_executor:
     with pytest.raises(TaskError, match="failed: ValueError") as info:
         list(iter_completed(dask_executor, fail_on_odd_above_two, [0, 3]))
     assert info.value.index == 1
+
+
+def is_imported(module: str) -> bool:
+    return module in sys.modules
+
+
+def test_local_workers_import_preload_before_their_first_task() -> None:
+    with LocalExecutor(workers=2) as plain:
+        assert plain.map(is_imported, ["colorsys"]) == [False]  # not something a worker imports by itself
+    ex = make_executor("local", preload=["colorsys"], start_method="forkserver")
+    assert isinstance(ex, LocalExecutor) and ex.start_method == "forkserver" and ex.preload == ("colorsys",)
+    with ex:
+        assert ex.map(is_imported, ["colorsys"] * 4) == [True] * 4
+        assert [r for r, _ in ex.map(square_with_pid, range(4))] == [0, 1, 4, 9]
+    with closing(make_executor({"kind": "local", "workers": 2, "start_method": "spawn"}, start_method="fork")) as own:
+        assert isinstance(own, LocalExecutor) and own.start_method == "spawn"  # the configuration's own choice wins
+    with pytest.raises(WattbitInputError, match="executor.preload='colorsys' must be a list of module names"):
+        make_executor({"kind": "local", "preload": "colorsys"})
+
+
+def test_dask_by_address_registers_a_preload_plugin(dask_executor: DaskExecutor) -> None:
+    address = dask_executor.client.scheduler.address
+    assert dask_executor.map(is_imported, ["wave"]) == [False]
+    with closing(make_executor(address, preload=["wave"])) as ex:  # the workers there now run the plugin
+        assert ex.map(is_imported, ["wave", "wave"]) == [True, True]

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from wattbit.cli import app
 from wattbit.errors import ScenarioError, WattbitInputError
 from wattbit.parallel import DaskExecutor
-from wattbit.sweep.execute import run_sweep
-from wattbit.sweep.runs import WALL_CLOCK_KEYS, scenario_of
+from wattbit.sweep.execute import expected_cost, longest_first, run_sweep
+from wattbit.sweep.runs import MACHINE_COLUMNS, scenario_of
 from wattbit.sweep.spec import expand, load_sweep
 from wattbit.sweep.store import query, read_runs
 
@@ -40,7 +40,7 @@ policy = ["baseline", "greedy"]
 seed = [1, 2]
 """
 #: Columns that measure the machine, not the run.
-MACHINE = ("run_seconds", *WALL_CLOCK_KEYS)
+MACHINE = MACHINE_COLUMNS
 
 
 def _write(folder: Path, text: str, name: str = "sweep.toml") -> Path:
@@ -236,3 +236,13 @@ def test_the_example_sweep_over_data_years_is_valid() -> None:
         sc = scenario_of(task)
         assert (sc.period.start.month, sc.period.start.day, len(sc.period.index_utc())) == (4, 10, 96)
         assert {s.it.gpu_model for s in sc.sites} == {task.values["sites.it.gpu_model"]}
+
+
+def test_longest_runs_are_sent_first(tmp_path: Path) -> None:
+    text = SWEEP.replace('end = "2022-04-10T06:00"', 'end = "04-11"')
+    spec, path = load_sweep(_write(tmp_path, text.replace('start = "2022-04-10"', 'start = "04-10"')))
+    tasks = expand(spec, path)
+    ordered = [t for _, t in longest_first(list(enumerate(tasks)))]
+    assert [t.policy for t in ordered] == ["greedy", "greedy", "baseline", "baseline"]  # ties keep the sweep's order
+    assert [t.seed for t in ordered] == [1, 2, 1, 2]
+    assert expected_cost(tasks[0]) == 24.0 * 3  # one day ("MM-DD" in any year), three sites, baseline

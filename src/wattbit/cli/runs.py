@@ -275,7 +275,12 @@ def sweep(
         raise WattbitInputError(f'expected one sweep file, got {len(args)} arguments (or: query DIR "SQL")')
     from rich.progress import Progress
 
-    from wattbit.parallel import TaskError
+    from wattbit.parallel import TaskError, available_cpus
+    from wattbit.parallel.local import start_fork_server
+    from wattbit.sweep import LOCAL_START_METHOD, WORKER_MODULES
+
+    if executor in (None, "local") and LOCAL_START_METHOD == "forkserver" and available_cpus() > 1:
+        start_fork_server(WORKER_MODULES)  # the workers' imports overlap this process's own, next line
     from wattbit.sweep.execute import run_sweep
 
     try:

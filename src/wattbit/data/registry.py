@@ -15,6 +15,7 @@ import pandas as pd
 
 from wattbit.data import area_supply_demand, electricitymaps, epw, jepx, jma, wattbit_signals, workload_traces
 from wattbit.data._base import SourceMeta, decode_text, read_bytes
+from wattbit.data.cache import cached_read
 from wattbit.errors import DataFormatError
 from wattbit.scenario import Scenario
 
@@ -94,7 +95,8 @@ def read_trace(reader: str, path: Path | None = None, builtin: str | None = None
     """Read a workload trace named in a scenario, from a file or from the built-in demo extract."""
     if (path is None) == (builtin is None):
         raise DataFormatError("give exactly one of path or builtin for a workload trace")
-    return read_with(reader, path if path is not None else builtin_trace_path(str(builtin)))
+    file = path if path is not None else builtin_trace_path(str(builtin))
+    return cached_read(reader, file, {}, lambda: read_with(reader, file))
 
 
 def read_scenario_trace(scenario: Scenario, reader: str) -> tuple[pd.DataFrame, SourceMeta]:

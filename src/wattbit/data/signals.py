@@ -54,6 +54,7 @@ import pandas as pd
 
 from wattbit.data._base import SourceMeta
 from wattbit.data.area_profiles import area_output_per_mw
+from wattbit.data.cache import cached_read
 from wattbit.data.registry import read_with
 from wattbit.data.wattbit_signals import EXTENSIVE_COLUMNS, read_wattbit_signals
 from wattbit.errors import DataFormatError, WattbitInputError
@@ -187,7 +188,8 @@ def builtin_provenance(ref: str) -> dict[str, Any]:
 
 def _read_source(source: DataSource) -> tuple[pd.DataFrame, SourceMeta]:
     if source.builtin:
-        return read_wattbit_signals(builtin_signals_path(source.builtin))
+        path = builtin_signals_path(source.builtin)
+        return cached_read("wattbit_signals", path, {}, lambda: read_wattbit_signals(path))
     assert source.path is not None and source.reader is not None  # guaranteed by DataSource validation
     paths: Any = source.path if len(source.path) > 1 else source.path[0]
     kwargs: dict[str, Any] = {}
@@ -197,7 +199,8 @@ def _read_source(source: DataSource) -> tuple[pd.DataFrame, SourceMeta]:
         kwargs["zone"] = source.zone
     if source.reader == "jma_hourly" and source.station:
         kwargs["station"] = source.station
-    return read_with(source.reader, paths, **kwargs)
+    reader = source.reader
+    return cached_read(reader, paths, kwargs, lambda: read_with(reader, paths, **kwargs))
 
 
 def _weather(frame: pd.DataFrame, site: Site) -> pd.DataFrame:

@@ -8,8 +8,12 @@ Entry points: :func:`solve_dispatch` and :func:`solve_capacity`. Either raises :
 ``wattbit.opt`` logger is enabled for DEBUG (``wattbit --verbose``).
 """
 
-from wattbit.opt.capacity import CapacityProblem, CapacitySolution, TargetStage, solve_capacity
-from wattbit.opt.dispatch import (
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from wattbit.opt.dispatch.inputs import (
     CumulativeWork,
     DispatchInputs,
     DispatchPlan,
@@ -17,9 +21,31 @@ from wattbit.opt.dispatch import (
     SiteEnergyModel,
     WindowedWork,
     WorkClasses,
-    solve_dispatch,
 )
 from wattbit.opt.errors import InfeasibleError, SolveError
+
+if TYPE_CHECKING:
+    from wattbit.opt.capacity import CapacityProblem, CapacitySolution, TargetStage, solve_capacity
+    from wattbit.opt.dispatch import solve_dispatch
+
+#: Names whose modules import linopy and the solver: loaded on first use, so that a process that only needs the
+#: models' inputs (the greedy policy's site energy model) does not import them (2 s, and polars' threads).
+_LAZY = {
+    "CapacityProblem": "wattbit.opt.capacity",
+    "CapacitySolution": "wattbit.opt.capacity",
+    "TargetStage": "wattbit.opt.capacity",
+    "solve_capacity": "wattbit.opt.capacity",
+    "solve_dispatch": "wattbit.opt.dispatch.solve",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CapacityProblem",

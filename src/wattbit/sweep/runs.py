@@ -7,17 +7,21 @@ the message, and the sweep goes on: one bad combination does not cost the others
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 import time
 from typing import Any
 
 from wattbit.control.bench import compare_policies, simulate_policy
-from wattbit.plan.planner import plan, plan_summary
+from wattbit.data import cache
 from wattbit.scenario import Scenario, scenario_from_dict, with_period
 from wattbit.sweep.spec import RunTask
 
 #: KPI keys of a run's summary that measure the machine, not the run (kept, but apart from the KPIs).
 WALL_CLOCK_KEYS = ("wall_seconds", "decision_ms_p50", "decision_ms_p99", "decision_ms_max")
+#: Columns of a row that say where and when the run ran, and how long it took (not results of the run).
+MACHINE_COLUMNS = ("run_seconds", "run_started_unix_s", "worker", *WALL_CLOCK_KEYS)
 _NOT_NAME = re.compile(r"[^a-z0-9_]+")
 _MONTH_DAY = re.compile(r"^\d{2}-\d{2}(?:$|T)")
 #: Deepest nesting of a summary flattened into columns (``pue_by_site.ishikari`` -> ``pue_by_site__ishikari``).
@@ -75,18 +79,29 @@ def _kpis(task: RunTask) -> dict[str, Any]:
         for name, summary in bench["policies"].items():
             row.update(flatten(summary, f"{name}__"))
         return row
+    from wattbit.plan.planner import plan, plan_summary  # linopy and the solver only where a run plans
+
     summary = plan_summary(plan(sc))
     summary.pop("solver", None)  # solver timings and options
     return flatten(summary)
 
 
 def run_task(task: RunTask) -> dict[str, Any]:
-    """Run ``task`` and return its KPIs with ``status`` (``ok`` or ``error``), ``error`` (the message, or empty)
-    and ``run_seconds`` (wall time on the worker). Runs in a worker process: picklable in, plain values out."""
+    """Run ``task`` and return its KPIs with ``status`` (``ok`` or ``error``), ``error`` (the message, or empty),
+    ``run_seconds`` (wall time on the worker), ``run_started_unix_s`` and ``worker`` (``host:pid``). Runs in a worker
+    process: picklable in, plain values out.
+
+    Data files are parsed once per worker process (:mod:`wattbit.data.cache`): the runs of a sweep mostly read the
+    same files (each scenario's data year), and a file changed on disk is read again.
+    """
+    cache.enable()
+    started = time.time()
     t0 = time.perf_counter()
     try:
         row: dict[str, Any] = {"status": "ok", "error": "", **_kpis(task)}
     except Exception as exc:  # any failure of one run is that run's row, not the sweep's end
         row = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
     row["run_seconds"] = time.perf_counter() - t0
+    row["run_started_unix_s"] = started
+    row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return row

@@ -6,6 +6,11 @@ same families assembled straight into HiGHS, for the controllers' re-plans), ``l
 before solving) and ``solve`` (:func:`solve_dispatch`). Formulation: ``docs/control.md``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from wattbit.opt.dispatch.inputs import (
     CumulativeWork,
     DispatchInputs,
@@ -15,7 +20,21 @@ from wattbit.opt.dispatch.inputs import (
     WindowedWork,
     WorkClasses,
 )
-from wattbit.opt.dispatch.solve import choose_backend, solve_dispatch
+
+if TYPE_CHECKING:
+    from wattbit.opt.dispatch.solve import choose_backend, solve_dispatch
+
+#: Loaded on first use: the solve module imports linopy and the solver (see :mod:`wattbit.opt`).
+_LAZY = {"choose_backend": "wattbit.opt.dispatch.solve", "solve_dispatch": "wattbit.opt.dispatch.solve"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CumulativeWork",
