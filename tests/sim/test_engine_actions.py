@@ -313,9 +313,9 @@ def test_training_runs_faster_on_faster_gpus() -> None:
     assert _finish_h(r).iloc[0] == pytest.approx(5.0 / speed)  # 5 H100-hours of work
 
 
-def test_starts_that_all_fit_are_applied_as_one_by_one() -> None:
-    """A policy's starts that all fit are taken together (no per-job loop); the result is the one-by-one rule's:
-    the same run whether or not one bad start (refused) sends the list down the one-by-one path."""
+def test_a_refused_start_changes_nothing_but_the_refusal_count() -> None:
+    """Starts that all fit, one of them moving a job's state: the same run with a refused start (a job listed
+    twice) added to the list, but for the count of refusals."""
     sc = _scenario(inference=False)
     jobs = _jobs([512, 256, 1024, 128], [3.0, 2.0, 4.0, 1.0], [0, 0, 0, 0], [None] * 4)
     jobs.home_site[:] = [-1, 1, -1, 0]  # job 1 moves its state from site 1 to site 0 (a migration's transfer)

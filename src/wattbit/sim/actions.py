@@ -82,21 +82,34 @@ def start_jobs(eng: Engine, k: int, job: NDArray[np.int64], site: NDArray[np.int
     else:
         mask = (site >= 0) & (site < n_s) & (job >= 0) & (job < len(eng.jobs))
         in_range, cand = mask.tolist(), np.where(mask, job, 0)
+    home = rec.data_site[cand].tolist()
+    movable = eng.jobs.migratable[cand].tolist()
+    gang_of = eng._gangs[cand].tolist()
+    room = free.tolist()
     queued = eng._queued
-    accepted = _all_fit(eng, cand, job_list, site, free) if cand is job else None
-    if accepted is not None:  # every start valid and within every site's room: no need to check one by one
-        js, ss, away_mask, taken = job, site, accepted, set(job_list)
-        free -= np.bincount(site, weights=eng._gangs[job], minlength=n_s).astype(free.dtype)
-    else:
-        picked = _fit_in_order(eng, cand, job_list, site_list, in_range, free)
-        if not picked[0]:
-            return int(job.size)
-        acc = np.asarray(picked[0], dtype=np.int64)
-        js, ss, away_mask, taken = job[acc], site[acc], np.asarray(picked[1], dtype=bool), picked[2]
-    if away_mask.any():
-        moved = js[away_mask]
+    taken: set[int] = set()
+    accepted: list[int] = []
+    away: list[bool] = []
+    for i, (j, st, ok, h, g) in enumerate(zip(job_list, site_list, in_range, home, gang_of, strict=True)):
+        if not ok or j not in queued:
+            continue
+        moves = h >= 0 and h != st
+        if moves and not movable[i]:
+            continue
+        if room[st] >= g and j not in taken:
+            room[st] -= g
+            taken.add(j)
+            accepted.append(i)
+            away.append(moves)
+    if not accepted:
+        return int(job.size)
+    acc = np.asarray(accepted, dtype=np.int64)
+    js, ss = job[acc], site[acc]
+    if any(away):
+        moved = js[np.asarray(away)]
         rec.pending_overhead_h[moved] += eng.transfer_h[moved]
         rec.migrations[moved] += 1
+    free[:] = room
     rec.state[js] = RUNNING
     rec.site[js] = ss
     rec.data_site[js] = ss
@@ -118,56 +131,7 @@ def start_jobs(eng: Engine, k: int, job: NDArray[np.int64], site: NDArray[np.int
     eng.running.update(taken)
     eng.queue = [j for j in eng.queue if j not in taken]
     queued -= taken
-    return int(job.size - js.size)
-
-
-def _all_fit(
-    eng: Engine, job: NDArray[np.int64], job_list: list[int], site: NDArray[np.int64], free: NDArray[np.int64]
-) -> NDArray[np.bool_] | None:
-    """Which starts move a job's state, if every start is of a distinct queued job that may run at its site and
-    all of them together fit each site's free GPUs (then the one-by-one rule of :func:`_fit_in_order` accepts them
-    all); None otherwise."""
-    if not eng._queued.issuperset(job_list) or len(set(job_list)) != len(job_list):
-        return None
-    home = eng._jrec.data_site[job]
-    away = (home >= 0) & (home != site)
-    if away.any() and not eng.jobs.migratable[job[away]].all():
-        return None
-    demand = np.bincount(site, weights=eng._gangs[job], minlength=len(free))
-    return away if (demand <= free).all() else None
-
-
-def _fit_in_order(
-    eng: Engine,
-    cand: NDArray[np.int64],
-    job_list: list[int],
-    site_list: list[int],
-    in_range: list[bool],
-    free: NDArray[np.int64],
-) -> tuple[list[int], list[bool], set[int]]:
-    """The starts accepted one by one in order (a queued job, allowed at its site, where its gang still fits):
-    their positions, whether each moves the job's state, and the jobs; ``free`` is reduced by them."""
-    home = eng._jrec.data_site[cand].tolist()
-    movable = eng.jobs.migratable[cand].tolist()
-    gang_of = eng._gangs[cand].tolist()
-    room = free.tolist()
-    queued = eng._queued
-    taken: set[int] = set()
-    accepted: list[int] = []
-    away: list[bool] = []
-    for i, (j, st, ok, h, g) in enumerate(zip(job_list, site_list, in_range, home, gang_of, strict=True)):
-        if not ok or j not in queued:
-            continue
-        moves = h >= 0 and h != st
-        if moves and not movable[i]:
-            continue
-        if room[st] >= g and j not in taken:
-            room[st] -= g
-            taken.add(j)
-            accepted.append(i)
-            away.append(moves)
-    free[:] = room
-    return accepted, away, taken
+    return int(job.size - acc.size)
 
 
 def apply_actions(eng: Engine, k: int, actions: Actions, free: NDArray[np.int64]) -> None:
