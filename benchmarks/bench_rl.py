@@ -3,6 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/bench_rl.py [--steps 8760] [--batch 8,32] [--check] [--json OUT]
+        [--dc-rl /work/peer-sustaindc/dc-rl --peer-venv /work/peer-sustaindc/venv --peer-steps 5000]
 
 Cases, each with the neutral action (admit everything, no cap, battery on the baseline's rule) at the default
 one-hour control interval (4 engine steps of 15 minutes), from the start of the built-in ``japan-2022`` year:
@@ -18,6 +19,12 @@ stepping only (building the scenario's inputs and ``reset`` excluded, reported a
 whole year on the lean environment and compares its final ``summary`` with ``wattbit simulate``'s baseline (they
 must be equal, key for key). Targets (issue 16): >= 10,000 steps/s for one environment, >= 50,000 summed over a
 batch, on this 2-core machine. Not a test: numbers depend on the machine and its load.
+
+With ``--dc-rl`` (a checkout of https://github.com/HewlettPackard/dc-rl), HPE's SustainDC is stepped in the same
+run, in its own virtualenv (``--peer-venv``; created with ``pip install`` of what its environment imports if
+missing; never a wattbit dependency) by ``benchmarks/peer_sustaindc.py``, with dc-rl's "do nothing" actions;
+its rate is compared per site-step (one SustainDC step: one data centre for 15 minutes; one wattbit environment
+step at the default interval: 3 sites for 4 steps of 15 minutes, 12 site-steps).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -34,6 +42,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_engine import describe_machine, machine_info
 
 REFERENCE_STEPS = 2000
+PEER_SCRIPT = Path(__file__).resolve().parent / "peer_sustaindc.py"
+#: What SustainDC's environment imports on its stepping path (PyTorch and Dash stubbed: peer_sustaindc.py).
+PEER_PACKAGES = ("numpy", "pandas", "gymnasium", "psychrolib", "matplotlib")
 
 
 def _timed(step: Any, steps: int) -> tuple[float, float, int]:
@@ -102,6 +113,39 @@ def bench_batch(n: int, steps: int) -> dict[str, Any]:
     }
 
 
+def ensure_peer_venv(venv: Path) -> None:
+    """A virtualenv at ``venv`` with SustainDC's stepping imports (:data:`PEER_PACKAGES`)."""
+    python = venv / "bin" / "python"
+    probe = [str(python), "-c", "import " + ", ".join(PEER_PACKAGES)]
+    if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
+        return
+    print(f"creating {venv} for SustainDC", flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", *PEER_PACKAGES], check=True)
+
+
+def bench_sustaindc(dc_rl: Path, venv: Path, steps: int) -> dict[str, Any]:
+    """SustainDC stepped ``steps`` times in its own virtualenv (``peer_sustaindc.py``)."""
+    ensure_peer_venv(venv)
+    out = subprocess.run(
+        [str(venv / "bin" / "python"), str(PEER_SCRIPT), str(dc_rl), "--steps", str(steps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    peer = json.loads(out.stdout.strip().splitlines()[-1])
+    return {
+        "case": "SustainDC (HPE dc-rl), 1 site",
+        "runs": 1,
+        "env_steps": peer["steps"],
+        "site_steps_per_env_step": 1,
+        "wall_s": peer["wall_s"],
+        "cpu_s": peer["cpu_s"],
+        "setup_s": peer["setup_s"],
+        "peer": peer,
+    }
+
+
 def check_baseline(lean: dict[str, Any]) -> dict[str, Any]:
     """Differences between the lean environment's year summary and ``simulate``'s baseline (should be none)."""
     from wattbit.control import make_policy
@@ -115,20 +159,26 @@ def check_baseline(lean: dict[str, Any]) -> dict[str, Any]:
     return {"keys_compared": len([k for k in ours if k not in skip]), "different": diff}
 
 
+def _site_steps_per_cpu_s(case: dict[str, Any]) -> float:
+    return case["env_steps"] * case.get("site_steps_per_env_step", 4 * 3) / case["cpu_s"]
+
+
 def report(cases: list[dict[str, Any]], machine: dict[str, Any]) -> str:
-    """Markdown table of the cases."""
+    """Markdown table of the cases (with SustainDC among them, each case's site-step rate as a multiple of its)."""
+    peer = next((c for c in cases if c["case"].startswith("SustainDC")), None)
     lines = [f"Machine: {describe_machine(machine)}.", ""]
     lines += [
         "| environment | runs | env steps | wall [s] | CPU [s] | env steps/s (wall) | env steps/s (CPU) | "
-        "engine site-steps/s (CPU) | setup [s] |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "site-steps/s (CPU) | per site-step ÷ SustainDC | setup [s] |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in cases:
-        site_steps = c["env_steps"] * 4 * 3
+        rate = _site_steps_per_cpu_s(c)
+        ratio = f"{rate / _site_steps_per_cpu_s(peer):,.1f}" if peer is not None else "—"
         lines.append(
             f"| {c['case']} | {c['runs']} | {c['env_steps']:,} | {c['wall_s']:.2f} | {c['cpu_s']:.2f} | "
             f"{c['env_steps'] / c['wall_s']:,.0f} | {c['env_steps'] / c['cpu_s']:,.0f} | "
-            f"{site_steps / c['cpu_s']:,.0f} | {c['setup_s']:.2f} |"
+            f"{rate:,.0f} | {ratio} | {c['setup_s']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -140,6 +190,9 @@ def main() -> None:
     parser.add_argument("--batch", default="8,32", help="comma-separated batch sizes")
     parser.add_argument("--check", action="store_true", help="compare the lean year with simulate's baseline")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--dc-rl", type=Path, default=None, help="checkout of HewlettPackard/dc-rl (SustainDC)")
+    parser.add_argument("--peer-venv", type=Path, default=Path("/work/peer-sustaindc/venv"))
+    parser.add_argument("--peer-steps", type=int, default=5000, help="SustainDC steps")
     args = parser.parse_args()
     machine = machine_info()
     print(describe_machine(machine), flush=True)
@@ -148,6 +201,10 @@ def main() -> None:
         print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
     for n in (int(x) for x in args.batch.split(",") if x):
         cases.append(bench_batch(n, max(1, args.steps // n)))
+        c = cases[-1]
+        print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
+    if args.dc_rl is not None:
+        cases.append(bench_sustaindc(args.dc_rl, args.peer_venv, args.peer_steps))
         c = cases[-1]
         print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
     machine["load_1min_after"] = round(os.getloadavg()[0], 2)

@@ -45,3 +45,16 @@ def test_check_int_without_an_upper_bound_and_bools() -> None:
 def test_check_number_context() -> None:
     with pytest.raises(WattbitInputError, match=r"reward weight: reward.cost=-1.0 must be a finite number >= 0"):
         check_number(-1.0, "reward.cost", 0.0, what="reward weight")
+
+
+def test_trusted_arrays_skips_range_checks_only_inside_the_block() -> None:
+    from wattbit.units import checking, trusted_arrays
+
+    bad = np.array([1.0, np.nan, -3.0])
+    with trusted_arrays():
+        assert not checking()
+        out = check_range("x", bad, 0.0)
+        assert out is bad  # converted, not checked
+    assert checking()
+    with pytest.raises(WattbitInputError, match="position"):
+        check_range("x", bad, 0.0)

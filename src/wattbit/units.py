@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -22,6 +25,29 @@ IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
 #: Single-precision floats, as Gymnasium observations and actions are.
 Float32Array = NDArray[np.float32]
+
+#: Whether :func:`check_range` checks (False only inside :func:`trusted_arrays`).
+_CHECKING: ContextVar[bool] = ContextVar("wattbit_range_checks", default=True)
+
+
+@contextmanager
+def trusted_arrays() -> Iterator[None]:
+    """Inside this block :func:`check_range` converts without checking (and the checks built on it skip too).
+
+    For hot paths that feed the physics arrays the engine produced itself, already within range by construction
+    (the reinforcement-learning environment's per-interval reward); a user's input is never passed through here.
+    The run's own accounting (its KPIs) is computed outside such a block, checked as always.
+    """
+    token = _CHECKING.set(False)
+    try:
+        yield
+    finally:
+        _CHECKING.reset(token)
+
+
+def checking() -> bool:
+    """Whether range checks are on (they are, except inside :func:`trusted_arrays`)."""
+    return _CHECKING.get()
 
 
 def check_number(
@@ -126,6 +152,8 @@ def check_range(
         and the range.
     """
     arr = np.asarray(values, dtype=float)
+    if not _CHECKING.get():
+        return arr
     if arr.size and not ((np.min(arr) > lo if lo_open else np.min(arr) >= lo) and np.max(arr) <= hi):
         flat = arr.ravel()  # two reductions above; NaN fails both, and only a bad array pays for the element search
         ok = ((flat > lo) if lo_open else (flat >= lo)) & (flat <= hi)

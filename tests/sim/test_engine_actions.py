@@ -311,3 +311,20 @@ def test_training_runs_faster_on_faster_gpus() -> None:
     speed = get_gpu("B200").training_speed
     assert speed == pytest.approx(2250 / 989)
     assert _finish_h(r).iloc[0] == pytest.approx(5.0 / speed)  # 5 H100-hours of work
+
+
+def test_a_refused_start_changes_nothing_but_the_refusal_count() -> None:
+    """Starts that all fit, one of them moving a job's state: the same run with a refused start (a job listed
+    twice) added to the list, but for the count of refusals."""
+    sc = _scenario(inference=False)
+    jobs = _jobs([512, 256, 1024, 128], [3.0, 2.0, 4.0, 1.0], [0, 0, 0, 0], [None] * 4)
+    jobs.home_site[:] = [-1, 1, -1, 0]  # job 1 moves its state from site 1 to site 0 (a migration's transfer)
+    jobs.data_size_gb[:] = 100.0
+    good = {0: _a(start_job=[0, 1, 2, 3], start_site=[0, 0, 2, 0])}
+    mixed = {0: _a(start_job=[0, 1, 2, 3, 2], start_site=[0, 0, 2, 0, 1])}  # last: job 2 again, refused
+    a = simulate(sc, Script(good), jobs=jobs, failure_rates=NO_FAULTS)
+    b = simulate(sc, Script(mixed), jobs=jobs, failure_rates=NO_FAULTS)
+    pd.testing.assert_frame_equal(a.jobs, b.jobs)
+    pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
+    assert a.summary["refused_starts"] == 0 and b.summary["refused_starts"] == 1
+    assert a.jobs["migrations"].tolist() == [0, 1, 0, 0]

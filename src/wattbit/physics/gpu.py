@@ -34,7 +34,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from wattbit.errors import WattbitInputError
-from wattbit.units import check_range
+from wattbit.units import check_range, checking
 
 Cooling = Literal["air", "liquid", "either"]
 WorkloadKind = Literal["training", "inference_decode"]
@@ -354,7 +354,7 @@ def energy_per_work_factor(model: GpuModel, cap_w: ArrayLike, kind: WorkloadKind
 
 def _checked_count(gpu_count: ArrayLike) -> NDArray[np.float64]:
     count = check_range("gpu_count", gpu_count, 0.0)
-    if not np.all(count == np.floor(count)):
+    if checking() and not np.all(count == np.floor(count)):
         raise WattbitInputError("GPU counts must be whole numbers", field="gpu_count")
     return count
 

@@ -18,6 +18,7 @@ air and is not fed back (a simplification of second order, about 1-3 % of coolin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -60,11 +61,17 @@ class SitePlant:
         """Share of the IT heat the cooling plant takes by liquid (cold plates, immersion) [-]: removes server fans."""
         return 1.0 - self.cooling.air_share
 
-    @property
+    @cached_property
     def rated_it_dc_w(self) -> float:
         """IT power at full load and no cap, at the DC bus [W]: the nameplate rating the power chain and the cooling
-        plant are sized for (fans removed by the liquid share)."""
+        plant are sized for (fans removed by the liquid share). Computed once per plant."""
         return float(it_power_w(self.gpu, self.gpu_count, 1.0, nameplate=True, liquid_share=self.liquid_share))
+
+    @cached_property
+    def rated_input_w(self) -> float:
+        """Grid-side input of the power chain at the rated IT power [W]. Computed once per plant."""
+        rated = self.rated_it_dc_w
+        return float(np.max(power_chain_losses_w(rated, rated, self.architecture, self.ups_mode).input_w))
 
 
 class SitePower(NamedTuple):
@@ -128,7 +135,7 @@ def site_power(
     chain = power_chain_losses_w(it_dc_w, rated, plant.architecture, plant.ups_mode)
     it_w = chain.it_equipment_input_w
     chain_losses_w = chain.input_w - it_w
-    rated_input_w = float(np.max(power_chain_losses_w(rated, rated, plant.architecture, plant.ups_mode).input_w))
+    rated_input_w = plant.rated_input_w
     misc_w = np.full_like(it_w, plant.misc_load_fraction * rated_input_w)
     heat_w = chain.input_w + misc_w
     rated_heat_w = rated_input_w * (1.0 + plant.misc_load_fraction)
