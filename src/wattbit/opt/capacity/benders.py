@@ -31,7 +31,9 @@ taken, and the point moves to the master's solution when that stops improving th
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import highspy
@@ -358,6 +360,7 @@ def solve_benders(
     max_iterations: int = 300,
     time_limit_s: float | None = None,
     alpha: float = 0.3,
+    workers: int | None = None,
 ) -> BendersResult:
     """Run the Benders loop on ``problem``.
 
@@ -371,6 +374,9 @@ def solve_benders(
         Stop there with the best plan so far (``stats.gap`` says how good it is).
     alpha
         In-out stabilisation: the cuts are taken at ``alpha x master + (1 - alpha) x best`` (1: plain Benders).
+    workers
+        Threads solving the sites' dispatch LPs side by side (default: the machine's cores, at most one per site).
+        The result does not depend on it.
 
     Returns
     -------
@@ -381,18 +387,25 @@ def solve_benders(
     t0 = time.perf_counter()
     master = _Master(problem)
     base = penalties(problem)
-    sites = [SiteDispatchLP(problem, s, base) for s in range(len(problem.sites))]
-    stats = BendersStats()
-    cost = np.stack([master.capacity_cost(s) for s in range(len(problem.sites))])
-    best_k = _initial_point(problem)
-    for start in _initial_points(problem, best_k, master.lay):
-        _evaluate(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
-    ok, best_k, _ = _loop(problem, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s)
-    if not ok:
-        return BendersResult(best_k, np.zeros(len(problem.sites)), False, sites, [], stats)
-    results = [lp.solve(best_k[s]) for s, lp in enumerate(sites)]  # leaves each LP holding the plan's dispatch
+    n_workers = min(workers or os.cpu_count() or 1, len(problem.sites))
+    sites = _Sites([SiteDispatchLP(problem, s, base) for s in range(len(problem.sites))], n_workers)
+    try:
+        stats = BendersStats()
+        cost = np.stack([master.capacity_cost(s) for s in range(len(problem.sites))])
+        best_k = _initial_point(problem)
+        for start in _initial_points(problem, best_k, master.lay):
+            _evaluate(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
+        ok, best_k, _ = _loop(
+            problem, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s
+        )
+        if not ok:
+            return BendersResult(best_k, np.zeros(len(problem.sites)), False, sites.lps, [], stats)
+        results = sites.solve(best_k)  # leaves each LP holding the plan's dispatch
+    finally:
+        sites.close()
     violated = bool(_violated_kinds(problem, results).any())
-    return BendersResult(best_k, _cheapest_build(problem, best_k, master.lay), True, sites, results, stats, violated)
+    build = _cheapest_build(problem, best_k, master.lay)
+    return BendersResult(best_k, build, True, sites.lps, results, stats, violated)
 
 
 def _violated_kinds(problem: CapacityProblem, results: list[DispatchResult]) -> np.ndarray:
@@ -411,7 +424,7 @@ def _violated_kinds(problem: CapacityProblem, results: list[DispatchResult]) -> 
 def _loop(
     problem: CapacityProblem,
     master: _Master,
-    sites: list[SiteDispatchLP],
+    sites: _Sites,
     cost: FloatArray,
     best_k: FloatArray,
     stats: BendersStats,
@@ -434,7 +447,7 @@ def _loop(
         stalled = lower <= stats.lower_bound + 1e-7 * max(abs(lower), 1.0)
         stats.lower_bound = max(stats.lower_bound, lower)
         # in-out: between the master's point and the best plan, unless the bound stalls (then the master's own)
-        point = alpha * k + (1.0 - alpha) * best_k if best_results and not stalled else k
+        point = best_k + alpha * (k - best_k) if best_results and not stalled else k
         results = _evaluate(master, sites, point, stats)
         build = _cheapest_build(problem, point, master.lay)
         value = float(np.sum(cost[:, :-1] * point) + cost[:, -1] @ build) + sum(r.value for r in results)
@@ -452,14 +465,35 @@ def _loop(
     return True, best_k, best_results
 
 
-def _evaluate(master: _Master, sites: list[SiteDispatchLP], k: FloatArray, stats: BendersStats) -> list[DispatchResult]:
-    """Solve every site's dispatch at ``k`` and add its cut."""
+class _Sites:
+    """The sites' dispatch LPs, solved side by side in ``workers`` threads (HiGHS releases the GIL while it solves,
+    and each LP keeps its own HiGHS instance and basis between iterations, which a process pool could not)."""
+
+    def __init__(self, lps: list[SiteDispatchLP], workers: int) -> None:
+        self.lps = lps
+        self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
+
+    def solve(self, k: FloatArray) -> list[DispatchResult]:
+        """Every site's dispatch at its row of ``k``, in site order."""
+        if self.pool is None:
+            return [lp.solve(k[s]) for s, lp in enumerate(self.lps)]
+        return list(self.pool.map(lambda s: self.lps[s].solve(k[s]), range(len(self.lps))))
+
+    def close(self) -> None:
+        """Stop the threads."""
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+def _evaluate(master: _Master, sites: _Sites, k: FloatArray, stats: BendersStats) -> list[DispatchResult]:
+    """Solve every site's dispatch at ``k`` and add its cut (sites whose capacities did not move since their last
+    solve are not solved again, and their cut is already in the master)."""
     t1 = time.perf_counter()
-    results = []
-    for s, lp in enumerate(sites):
-        result = lp.solve(k[s])
-        master.add_cut(s, result, k[s])
-        results.append(result)
-        stats.cuts += 1
+    moved = [not lp.holds(k[s]) for s, lp in enumerate(sites.lps)]
+    results = sites.solve(k)
+    for s, result in enumerate(results):
+        if moved[s]:
+            master.add_cut(s, result, k[s])
+            stats.cuts += 1
     stats.dispatch_s += time.perf_counter() - t1
     return results

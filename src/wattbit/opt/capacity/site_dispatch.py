@@ -139,6 +139,7 @@ class SiteDispatchLP:
         self.has_dirty = problem.min_clean_energy_share is not None
         self.highs = new_highs()
         self.highs.passModel(self._lp())
+        self._last: tuple[FloatArray, DispatchResult] | None = None
         self.set_penalties(penalties)
 
     # columns: g [0, T), c [T, 2T), d [2T, 3T), e [3T, 4T), u [4T, 5T), xc 5T, xd 5T + 1
@@ -191,6 +192,7 @@ class SiteDispatchLP:
             ]
         )
         self.highs.changeColsCost(idx.size, idx, cost)
+        self._last = None
 
     def _set_capacities(self, k: FloatArray) -> None:
         problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
@@ -207,15 +209,25 @@ class SiteDispatchLP:
         bidx = np.array([2 * t_n, 2 * t_n + 1], dtype=np.int32)
         self.highs.changeRowsBounds(2, bidx, np.full(2, -INF), np.asarray(budgets, dtype=float))  # type: ignore[attr-defined]
 
+    def holds(self, k: FloatArray) -> bool:
+        """Whether the last solve was at capacities ``k`` (so :meth:`solve` would return it again)."""
+        return self._last is not None and np.array_equal(self._last[0], np.asarray(k, dtype=float))
+
     def solve(self, k: FloatArray) -> DispatchResult:
         """Value and subgradient of the dispatch at capacities ``k``.
+
+        When ``k`` equals the capacities of the last solve, that solve's result is returned without running HiGHS
+        (its solution is still the one held, so :meth:`dispatch` is unchanged).
 
         Raises
         ------
         RuntimeError
             If HiGHS ends without an optimal solution (it always has one: the LP is elastic and bounded).
         """
-        self._set_capacities(np.asarray(k, dtype=float))
+        k = np.array(k, dtype=float)
+        if self._last is not None and np.array_equal(self._last[0], k):
+            return self._last[1]
+        self._set_capacities(k)
         self.highs.run()
         status = self.highs.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
@@ -226,13 +238,15 @@ class SiteDispatchLP:
                 raise RuntimeError(f"site dispatch LP: HiGHS ended with {self.highs.modelStatusToString(status)}")
         x = np.asarray(self.highs.getSolution().col_value, dtype=float)
         t_n = self.t_n
-        return DispatchResult(
+        result = DispatchResult(
             value=float(self.highs.getInfo().objective_function_value),
             gradient=self._gradient(),
             unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * self.problem.year_weight,
             excess_carbon_t=float(x[5 * t_n]),
             excess_dirty_mwh=float(x[5 * t_n + 1]),
         )
+        self._last = (k, result)
+        return result
 
     def _gradient(self) -> FloatArray:
         problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
