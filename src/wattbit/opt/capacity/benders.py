@@ -49,6 +49,16 @@ from wattbit.units import FloatArray
 #: The master is solved as an LP (build decisions in [0, 1]) until the bounds are this close (or its bound stops
 #: rising), then as a MILP.
 RELAXED_GAP = 1e-2
+#: HiGHS options of the master MILP: its sub-MIP and rounding heuristics took two thirds of each solve (a few dozen
+#: binaries, a few hundred rows) and found nothing the LP at the root did not.
+MASTER_OPTIONS = {
+    "mip_heuristic_effort": 0.0,
+    "mip_heuristic_run_rins": False,
+    "mip_heuristic_run_rens": False,
+    "mip_heuristic_run_root_reduced_cost": False,
+}
+#: Master capacities below this [MW, MWh, t] are read as zero (a site with nothing built is solved once).
+ZERO_CAPACITY = 1e-9
 #: Elastic amounts below this share of their scale (the target's yearly energy, the carbon cap) are rounding.
 VIOLATION_TOLERANCE = 1e-7
 
@@ -132,7 +142,7 @@ class _Master:
         self.width = self.lay.size + 2  # K, build, theta
         self.n_site_cols = len(problem.sites) * self.width
         self.slack_cols: dict[str, np.ndarray] = {}
-        self.highs = new_highs(mip_rel_gap=min(problem.mip_rel_gap, 1e-6))
+        self.highs = new_highs(mip_rel_gap=min(problem.mip_rel_gap, 1e-6), **MASTER_OPTIONS)
         self._columns()
         self._rows()
 
@@ -271,7 +281,9 @@ class _Master:
         block = x[: self.n_site_cols].reshape(len(self.problem.sites), self.width)
         info = h.getInfo()
         bound = float(info.mip_dual_bound) if self.integer else float(info.objective_function_value)
-        return True, np.maximum(block[:, : self.lay.size], 0.0), block[:, self.lay.size], bound
+        k = block[:, : self.lay.size]
+        k = np.where(k > ZERO_CAPACITY, k, 0.0)  # HiGHS's 1e-13 at an unbuilt site is nothing built
+        return True, k, block[:, self.lay.size], bound
 
     def slack_values(self) -> dict[str, FloatArray]:
         """Slack values of the last solve (elastic master)."""
