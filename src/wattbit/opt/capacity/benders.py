@@ -405,6 +405,7 @@ def solve_benders(
         stats = BendersStats()
         cost = np.stack([master.capacity_cost(s) for s in range(len(problem.sites))])
         best_k = _initial_point(problem)
+        sites.start(best_k)
         for start in _initial_points(problem, best_k, master.lay):
             _evaluate(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
         ok, best_k, _ = _loop(
@@ -483,6 +484,7 @@ class _Sites:
 
     def __init__(self, lps: list[SiteDispatchLP], workers: int) -> None:
         self.lps = lps
+        self.cut_at: list[FloatArray | None] = [None] * len(lps)  # where each site's last cut was taken
         self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
     def solve(self, k: FloatArray) -> list[DispatchResult]:
@@ -490,6 +492,13 @@ class _Sites:
         if self.pool is None:
             return [lp.solve(k[s]) for s, lp in enumerate(self.lps)]
         return list(self.pool.map(lambda s: self.lps[s].solve(k[s]), range(len(self.lps))))
+
+    def start(self, k: FloatArray) -> None:
+        """Solve the first site at its row of ``k`` from scratch and start every other site from its basis."""
+        first, *others = self.lps
+        first.solve(k[0])
+        for lp in others:
+            lp.start_from(first)
 
     def close(self) -> None:
         """Stop the threads."""
@@ -501,11 +510,11 @@ def _evaluate(master: _Master, sites: _Sites, k: FloatArray, stats: BendersStats
     """Solve every site's dispatch at ``k`` and add its cut (sites whose capacities did not move since their last
     solve are not solved again, and their cut is already in the master)."""
     t1 = time.perf_counter()
-    moved = [not lp.holds(k[s]) for s, lp in enumerate(sites.lps)]
     results = sites.solve(k)
     for s, result in enumerate(results):
-        if moved[s]:
+        if sites.cut_at[s] is None or not np.array_equal(sites.cut_at[s], k[s]):
             master.add_cut(s, result, k[s])
+            sites.cut_at[s] = k[s].copy()
             stats.cuts += 1
     stats.dispatch_s += time.perf_counter() - t1
     return results

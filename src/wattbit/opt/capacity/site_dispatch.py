@@ -213,6 +213,12 @@ class SiteDispatchLP:
         bidx = np.array([2 * t_n, 2 * t_n + 1], dtype=np.int32)
         highs.changeRowsBounds(2, bidx, np.full(2, -INF), np.asarray(budgets, dtype=float))  # type: ignore[attr-defined]
 
+    def start_from(self, other: SiteDispatchLP) -> None:
+        """Take the basis of ``other`` (another site of the same problem: the same rows and columns) as this LP's
+        starting basis. At the same kind of capacities the sites' optimal bases barely differ: from another site's,
+        the first solve takes a handful of simplex iterations instead of one per hour."""
+        self.highs.setBasis(other.highs.getBasis())
+
     def holds(self, k: FloatArray) -> bool:
         """Whether the last solve was at capacities ``k`` (so :meth:`solve` would return it again)."""
         return self._last is not None and np.array_equal(self._last[0], np.asarray(k, dtype=float))
