@@ -49,6 +49,9 @@ from wattbit.units import FloatArray
 #: The master is solved as an LP (build decisions in [0, 1]) until the bounds are this close (or its bound stops
 #: rising), then as a MILP.
 RELAXED_GAP = 1e-2
+#: ... or its bound closes less than this share of the gap in an iteration (on 20 sites the relaxed bound crept up by
+#: a few parts in a million per iteration for a dozen iterations while fractional builds kept the plans dear).
+RELAXED_CREEP = 1e-3
 #: HiGHS options of the master MILP: its sub-MIP and rounding heuristics took two thirds of each solve (a few dozen
 #: binaries, a few hundred rows) and found nothing the LP at the root did not.
 MASTER_OPTIONS = {
@@ -291,6 +294,23 @@ class _Master:
         return {name: x[idx] for name, idx in self.slack_cols.items()}
 
 
+def _idle_to_zero(k: FloatArray, lay: CapacityLayout) -> FloatArray:
+    """``k`` with every site that has no IT, PV, wind or grid connection set to nothing at all.
+
+    Nothing can flow at such a site, so a battery or a carbon budget there (which the master may leave where a cut
+    taken elsewhere makes them look useful) changes neither its dispatch value nor the limits: the plan without them
+    is as good and cheaper, and its cut (at zero) is the one that tells the master so. At zero the site's LP is
+    solved once (:meth:`SiteDispatchLP.solve`).
+    """
+    sources = np.concatenate([k[:, : lay.n_options], k[:, [lay.pv, lay.wind, lay.grid]]], axis=1)
+    idle = ~sources.any(axis=1)
+    if not idle.any():
+        return k
+    out = k.copy()
+    out[idle] = 0.0
+    return out
+
+
 def _cheapest_build(problem: CapacityProblem, k: FloatArray, lay: CapacityLayout) -> FloatArray:
     """The least build decision that the capacities ``k`` need (1 where anything is built, or the largest ratio)."""
     ratios = [k[:, : lay.n_options].sum(axis=1) / problem.max_it_mw]
@@ -407,7 +427,7 @@ def solve_benders(
         best_k = _initial_point(problem)
         sites.start(best_k)
         for start in _initial_points(problem, best_k, master.lay):
-            _evaluate(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
+            _evaluate(master, sites, start, stats, led=True)  # cuts at spread-out points (not candidate plans)
         ok, best_k, _ = _loop(
             problem, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s
         )
@@ -458,16 +478,19 @@ def _loop(
         if not ok:
             return False, best_k, []
         stalled = lower <= stats.lower_bound + 1e-7 * max(abs(lower), 1.0)
+        gap_before = stats.upper_bound - stats.lower_bound
+        creeping = np.isfinite(gap_before) and lower - stats.lower_bound < RELAXED_CREEP * gap_before
         stats.lower_bound = max(stats.lower_bound, lower)
         # in-out: between the master's point and the best plan, unless the bound stalls (then the master's own)
         point = best_k + alpha * (k - best_k) if best_results and not stalled else k
+        point = _idle_to_zero(point, master.lay)
         results = _evaluate(master, sites, point, stats)
         build = _cheapest_build(problem, point, master.lay)
         value = float(np.sum(cost[:, :-1] * point) + cost[:, -1] @ build) + sum(r.value for r in results)
         if value < stats.upper_bound:
             stats.upper_bound, best_k, best_results = value, point, results
         stats.history.append((stats.lower_bound, stats.upper_bound))
-        if not master.integer and problem.integer_build and (stats.gap <= RELAXED_GAP or stalled):
+        if not master.integer and problem.integer_build and (stats.gap <= RELAXED_GAP or stalled or creeping):
             # the LP relaxation's bound is close or stuck (fractional builds): finish with the binary decisions
             master.set_integer(True)
             stats.lower_bound = -np.inf
@@ -485,13 +508,29 @@ class _Sites:
     def __init__(self, lps: list[SiteDispatchLP], workers: int) -> None:
         self.lps = lps
         self.cut_at: list[FloatArray | None] = [None] * len(lps)  # where each site's last cut was taken
+        self.leader = [_leader(lps[0].problem, s) for s in range(len(lps))]
         self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
     def solve(self, k: FloatArray) -> list[DispatchResult]:
         """Every site's dispatch at its row of ``k``, in site order."""
+        return self._map(k, list(range(len(self.lps))))
+
+    def solve_led(self, k: FloatArray) -> list[DispatchResult]:
+        """As :meth:`solve`, but first the sites that lead a group with the same hourly prices and carbon (the
+        same grid area), then the others, each from its leader's new basis: at a new kind of capacities (the first
+        cuts' spread-out points) a neighbour's basis is far closer than the site's own."""
+        leaders = sorted(set(self.leader))
+        results: dict[int, DispatchResult] = dict(zip(leaders, self._map(k, leaders), strict=True))
+        followers = [s for s in range(len(self.lps)) if s not in results]
+        for s in followers:
+            self.lps[s].start_from(self.lps[self.leader[s]])
+        results.update(zip(followers, self._map(k, followers), strict=True))
+        return [results[s] for s in range(len(self.lps))]
+
+    def _map(self, k: FloatArray, which: list[int]) -> list[DispatchResult]:
         if self.pool is None:
-            return [lp.solve(k[s]) for s, lp in enumerate(self.lps)]
-        return list(self.pool.map(lambda s: self.lps[s].solve(k[s]), range(len(self.lps))))
+            return [self.lps[s].solve(k[s]) for s in which]
+        return list(self.pool.map(lambda s: self.lps[s].solve(k[s]), which))
 
     def start(self, k: FloatArray) -> None:
         """Solve the first site at its row of ``k`` from scratch and start every other site from its basis."""
@@ -506,11 +545,22 @@ class _Sites:
             self.pool.shutdown()
 
 
-def _evaluate(master: _Master, sites: _Sites, k: FloatArray, stats: BendersStats) -> list[DispatchResult]:
+def _leader(problem: CapacityProblem, s: int) -> int:
+    """The first site with the same hourly prices and carbon intensities as site ``s``."""
+    for r in range(s):
+        same_price = np.array_equal(problem.price_per_mwh[r], problem.price_per_mwh[s])
+        if same_price and np.array_equal(problem.carbon_t_per_mwh[r], problem.carbon_t_per_mwh[s]):
+            return r
+    return s
+
+
+def _evaluate(
+    master: _Master, sites: _Sites, k: FloatArray, stats: BendersStats, led: bool = False
+) -> list[DispatchResult]:
     """Solve every site's dispatch at ``k`` and add its cut (sites whose capacities did not move since their last
     solve are not solved again, and their cut is already in the master)."""
     t1 = time.perf_counter()
-    results = sites.solve(k)
+    results = sites.solve_led(k) if led else sites.solve(k)
     for s, result in enumerate(results):
         if sites.cut_at[s] is None or not np.array_equal(sites.cut_at[s], k[s]):
             master.add_cut(s, result, k[s])
