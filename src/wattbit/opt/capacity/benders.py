@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import highspy
@@ -42,6 +41,7 @@ import numpy as np
 from wattbit.opt.capacity.diagnose import TARGET_SLACK_WEIGHT
 from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem, unit_costs
 from wattbit.opt.capacity.site_dispatch import CapacityLayout, DispatchResult, Penalties, SiteDispatchLP
+from wattbit.opt.capacity.site_pool import SitePool, idle_to_zero
 from wattbit.opt.errors import SolveError
 from wattbit.opt.highs import INF, new_highs
 from wattbit.units import FloatArray
@@ -52,13 +52,10 @@ RELAXED_GAP = 1e-2
 #: ... or its bound closes less than this share of the gap in an iteration (on 20 sites the relaxed bound crept up by
 #: a few parts in a million per iteration for a dozen iterations while fractional builds kept the plans dear).
 RELAXED_CREEP = 1e-3
-#: HiGHS options of the master MILP: its sub-MIP and rounding heuristics took two thirds of each solve (a few dozen
-#: binaries, a few hundred rows) and found nothing the LP at the root did not.
+#: HiGHS options of the master MILP: its sub-MIP and rounding heuristics took two thirds of each solve.
 MASTER_OPTIONS = {
     "mip_heuristic_effort": 0.0,
-    "mip_heuristic_run_rins": False,
-    "mip_heuristic_run_rens": False,
-    "mip_heuristic_run_root_reduced_cost": False,
+    **dict.fromkeys(("mip_heuristic_run_rins", "mip_heuristic_run_rens", "mip_heuristic_run_root_reduced_cost"), False),
 }
 #: Master capacities below this [MW, MWh, t] are read as zero (a site with nothing built is solved once).
 ZERO_CAPACITY = 1e-9
@@ -294,23 +291,6 @@ class _Master:
         return {name: x[idx] for name, idx in self.slack_cols.items()}
 
 
-def _idle_to_zero(k: FloatArray, lay: CapacityLayout) -> FloatArray:
-    """``k`` with every site that has no IT, PV, wind or grid connection set to nothing at all.
-
-    Nothing can flow at such a site, so a battery or a carbon budget there (which the master may leave where a cut
-    taken elsewhere makes them look useful) changes neither its dispatch value nor the limits: the plan without them
-    is as good and cheaper, and its cut (at zero) is the one that tells the master so. At zero the site's LP is
-    solved once (:meth:`SiteDispatchLP.solve`).
-    """
-    sources = np.concatenate([k[:, : lay.n_options], k[:, [lay.pv, lay.wind, lay.grid]]], axis=1)
-    idle = ~sources.any(axis=1)
-    if not idle.any():
-        return k
-    out = k.copy()
-    out[idle] = 0.0
-    return out
-
-
 def _cheapest_build(problem: CapacityProblem, k: FloatArray, lay: CapacityLayout) -> FloatArray:
     """The least build decision that the capacities ``k`` need (1 where anything is built, or the largest ratio)."""
     ratios = [k[:, : lay.n_options].sum(axis=1) / problem.max_it_mw]
@@ -420,7 +400,7 @@ def solve_benders(
     master = _Master(problem)
     base = penalties(problem)
     n_workers = min(workers or os.cpu_count() or 1, len(problem.sites))
-    sites = _Sites([SiteDispatchLP(problem, s, base) for s in range(len(problem.sites))], n_workers)
+    sites = SitePool([SiteDispatchLP(problem, s, base) for s in range(len(problem.sites))], n_workers)
     try:
         stats = BendersStats()
         cost = np.stack([master.capacity_cost(s) for s in range(len(problem.sites))])
@@ -457,7 +437,7 @@ def _violated_kinds(problem: CapacityProblem, results: list[DispatchResult]) -> 
 def _loop(
     problem: CapacityProblem,
     master: _Master,
-    sites: _Sites,
+    sites: SitePool,
     cost: FloatArray,
     best_k: FloatArray,
     stats: BendersStats,
@@ -483,7 +463,7 @@ def _loop(
         stats.lower_bound = max(stats.lower_bound, lower)
         # in-out: between the master's point and the best plan, unless the bound stalls (then the master's own)
         point = best_k + alpha * (k - best_k) if best_results and not stalled else k
-        point = _idle_to_zero(point, master.lay)
+        point = idle_to_zero(point, master.lay)
         results = _evaluate(master, sites, point, stats)
         build = _cheapest_build(problem, point, master.lay)
         value = float(np.sum(cost[:, :-1] * point) + cost[:, -1] @ build) + sum(r.value for r in results)
@@ -501,68 +481,16 @@ def _loop(
     return True, best_k, best_results
 
 
-class _Sites:
-    """The sites' dispatch LPs, solved side by side in ``workers`` threads (HiGHS releases the GIL while it solves,
-    and each LP keeps its own HiGHS instance and basis between iterations, which a process pool could not)."""
-
-    def __init__(self, lps: list[SiteDispatchLP], workers: int) -> None:
-        self.lps = lps
-        self.cut_at: list[FloatArray | None] = [None] * len(lps)  # where each site's last cut was taken
-        self.leader = [_leader(lps[0].problem, s) for s in range(len(lps))]
-        self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-
-    def solve(self, k: FloatArray) -> list[DispatchResult]:
-        """Every site's dispatch at its row of ``k``, in site order."""
-        return self._map(k, list(range(len(self.lps))))
-
-    def solve_led(self, k: FloatArray) -> list[DispatchResult]:
-        """As :meth:`solve`, but first the sites that lead a group with the same hourly prices and carbon (the
-        same grid area), then the others, each from its leader's new basis: at a new kind of capacities (the first
-        cuts' spread-out points) a neighbour's basis is far closer than the site's own."""
-        leaders = sorted(set(self.leader))
-        results: dict[int, DispatchResult] = dict(zip(leaders, self._map(k, leaders), strict=True))
-        followers = [s for s in range(len(self.lps)) if s not in results]
-        for s in followers:
-            self.lps[s].start_from(self.lps[self.leader[s]])
-        results.update(zip(followers, self._map(k, followers), strict=True))
-        return [results[s] for s in range(len(self.lps))]
-
-    def _map(self, k: FloatArray, which: list[int]) -> list[DispatchResult]:
-        if self.pool is None:
-            return [self.lps[s].solve(k[s]) for s in which]
-        return list(self.pool.map(lambda s: self.lps[s].solve(k[s]), which))
-
-    def start(self, k: FloatArray) -> None:
-        """Solve the first site at its row of ``k`` from scratch and start every other site from its basis."""
-        first, *others = self.lps
-        first.solve(k[0])
-        for lp in others:
-            lp.start_from(first)
-
-    def close(self) -> None:
-        """Stop the threads."""
-        if self.pool is not None:
-            self.pool.shutdown()
-
-
-def _leader(problem: CapacityProblem, s: int) -> int:
-    """The first site with the same hourly prices and carbon intensities as site ``s``."""
-    for r in range(s):
-        same_price = np.array_equal(problem.price_per_mwh[r], problem.price_per_mwh[s])
-        if same_price and np.array_equal(problem.carbon_t_per_mwh[r], problem.carbon_t_per_mwh[s]):
-            return r
-    return s
-
-
 def _evaluate(
-    master: _Master, sites: _Sites, k: FloatArray, stats: BendersStats, led: bool = False
+    master: _Master, sites: SitePool, k: FloatArray, stats: BendersStats, led: bool = False
 ) -> list[DispatchResult]:
     """Solve every site's dispatch at ``k`` and add its cut (sites whose capacities did not move since their last
     solve are not solved again, and their cut is already in the master)."""
     t1 = time.perf_counter()
     results = sites.solve_led(k) if led else sites.solve(k)
     for s, result in enumerate(results):
-        if sites.cut_at[s] is None or not np.array_equal(sites.cut_at[s], k[s]):
+        last = sites.cut_at[s]
+        if last is None or not np.array_equal(last, k[s]):
             master.add_cut(s, result, k[s])
             sites.cut_at[s] = k[s].copy()
             stats.cuts += 1
