@@ -49,9 +49,6 @@ from wattbit.units import FloatArray
 #: The master is solved as an LP (build decisions in [0, 1]) until the bounds are this close (or its bound stops
 #: rising), then as a MILP.
 RELAXED_GAP = 1e-2
-#: ... or its bound closes less than this share of the gap in an iteration (on 20 sites the relaxed bound crept up by
-#: a few parts in a million per iteration for a dozen iterations while fractional builds kept the plans dear).
-RELAXED_CREEP = 1e-3
 #: HiGHS options of the master MILP: its sub-MIP and rounding heuristics took two thirds of each solve.
 MASTER_OPTIONS = {
     "mip_heuristic_effort": 0.0,
@@ -458,8 +455,6 @@ def _loop(
         if not ok:
             return False, best_k, []
         stalled = lower <= stats.lower_bound + 1e-7 * max(abs(lower), 1.0)
-        gap_before = stats.upper_bound - stats.lower_bound
-        creeping = np.isfinite(gap_before) and lower - stats.lower_bound < RELAXED_CREEP * gap_before
         stats.lower_bound = max(stats.lower_bound, lower)
         # in-out: between the master's point and the best plan, unless the bound stalls (then the master's own)
         point = best_k + alpha * (k - best_k) if best_results and not stalled else k
@@ -470,7 +465,7 @@ def _loop(
         if value < stats.upper_bound:
             stats.upper_bound, best_k, best_results = value, point, results
         stats.history.append((stats.lower_bound, stats.upper_bound))
-        if not master.integer and problem.integer_build and (stats.gap <= RELAXED_GAP or stalled or creeping):
+        if not master.integer and problem.integer_build and (stats.gap <= RELAXED_GAP or stalled):
             # the LP relaxation's bound is close or stuck (fractional builds): finish with the binary decisions
             master.set_integer(True)
             stats.lower_bound = -np.inf
