@@ -218,6 +218,7 @@ class SiteDispatchLP:
         starting basis. At the same kind of capacities the sites' optimal bases barely differ: from another site's,
         the first solve takes a handful of simplex iterations instead of one per hour."""
         self.highs.setBasis(other.highs.getBasis())
+        self._last = None  # the solution held is no longer this basis's: the next solve runs
 
     def holds(self, k: FloatArray) -> bool:
         """Whether the last solve was at capacities ``k`` (so :meth:`solve` would return it again)."""
