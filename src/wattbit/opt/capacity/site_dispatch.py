@@ -24,6 +24,7 @@ differences).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import highspy
@@ -139,6 +140,9 @@ class SiteDispatchLP:
         self.has_dirty = problem.min_clean_energy_share is not None
         self.highs = new_highs()
         self.highs.passModel(self._lp())
+        self._last: tuple[FloatArray, DispatchResult] | None = None
+        self._zero: DispatchResult | None = None
+        self._holds_zero = False
         self.set_penalties(penalties)
 
     # columns: g [0, T), c [T, 2T), d [2T, 3T), e [3T, 4T), u [4T, 5T), xc 5T, xd 5T + 1
@@ -191,8 +195,10 @@ class SiteDispatchLP:
             ]
         )
         self.highs.changeColsCost(idx.size, idx, cost)
+        self._penalty_cost = cost
+        self._last, self._zero = None, None
 
-    def _set_capacities(self, k: FloatArray) -> None:
+    def _set_capacities(self, highs: highspy.Highs, k: FloatArray) -> None:
         problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
         demand = problem.facility_mw_per_it_mw[s].T @ k[: lay.n_options]
         net = demand - problem.pv_mw_per_mw[s] * k[lay.pv] - problem.wind_mw_per_mw[s] * k[lay.wind]
@@ -200,43 +206,60 @@ class SiteDispatchLP:
         lower = np.concatenate([np.zeros(3 * t_n), np.full(t_n, problem.battery.soc_min * e_max)])
         upper = np.concatenate([np.full(t_n, grid), np.full(2 * t_n, power), np.full(t_n, e_max)])
         idx = np.arange(4 * t_n, dtype=np.int32)
-        self.highs.changeColsBounds(idx.size, idx, lower, upper)
+        highs.changeColsBounds(idx.size, idx, lower, upper)
         ridx = np.arange(t_n, dtype=np.int32)
-        self.highs.changeRowsBounds(t_n, ridx, net, np.full(t_n, INF))  # type: ignore[attr-defined]
+        highs.changeRowsBounds(t_n, ridx, net, np.full(t_n, INF))  # type: ignore[attr-defined]
         budgets = [k[lay.carbon] if self.has_carbon else INF, k[lay.dirty] if self.has_dirty else INF]
         bidx = np.array([2 * t_n, 2 * t_n + 1], dtype=np.int32)
-        self.highs.changeRowsBounds(2, bidx, np.full(2, -INF), np.asarray(budgets, dtype=float))  # type: ignore[attr-defined]
+        highs.changeRowsBounds(2, bidx, np.full(2, -INF), np.asarray(budgets, dtype=float))  # type: ignore[attr-defined]
+
+    def start_from(self, other: SiteDispatchLP) -> None:
+        """Take the basis of ``other`` (another site of the same problem: the same rows and columns) as this LP's
+        starting basis. At the same kind of capacities the sites' optimal bases barely differ: from another site's,
+        the first solve takes a handful of simplex iterations instead of one per hour."""
+        self.highs.setBasis(other.highs.getBasis())
+        self._last = None  # the solution held is no longer this basis's: the next solve runs
+
+    def holds(self, k: FloatArray) -> bool:
+        """Whether the last solve was at capacities ``k`` (so :meth:`solve` would return it again)."""
+        return self._last is not None and np.array_equal(self._last[0], np.asarray(k, dtype=float))
 
     def solve(self, k: FloatArray) -> DispatchResult:
         """Value and subgradient of the dispatch at capacities ``k``.
+
+        When ``k`` equals the capacities of the last solve, that solve's result is returned without running HiGHS
+        (its solution is still the one held, so :meth:`dispatch` is unchanged). A site with nothing built (``k``
+        all zero, as the master leaves every site it does not build) is solved once, in an instance of its own, so
+        that the warm basis of the last plan with something built is kept for the next one.
 
         Raises
         ------
         RuntimeError
             If HiGHS ends without an optimal solution (it always has one: the LP is elastic and bounded).
         """
-        self._set_capacities(np.asarray(k, dtype=float))
-        self.highs.run()
-        status = self.highs.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
-            self.highs.clearSolver()  # start afresh once: a warm start can stall on a degenerate basis
-            self.highs.run()
-            status = self.highs.getModelStatus()
-            if status != highspy.HighsModelStatus.kOptimal:
-                raise RuntimeError(f"site dispatch LP: HiGHS ended with {self.highs.modelStatusToString(status)}")
-        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
-        t_n = self.t_n
-        return DispatchResult(
-            value=float(self.highs.getInfo().objective_function_value),
-            gradient=self._gradient(),
-            unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * self.problem.year_weight,
-            excess_carbon_t=float(x[5 * t_n]),
-            excess_dirty_mwh=float(x[5 * t_n + 1]),
-        )
+        k = np.array(k, dtype=float)
+        if self._last is not None and np.array_equal(self._last[0], k):
+            return self._last[1]
+        if not k.any():
+            if self._zero is None:
+                self._zero = self._solve_zero(k)
+            result, self._holds_zero = self._zero, True
+        else:
+            self._set_capacities(self.highs, k)
+            result, self._holds_zero = _run(self.highs, self._gradient, self.t_n, self.problem.year_weight), False
+        self._last = (k, result)
+        return result
 
-    def _gradient(self) -> FloatArray:
+    def _solve_zero(self, k: FloatArray) -> DispatchResult:
+        highs = new_highs()
+        highs.passModel(self._lp())
+        idx = np.arange(4 * self.t_n, 5 * self.t_n + 2, dtype=np.int32)
+        highs.changeColsCost(idx.size, idx, self._penalty_cost)
+        self._set_capacities(highs, k)
+        return _run(highs, self._gradient, self.t_n, self.problem.year_weight)
+
+    def _gradient(self, sol: highspy.HighsSolution) -> FloatArray:
         problem, s, t_n, lay = self.problem, self.s, self.t_n, self.layout
-        sol = self.highs.getSolution()
         row_dual = np.asarray(sol.row_dual, dtype=float)
         col_dual = np.asarray(sol.col_dual, dtype=float)
         y = row_dual[:t_n]
@@ -257,6 +280,31 @@ class SiteDispatchLP:
 
     def dispatch(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
         """Hourly ``grid, charge, discharge, soc, unserved`` [MW, MWh] of the last solve."""
-        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
         t_n = self.t_n
+        if self._holds_zero:  # nothing built: every flow is zero
+            return tuple(np.zeros(t_n) for _ in range(5))  # type: ignore[return-value]
+        x = np.asarray(self.highs.getSolution().col_value, dtype=float)
         return x[:t_n], x[t_n : 2 * t_n], x[2 * t_n : 3 * t_n], x[3 * t_n : 4 * t_n], x[4 * t_n : 5 * t_n]
+
+
+def _run(
+    highs: highspy.Highs, gradient: Callable[[highspy.HighsSolution], FloatArray], t_n: int, weight: float
+) -> DispatchResult:
+    """Solve ``highs`` (from its basis; once more from scratch if that fails) and read the result."""
+    highs.run()
+    status = highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        highs.clearSolver()  # start afresh once: a warm start can stall on a degenerate basis
+        highs.run()
+        status = highs.getModelStatus()
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"site dispatch LP: HiGHS ended with {highs.modelStatusToString(status)}")
+    sol = highs.getSolution()
+    x = np.asarray(sol.col_value, dtype=float)
+    return DispatchResult(
+        value=float(highs.getInfo().objective_function_value),
+        gradient=gradient(sol),
+        unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * weight,
+        excess_carbon_t=float(x[5 * t_n]),
+        excess_dirty_mwh=float(x[5 * t_n + 1]),
+    )
