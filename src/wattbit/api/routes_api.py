@@ -24,6 +24,7 @@ from wattbit.api.auth import (
 from wattbit.api.db import Run, ScenarioRow, Token, now_s
 from wattbit.api.deps import Admin, Db, Operator, Svc, Viewer
 from wattbit.api.errors import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND, ApiError, ErrorBody, from_input_error
+from wattbit.api.reads import key_of
 from wattbit.api.runs import RunRequest, list_files, new_run_id, run_dict, served_file
 from wattbit.api.scenarios import load_stored, new_id, parse_upload, summary
 from wattbit.errors import WattbitInputError
@@ -259,20 +260,26 @@ def get_scenario(scenario_id: str, who: Viewer, db: Db) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------------- runs
-@api.get("/runs", tags=["runs"], summary="List runs", responses=AUTH_ERRORS)
-def list_runs(
+@api.get("/runs", tags=["runs"], summary="List runs", responses=AUTH_ERRORS, response_model=list[dict[str, Any]])
+async def list_runs(
     who: Viewer,
-    db: Db,
+    service: Svc,
+    request: Request,
     state: Annotated[
         Literal["queued", "starting", "running", "succeeded", "failed", "cancelled"] | None, Query()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Runs, newest first."""
     q = select(Run).order_by(Run.created_s.desc()).limit(limit)
     if state is not None:
         q = q.where(Run.state == state)
-    return [run_dict(r) for r in db.scalars(q)]
+
+    def read() -> list[dict[str, Any]]:
+        with service.sessions() as db:
+            return [run_dict(r) for r in db.scalars(q)]
+
+    return await service.reads.answer(key_of(request), read)
 
 
 @api.post(
@@ -333,11 +340,20 @@ def _run(db: Db, run_id: str) -> Run:
 
 
 @api.get(
-    "/runs/{run_id}", tags=["runs"], summary="A run: state, progress, result", responses={**AUTH_ERRORS, **NOT_FOUND}
+    "/runs/{run_id}",
+    tags=["runs"],
+    summary="A run: state, progress, result",
+    responses={**AUTH_ERRORS, **NOT_FOUND},
+    response_model=dict[str, Any],
 )
-def get_run(run_id: str, who: Viewer, db: Db) -> dict[str, Any]:
+async def get_run(run_id: str, who: Viewer, service: Svc, request: Request) -> Response:
     """One run."""
-    return run_dict(_run(db, run_id))
+
+    def read() -> dict[str, Any]:
+        with service.sessions() as db:
+            return run_dict(_run(db, run_id))
+
+    return await service.reads.answer(key_of(request), read)
 
 
 @api.post(
