@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wattbit import __version__
 from wattbit.api.errors import ApiError
+from wattbit.api.reads import FastReads
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,7 @@ def create_app(config: Any) -> FastAPI:
     app.include_router(routes_api.api)
     app.include_router(routes_ops.api)
     app.include_router(dashboard.router)
+    app.add_middleware(FastReads, cache=service.reads, known=service.principals.get)  # inside CORS and Measured
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 

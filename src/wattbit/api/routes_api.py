@@ -24,7 +24,6 @@ from wattbit.api.auth import (
 from wattbit.api.db import Run, ScenarioRow, Token, now_s
 from wattbit.api.deps import Admin, Db, Operator, Svc, Viewer
 from wattbit.api.errors import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND, ApiError, ErrorBody, from_input_error
-from wattbit.api.reads import key_of
 from wattbit.api.runs import RunRequest, list_files, new_run_id, run_dict, served_file
 from wattbit.api.scenarios import load_stored, new_id, parse_upload, summary
 from wattbit.errors import WattbitInputError
@@ -39,8 +38,8 @@ REPORT_CSP = (
 
 # ------------------------------------------------------------------------------------------------------ health
 @router.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    """``{"status": "ok"}`` while the process runs."""
+async def healthz() -> dict[str, str]:
+    """``{"status": "ok"}`` while the process runs (answered on the event loop: it shows the loop is free)."""
     return {"status": "ok"}
 
 
@@ -279,7 +278,7 @@ async def list_runs(
         with service.sessions() as db:
             return [run_dict(r) for r in db.scalars(q)]
 
-    return await service.reads.answer(key_of(request), read)
+    return await service.reads.answer(request, read)
 
 
 @api.post(
@@ -353,7 +352,7 @@ async def get_run(run_id: str, who: Viewer, service: Svc, request: Request) -> R
         with service.sessions() as db:
             return run_dict(_run(db, run_id))
 
-    return await service.reads.answer(key_of(request), read)
+    return await service.reads.answer(request, read)
 
 
 @api.post(

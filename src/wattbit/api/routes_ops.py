@@ -13,7 +13,6 @@ from wattbit.api.deps import Admin, Operator, Svc, Viewer
 from wattbit.api.errors import AUTH_ERRORS, CONFLICT, INVALID, NOT_FOUND, ApiError
 from wattbit.api.fleet import SITE_FIELDS
 from wattbit.api.ops_backend import ACTION_KINDS, ACTION_STATUSES, Conflict, NotFound
-from wattbit.api.reads import key_of
 from wattbit.errors import WattbitInputError
 
 api = APIRouter(prefix="/api/v1")
@@ -49,7 +48,7 @@ def site_states(alerts: list[dict[str, Any]], clock_s: float) -> dict[str, dict[
 async def sites(who: Viewer, service: Svc, request: Request) -> Response:
     """Each site (English and Japanese names, area, position) with its latest values and its state from alerts;
     ``units`` gives each value's unit."""
-    return await service.reads.answer(key_of(request), lambda: _sites(service))
+    return await service.reads.answer(request, lambda: _sites(service))
 
 
 def _sites(service: Any) -> dict[str, Any]:
@@ -75,7 +74,7 @@ def _sites(service: Any) -> dict[str, Any]:
 )
 async def site_telemetry(site: str, who: Viewer, service: Svc, request: Request) -> Response:
     """Columns ``time_utc`` and one per value (units in the names and in ``units``)."""
-    return await service.reads.answer(key_of(request), lambda: _site_telemetry(site, service))
+    return await service.reads.answer(request, lambda: _site_telemetry(site, service))
 
 
 def _site_telemetry(site: str, service: Any) -> dict[str, Any]:
@@ -101,7 +100,7 @@ async def nodes(
 ) -> Response:
     """Nodes of the live fleet, with ``state``: ``drain approved``/``drain proposed`` from actions, ``suspect`` or
     ``failed`` from active alerts, else ``ok``."""
-    return await service.reads.answer(key_of(request), lambda: _nodes(service, site, limit))
+    return await service.reads.answer(request, lambda: _nodes(service, site, limit))
 
 
 def _nodes(service: Any, site: str | None, limit: int) -> list[dict[str, Any]]:
@@ -129,7 +128,7 @@ def _nodes(service: Any, site: str | None, limit: int) -> list[dict[str, Any]]:
 )
 async def queue(who: Viewer, service: Svc, request: Request) -> Response:
     """Counts, and the first queued and running jobs (from the twin's engine; a scheduler adapter otherwise)."""
-    return await service.reads.answer(key_of(request), service.fleet.queue)
+    return await service.reads.answer(request, service.fleet.queue)
 
 
 @api.get(
@@ -141,7 +140,7 @@ async def queue(who: Viewer, service: Svc, request: Request) -> Response:
 )
 async def fleet_status(who: Viewer, service: Svc, request: Request) -> Response:
     """The fleet source's status (the twin's simulated time and step time; Prometheus' URL and readiness)."""
-    return await service.reads.answer(key_of(request), service.fleet.status)
+    return await service.reads.answer(request, service.fleet.status)
 
 
 # ----------------------------------------------------------------------------------------------------------- ops
@@ -160,7 +159,7 @@ async def alerts(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> Response:
     """Alerts of the watcher (issue 13's store), newest first."""
-    return await service.reads.answer(key_of(request), lambda: service.ops.alerts(since_s, limit))
+    return await service.reads.answer(request, lambda: service.ops.alerts(since_s, limit))
 
 
 @api.get(
@@ -178,7 +177,7 @@ async def actions(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
 ) -> Response:
     """Proposed actions and their decisions, newest first."""
-    return await service.reads.answer(key_of(request), lambda: service.ops.actions(state, limit))
+    return await service.reads.answer(request, lambda: service.ops.actions(state, limit))
 
 
 class Proposal(BaseModel):
