@@ -96,6 +96,7 @@ class Tally:
         self.count_from, self.until = count_from, until
         self.lat: list[float] = []
         self.errors: list[int] = []
+        self.kinds: dict[str, int] = {}  # transport errors by exception
 
     def add(self, t0: float, seconds: float, status: int) -> None:
         """Record one read that started at ``t0`` (monotonic) if it started in the counted window."""
@@ -121,8 +122,8 @@ async def client(
             except httpx.TimeoutException:
                 status = 0  # no answer within the client's timeout
             except httpx.TransportError as exc:
-                print(type(exc).__name__, exc, file=sys.stderr)
-                status = -1  # the connection was reset
+                status = -1  # the connection was reset or refused
+                tally.kinds[type(exc).__name__] = tally.kinds.get(type(exc).__name__, 0) + 1
             tally.add(t0, time.monotonic() - t0, status)
             k += 1
             if think_s > 0:
@@ -183,6 +184,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         "errors": len(tally.errors),
         "timeouts_60s": tally.errors.count(0),
         "connection_errors": tally.errors.count(-1),
+        "connection_error_kinds": tally.kinds,
         "cpu_s": {
             "server": round(cpu1[0] - cpu0[0], 1),
             "generator": round(cpu1[1] - cpu0[1], 1),
