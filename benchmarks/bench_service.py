@@ -70,17 +70,21 @@ def start_server(folder: Path, fleet: str = "twin") -> tuple[subprocess.Popen[by
 
 
 def cpu_s(pid: int) -> float:
-    """User + system CPU seconds of process ``pid`` so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU seconds of process ``pid`` so far (Linux /proc; NaN once it has ended)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (Linux /proc), here the server's run worker."""
-    out = []
+def run_worker(pid: int) -> int:
+    """The pid of the run worker that server ``pid`` started (Linux /proc), or 0."""
     for task in Path(f"/proc/{pid}/task").iterdir():
-        out += [int(c) for c in (task / "children").read_text().split()]
-    return out
+        for child in (task / "children").read_text().split():
+            if b"wattbit.api.worker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                return int(child)
+    return 0
 
 
 def own_cpu_s() -> float:
@@ -154,7 +158,7 @@ def measure(args: argparse.Namespace) -> dict[str, object]:
         run_id = httpx.post(url + "/api/v1/runs", json=SIMULATION, headers=auth_o).json()["id"]
         while httpx.get(f"{url}/api/v1/runs/{run_id}", headers=auth_v).json()["state"] in ("queued", "starting"):
             time.sleep(0.2)
-        worker = next(iter(children(proc.pid)), 0)
+        worker = run_worker(proc.pid)
         load_before = os.getloadavg()
         cpu0 = (cpu_s(proc.pid), own_cpu_s(), cpu_s(worker) if worker else 0.0)
         t0 = time.perf_counter()
