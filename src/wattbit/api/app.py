@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wattbit import __version__
 from wattbit.api.errors import ApiError
+from wattbit.api.reads import FastReads
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,57 @@ class _TooLarge(Exception):
     pass
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Measured:
+    """Security headers on every answer, its latency and status in the service's metrics, and the read cache
+    cleared after every write (pure ASGI middleware: no task or stream per request, unlike ``@app.middleware``).
+
+    Headers: a strict Content-Security-Policy (unless the endpoint set one), ``nosniff``, no referrer, no framing
+    (same origin for reports), and ``Cache-Control: no-store`` on the API. Latency is measured to the start of the
+    answer (the first byte of a stream)."""
+
+    def __init__(
+        self, app: ASGIApp, observe: Callable[[str, str, int, float], None], on_write: Callable[[], None]
+    ) -> None:
+        self.app, self.observe, self.on_write = app, observe, on_write
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        t0 = time.perf_counter()
+        path: str = scope["path"]
+        method: str = scope["method"]
+
+        async def send_headed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = _secured(list(message.get("headers", [])), path)
+                route = getattr(scope.get("route"), "path", "unmatched")
+                self.observe(method, route, status, time.perf_counter() - t0)
+                if method not in SAFE_METHODS and status < 400:
+                    self.on_write()
+            await send(message)
+
+        await self.app(scope, receive, send_headed)
+
+
+def _secured(headers: list[tuple[bytes, bytes]], path: str) -> list[tuple[bytes, bytes]]:
+    """``headers`` with the security headers :class:`Measured` adds."""
+    present = {k.lower() for k, _ in headers}
+    out = [h for h in headers if h[0].lower() not in (b"x-content-type-options", b"referrer-policy")]
+    out += [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    if b"content-security-policy" not in present:
+        out.append((b"content-security-policy", PAGE_CSP.encode()))
+    if b"x-frame-options" not in present:
+        out.append((b"x-frame-options", b"SAMEORIGIN" if "report" in path else b"DENY"))
+    if path.startswith("/api/") and b"cache-control" not in present:
+        out.append((b"cache-control", b"no-store"))
+    return out
+
+
 def create_app(config: Any) -> FastAPI:
     """The service's application for ``config`` (:class:`~wattbit.api.service.ServiceConfig`)."""
     from wattbit.api import dashboard, routes_api, routes_ops
@@ -124,6 +176,7 @@ def create_app(config: Any) -> FastAPI:
     app.include_router(routes_api.api)
     app.include_router(routes_ops.api)
     app.include_router(dashboard.router)
+    app.add_middleware(FastReads, cache=service.reads, known=service.principals.get)  # inside CORS and Measured
     if config.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -134,17 +187,7 @@ def create_app(config: Any) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "X-Wattbit-CSRF"],
         )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers.setdefault("X-Frame-Options", "DENY" if "report" not in request.url.path else "SAMEORIGIN")
-        if request.url.path.startswith("/api/"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
-
+    app.add_middleware(Measured, observe=app.state.observe, on_write=service.reads.clear)
     app.add_middleware(BodyLimit, limit=config.max_upload_bytes + 64 * 1024)
     return app
 
@@ -224,15 +267,11 @@ def _metrics(app: FastAPI, service: Any) -> None:
 
     registry.register(_State())
 
-    @app.middleware("http")
-    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        latency.labels(name).observe(time.perf_counter() - t0)
-        requests.labels(request.method, name, str(response.status_code)).inc()
-        return response
+    def observe(method: str, route: str, status: int, seconds: float) -> None:
+        latency.labels(route).observe(seconds)
+        requests.labels(method, route, str(status)).inc()
+
+    app.state.observe = observe
 
     @app.get(
         "/metrics",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 #: Seconds between keep-alive comments on an idle stream (proxies close silent connections).
@@ -26,6 +26,8 @@ class EventHub:
         self.queue_size = queue_size
         self.lock = threading.Lock()
         self.published = 0
+        #: Called as ``listener(kind)`` on every event, in the publishing thread (the read cache's ``clear``).
+        self.listeners: list[Callable[[str], None]] = []
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Deliver events on ``loop`` (the server's)."""
@@ -42,6 +44,10 @@ class EventHub:
         if loop is None or loop.is_closed():
             return
         self.published += 1
+        for listener in self.listeners:
+            listener(kind)
+        if not self.queues:  # nobody listens: no JSON to build, no wake-up of the event loop
+            return
         message = f"event: {kind}\ndata: {json.dumps(data, default=str, allow_nan=False)}\n\n"
         try:
             loop.call_soon_threadsafe(self._fanout, message)

@@ -178,7 +178,8 @@ class TwinFleet:
         self.names = list(self.twin.setup.fleet.names)
         self.history_buf: dict[str, deque[dict[str, Any]]] = {n: deque(maxlen=history_steps) for n in self.names}
         self.latest: dict[str, dict[str, Any]] = {}
-        self.node_view: list[dict[str, Any]] = []
+        self.node_arrays: tuple[np.ndarray, ...] | None = None
+        self.node_view: list[dict[str, Any]] | None = None  # built from node_arrays when first asked for
         self.queue_view: dict[str, Any] = {"available": True, "queued": [], "running": [], "counts": {}}
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
@@ -241,13 +242,13 @@ class TwinFleet:
             self.store.add_alerts(new)
         when = self.twin.sim_time.isoformat()
         values = self._values(snap)
-        nodes = self._nodes(frame)
+        nodes = self._node_arrays(frame)
         queue = self._queue()
         with self.lock:
             for name, v in values.items():
                 self.latest[name] = v
                 self.history_buf[name].append({"time_utc": when, **v})
-            self.node_view, self.queue_view = nodes, queue
+            self.node_arrays, self.node_view, self.queue_view = nodes, None, queue
             self.steps_done += 1
         self.step_ms.append((time.perf_counter() - t0) * 1000.0)
         if self.publish is not None:
@@ -277,7 +278,8 @@ class TwinFleet:
             }
         return out
 
-    def _nodes(self, frame: Any) -> list[dict[str, Any]]:
+    def _node_arrays(self, frame: Any) -> tuple[np.ndarray, ...]:
+        """Per node: GPUs, GPUs present, power [W], hottest GPU [°C] (the step's share of :meth:`nodes`)."""
         inv = self.twin.setup.inventory
         present = frame.present[0]
         power = np.where(present, frame.power_w[0], 0.0)
@@ -287,7 +289,11 @@ class TwinFleet:
         node_present = np.bincount(inv.node, weights=present.astype(float), minlength=n)
         node_temp = np.full(n, -np.inf)
         np.maximum.at(node_temp, inv.node, temp)
-        node_gpus = np.bincount(inv.node, minlength=n)
+        return np.bincount(inv.node, minlength=n), node_present, node_power, node_temp
+
+    def _node_rows(self, arrays: tuple[np.ndarray, ...]) -> list[dict[str, Any]]:
+        inv = self.twin.setup.inventory
+        node_gpus, node_present, node_power, node_temp = arrays
         return [
             {
                 "node": str(inv.hostnames[k]),
@@ -297,7 +303,7 @@ class TwinFleet:
                 "power_kw": _clean(node_power[k] / 1e3),
                 "gpu_temp_max_c": _clean(node_temp[k]) if np.isfinite(node_temp[k]) else None,
             }
-            for k in range(n)
+            for k in range(inv.n_nodes)
         ]
 
     def _queue(self, limit: int = 50) -> dict[str, Any]:
@@ -360,7 +366,12 @@ class TwinFleet:
     def nodes(self, site: str | None = None) -> list[dict[str, Any]]:
         """See :meth:`FleetSource.nodes`."""
         with self.lock:
-            view = self.node_view
+            view, arrays = self.node_view, self.node_arrays
+        if view is None:
+            view = self._node_rows(arrays) if arrays is not None else []
+            with self.lock:
+                if self.node_arrays is arrays:
+                    self.node_view = view
         return [n for n in view if site is None or n["site"] == site]
 
     def queue(self) -> dict[str, Any]:

@@ -12,6 +12,9 @@ from wattbit.scenario import Scenario, with_period
 #: ``progress(fraction, message)``.
 Progress = Callable[[float, str], None]
 RUN_KINDS = ("simulate", "bench", "plan")
+#: Up to this many Monte Carlo draws run in the worker itself: a draw of a plan costs milliseconds, a process pool
+#: seconds of start-up (each process imports wattbit) on the cores the server shares.
+SERIAL_DRAWS = 16
 
 
 def execute(kind: str, scenario: Scenario, params: dict[str, Any], out: Path, progress: Progress) -> dict[str, Any]:
@@ -108,7 +111,8 @@ def _plan(scenario: Scenario, params: dict[str, Any], out: Path, progress: Progr
     progress(0.02, "building and solving the capacity programme")
     result = plan(scenario)
     progress(0.6, f"plan solved; {draws} Monte Carlo draws" if draws else "plan solved; writing the report")
-    mc = plan_monte_carlo(result, draws, params.get("seed") or 0, params.get("executor", "local")) if draws else None
+    executor = params.get("executor") or ("serial" if draws <= SERIAL_DRAWS else "local")
+    mc = plan_monte_carlo(result, draws, params.get("seed") or 0, executor) if draws else None
     progress(0.9, "writing the plan and its report")
     write_plan(result, out, mc)
     build_plan_report(result, out, mc)

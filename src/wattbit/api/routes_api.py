@@ -38,8 +38,8 @@ REPORT_CSP = (
 
 # ------------------------------------------------------------------------------------------------------ health
 @router.get("/healthz", tags=["health"], summary="Liveness: the process answers")
-def healthz() -> dict[str, str]:
-    """``{"status": "ok"}`` while the process runs."""
+async def healthz() -> dict[str, str]:
+    """``{"status": "ok"}`` while the process runs (answered on the event loop: it shows the loop is free)."""
     return {"status": "ok"}
 
 
@@ -259,20 +259,26 @@ def get_scenario(scenario_id: str, who: Viewer, db: Db) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------------------- runs
-@api.get("/runs", tags=["runs"], summary="List runs", responses=AUTH_ERRORS)
-def list_runs(
+@api.get("/runs", tags=["runs"], summary="List runs", responses=AUTH_ERRORS, response_model=list[dict[str, Any]])
+async def list_runs(
     who: Viewer,
-    db: Db,
+    service: Svc,
+    request: Request,
     state: Annotated[
         Literal["queued", "starting", "running", "succeeded", "failed", "cancelled"] | None, Query()
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Runs, newest first."""
     q = select(Run).order_by(Run.created_s.desc()).limit(limit)
     if state is not None:
         q = q.where(Run.state == state)
-    return [run_dict(r) for r in db.scalars(q)]
+
+    def read() -> list[dict[str, Any]]:
+        with service.sessions() as db:
+            return [run_dict(r) for r in db.scalars(q)]
+
+    return await service.reads.answer(request, read)
 
 
 @api.post(
@@ -333,11 +339,20 @@ def _run(db: Db, run_id: str) -> Run:
 
 
 @api.get(
-    "/runs/{run_id}", tags=["runs"], summary="A run: state, progress, result", responses={**AUTH_ERRORS, **NOT_FOUND}
+    "/runs/{run_id}",
+    tags=["runs"],
+    summary="A run: state, progress, result",
+    responses={**AUTH_ERRORS, **NOT_FOUND},
+    response_model=dict[str, Any],
 )
-def get_run(run_id: str, who: Viewer, db: Db) -> dict[str, Any]:
+async def get_run(run_id: str, who: Viewer, service: Svc, request: Request) -> Response:
     """One run."""
-    return run_dict(_run(db, run_id))
+
+    def read() -> dict[str, Any]:
+        with service.sessions() as db:
+            return run_dict(_run(db, run_id))
+
+    return await service.reads.answer(request, read)
 
 
 @api.post(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -38,10 +38,20 @@ def site_states(alerts: list[dict[str, Any]], clock_s: float) -> dict[str, dict[
 
 
 # --------------------------------------------------------------------------------------------------------- fleet
-@api.get("/sites", tags=["fleet"], summary="Sites with their live values and state", responses=AUTH_ERRORS)
-def sites(who: Viewer, service: Svc) -> dict[str, Any]:
+@api.get(
+    "/sites",
+    tags=["fleet"],
+    summary="Sites with their live values and state",
+    responses=AUTH_ERRORS,
+    response_model=dict[str, Any],
+)
+async def sites(who: Viewer, service: Svc, request: Request) -> Response:
     """Each site (English and Japanese names, area, position) with its latest values and its state from alerts;
     ``units`` gives each value's unit."""
+    return await service.reads.answer(request, lambda: _sites(service))
+
+
+def _sites(service: Any) -> dict[str, Any]:
     clock = service.clock_s()
     states = site_states(service.ops.alerts(limit=500), clock)
     rows = []
@@ -60,24 +70,40 @@ def sites(who: Viewer, service: Svc) -> dict[str, Any]:
     tags=["fleet"],
     summary="A site's recent telemetry",
     responses={**AUTH_ERRORS, **NOT_FOUND},
+    response_model=dict[str, Any],
 )
-def site_telemetry(site: str, who: Viewer, service: Svc) -> dict[str, Any]:
+async def site_telemetry(site: str, who: Viewer, service: Svc, request: Request) -> Response:
     """Columns ``time_utc`` and one per value (units in the names and in ``units``)."""
+    return await service.reads.answer(request, lambda: _site_telemetry(site, service))
+
+
+def _site_telemetry(site: str, service: Any) -> dict[str, Any]:
     hist = service.fleet.history(site[:100])
     if hist is None:
         raise ApiError(404, "not_found", f"no site {site[:100]!r} in the live fleet", field="site", value=site[:100])
     return {"site": site, "units": {k: unit for k, (_, unit) in SITE_FIELDS.items()}, "series": hist}
 
 
-@api.get("/nodes", tags=["fleet"], summary="Nodes: GPUs present, power, hottest GPU, state", responses=AUTH_ERRORS)
-def nodes(
+@api.get(
+    "/nodes",
+    tags=["fleet"],
+    summary="Nodes: GPUs present, power, hottest GPU, state",
+    responses=AUTH_ERRORS,
+    response_model=list[dict[str, Any]],
+)
+async def nodes(
     who: Viewer,
     service: Svc,
+    request: Request,
     site: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=100_000)] = 2000,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Nodes of the live fleet, with ``state``: ``drain approved``/``drain proposed`` from actions, ``suspect`` or
     ``failed`` from active alerts, else ``ok``."""
+    return await service.reads.answer(request, lambda: _nodes(service, site, limit))
+
+
+def _nodes(service: Any, site: str | None, limit: int) -> list[dict[str, Any]]:
     clock = service.clock_s()
     worst: dict[str, str] = {}
     for a in service.ops.alerts(limit=1000):
@@ -93,39 +119,65 @@ def nodes(
     return [{**n, "state": worst.get(n["node"], "ok")} for n in service.fleet.nodes(site)[:limit]]
 
 
-@api.get("/queue", tags=["fleet"], summary="The job queue and running jobs", responses=AUTH_ERRORS)
-def queue(who: Viewer, service: Svc) -> dict[str, Any]:
+@api.get(
+    "/queue",
+    tags=["fleet"],
+    summary="The job queue and running jobs",
+    responses=AUTH_ERRORS,
+    response_model=dict[str, Any],
+)
+async def queue(who: Viewer, service: Svc, request: Request) -> Response:
     """Counts, and the first queued and running jobs (from the twin's engine; a scheduler adapter otherwise)."""
-    return service.fleet.queue()
+    return await service.reads.answer(request, service.fleet.queue)
 
 
-@api.get("/fleet/status", tags=["fleet"], summary="The live source and how it is doing", responses=AUTH_ERRORS)
-def fleet_status(who: Viewer, service: Svc) -> dict[str, Any]:
+@api.get(
+    "/fleet/status",
+    tags=["fleet"],
+    summary="The live source and how it is doing",
+    responses=AUTH_ERRORS,
+    response_model=dict[str, Any],
+)
+async def fleet_status(who: Viewer, service: Svc, request: Request) -> Response:
     """The fleet source's status (the twin's simulated time and step time; Prometheus' URL and readiness)."""
-    return service.fleet.status()
+    return await service.reads.answer(request, service.fleet.status)
 
 
 # ----------------------------------------------------------------------------------------------------------- ops
-@api.get("/ops/alerts", tags=["operations"], summary="Alerts with their evidence", responses=AUTH_ERRORS)
-def alerts(
+@api.get(
+    "/ops/alerts",
+    tags=["operations"],
+    summary="Alerts with their evidence",
+    responses=AUTH_ERRORS,
+    response_model=list[dict[str, Any]],
+)
+async def alerts(
     who: Viewer,
     service: Svc,
+    request: Request,
     since_s: Annotated[float | None, Query(ge=-1e12, le=1e12)] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Alerts of the watcher (issue 13's store), newest first."""
-    return service.ops.alerts(since_s, limit)
+    return await service.reads.answer(request, lambda: service.ops.alerts(since_s, limit))
 
 
-@api.get("/ops/actions", tags=["operations"], summary="Actions the control loop proposed", responses=AUTH_ERRORS)
-def actions(
+@api.get(
+    "/ops/actions",
+    tags=["operations"],
+    summary="Actions the control loop proposed",
+    responses=AUTH_ERRORS,
+    response_model=list[dict[str, Any]],
+)
+async def actions(
     who: Viewer,
     service: Svc,
+    request: Request,
     state: Annotated[ActionStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-) -> list[dict[str, Any]]:
+) -> Response:
     """Proposed actions and their decisions, newest first."""
-    return service.ops.actions(state, limit)
+    return await service.reads.answer(request, lambda: service.ops.actions(state, limit))
 
 
 class Proposal(BaseModel):

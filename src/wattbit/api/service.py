@@ -20,6 +20,7 @@ from wattbit.api.db import ScenarioRow, make_engine, migrate, now_s, sessions
 from wattbit.api.events import EventHub
 from wattbit.api.fleet import FleetSource, NoFleet, PrometheusFleet, TwinFleet
 from wattbit.api.ops_backend import AlertDrainProposer, HealOpsBackend
+from wattbit.api.reads import ReadCache
 from wattbit.api.runs import Supervisor
 from wattbit.api.scenarios import MAX_UPLOAD_BYTES, builtin_rows, summary
 
@@ -87,6 +88,8 @@ class Service:
         self.engine = make_engine(config.db_url)
         self.sessions = sessions(self.engine)
         self.hub = EventHub()
+        self.reads = ReadCache()
+        self.hub.listeners.append(self.reads.clear)
         self.principals = PrincipalCache()
         self.alerts_path = config.alerts_db or (config.data_dir / "alerts.sqlite")
         self.audit_path = config.audit_db or (config.data_dir / "audit.sqlite")

@@ -6,6 +6,9 @@ server that started it: the worker keeps its state in the database, where any se
 every second (``heartbeat_s``), writes the latest progress and watches for a cancellation; a run whose heartbeat
 stops (its worker crashed, was killed, or the machine restarted) is marked failed by the server and can be
 started again. Output goes to ``DIR`` (results, ``report.html``, ``worker.log``).
+
+A worker lowers its own CPU priority (``nice`` +10, ``WATTBIT_WORKER_NICE``): a run is batch work, and the
+server that answers the dashboard on the same cores must not wait behind it (docs/benchmarks.md, "Service").
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ HEARTBEAT_S = 1.0
 LOG_NAME = "worker.log"
 #: Environment variable that carries the database URL (never the command line, where ``ps`` would show a password).
 DB_ENV = "WATTBIT_SERVICE_DB"
+#: The increment of the worker's nice value (``WATTBIT_WORKER_NICE`` overrides; 0 keeps the server's priority).
+NICE_INCREMENT = 10
 
 
 class _Beat:
@@ -158,6 +163,17 @@ def run_worker(db_url: str, run_id: str, out: Path) -> int:
     return 0
 
 
+def lower_priority() -> int:
+    """Raise this process's nice value by ``WATTBIT_WORKER_NICE`` (default :data:`NICE_INCREMENT`); the new one."""
+    raw = os.environ.get("WATTBIT_WORKER_NICE", str(NICE_INCREMENT))
+    try:
+        increment = int(raw)
+    except ValueError:
+        log.warning("WATTBIT_WORKER_NICE=%r is not an integer; using %d", raw, NICE_INCREMENT)
+        increment = NICE_INCREMENT
+    return os.nice(max(0, increment)) if hasattr(os, "nice") else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the worker process."""
     parser = argparse.ArgumentParser(prog="python -m wattbit.api.worker", description=__doc__)
@@ -165,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", required=True, type=Path, help="Folder of the run's output.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    lower_priority()
     url = os.environ.get(DB_ENV)
     if not url:
         parser.error(f"set {DB_ENV} to the service's database URL")
