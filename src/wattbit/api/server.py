@@ -11,9 +11,12 @@ import ipaddress
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wattbit.api.service import ServiceConfig
 from wattbit.errors import WattbitInputError
+
+if TYPE_CHECKING:  # the service (pandas, the twin) is imported by serve() only: `wattbit token create` starts fast
+    from wattbit.api.service import ServiceConfig
 
 log = logging.getLogger(__name__)
 #: The database and the runs' folders when ``--db`` and ``--data-dir`` are not given.
