@@ -70,3 +70,11 @@ def test_a_person_and_the_loop_on_two_connections(tmp_path: Path) -> None:
     service.close()
     with AuditStore(path) as reopened:  # survives a reopen (a restart)
         assert reopened.get(rec.action_id).status == "rejected"
+
+
+def test_the_person_who_decides_is_recorded_even_when_they_proposed_it(tmp_path: Path) -> None:
+    with AuditStore(tmp_path / "a.sqlite") as store:
+        rec, _ = store.propose(_drain(), "approve", actor="ann-operator")
+        ok = store.approve(rec.action_id, "ann-operator")
+        assert ok.approved_by == "ann-operator"
+        assert [e.actor for e in store.log(rec.action_id, 10)][:2] == ["ann-operator", "ann-operator"]

@@ -372,7 +372,7 @@ class AuditStore:
                 sets["result"] = result
             if error is not None:
                 sets["error"] = error
-            if status in ("approved", "rejected") and actor != rec.actor:
+            if status in ("approved", "rejected"):  # whoever decided, the proposer included
                 sets["approved_by"] = actor
             sql = ", ".join(f"{k} = ?" for k in sets)
             inc = ", attempts = attempts + 1" if status == "decided" else ""
