@@ -136,7 +136,7 @@ def deferred_work(
     after_h: FloatArray,
     supply: FloatArray | FutureSupply,
     *,
-    fill: float = 0.5,
+    fill: float = 0.75,
     tranches: int = 4,
 ) -> DeferredWork:
     """Split the work of jobs due after the horizon into required work and valued optional tranches.

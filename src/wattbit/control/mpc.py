@@ -121,7 +121,7 @@ class MPCConfig:
     churn_cost: float = 1.0
     short_history: bool = True
     lookahead_days: float = 7.0
-    defer_fill: float = 0.5
+    defer_fill: float = 0.75
     tranches: int = 4
 
 
