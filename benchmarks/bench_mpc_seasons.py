@@ -78,8 +78,9 @@ def run_window(
         result = collect(inputs, engine, name, t0)
         label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
-        if getattr(policy, "bound", None):
-            bound = float(policy.bound["carbon_t"])
+        planned = getattr(policy, "bound", None)
+        if planned:
+            bound = float(planned["carbon_t"])
     base = rows.get("baseline", {}).get("carbon_t")
     out: dict[str, Any] = {"policies": rows, "oracle_bound_t": bound}
     if base is not None:
