@@ -7,10 +7,12 @@ Usage::
     .venv/bin/python benchmarks/bench_mpc_seasons.py --year   # the whole japan-2022 year (slow: run it last)
 
 Per window every policy runs on the same inputs (jobs due inside the window, failures, seed: the scenario's), as
-``wattbit bench`` does; ``mpc`` runs once per PV forecast and churn weight given (``profile``: the generic method;
-``clear_sky``: the clear-sky-index method of :mod:`wattbit.forecast.clearsky`; churn 0: pauses and moves are free).
-Printed per policy: carbon, reduction against baseline, deadline misses, inference SLO, pauses and migrations; per
-mpc its share of the oracle's achieved reduction and the oracle's share of its bound. Not a test: wall times
+``wattbit bench`` does; ``mpc`` runs once per PV forecast, churn weight and look-ahead variant given (``profile``:
+the generic method; ``clear_sky``: the clear-sky-index method of :mod:`wattbit.forecast.clearsky`; churn 0: pauses
+and moves are free; ``--look days:short``: the look-ahead for work due after the horizon in days, 0 off, and the
+short-history forecasts on or off). Printed per policy: carbon, reduction against baseline, deadline misses,
+inference SLO, pauses and migrations; per mpc its share of the oracle's achieved reduction and the oracle's share
+of its bound. Not a test: wall times
 depend on the machine's load.
 """
 
@@ -53,28 +55,32 @@ def run_window(
     pv: list[str],
     churn: list[float],
     horizon_h: float = 36.0,
+    looks: tuple[tuple[float, bool], ...] = ((0.0, False),),
 ) -> dict[str, Any]:
     """Every policy on one window; returns the rows and the oracle's bound."""
     scenario = with_period(scenario, start, end)
     inputs, _ = due_in_period(prepare(scenario))
     rows: dict[str, dict[str, Any]] = {}
     bound = None
-    runs: list[tuple[str, tuple[str, float] | None]] = [(p, None) for p in policies if p != "mpc"]
+    runs: list[tuple[str, tuple[str, float, float, bool] | None]] = [(p, None) for p in policies if p != "mpc"]
     if "mpc" in policies:
-        runs[1:1] = [("mpc", (m, c)) for m in pv for c in churn]
+        runs[1:1] = [("mpc", (m, c, d, sh)) for m in pv for c in churn for d, sh in looks]
     for name, variant in runs:
         t0 = time.perf_counter()
-        options: dict[str, Any] = (
-            {"config": MPCConfig(pv_forecast=variant[0], churn_cost=variant[1], horizon_h=horizon_h)} if variant else {}
-        )
+        options: dict[str, Any] = {}
+        if variant:
+            m, c, d, sh = variant
+            config = MPCConfig(pv_forecast=m, churn_cost=c, horizon_h=horizon_h, lookahead_days=d, short_history=sh)
+            options = {"config": config}
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
         engine.run(None)
         result = collect(inputs, engine, name, t0)
-        label = f"{name}[{variant[0]}, churn {variant[1]:g}]" if variant else name
+        label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
-        if getattr(policy, "bound", None):
-            bound = float(policy.bound["carbon_t"])
+        planned = getattr(policy, "bound", None)
+        if planned:
+            bound = float(planned["carbon_t"])
     base = rows.get("baseline", {}).get("carbon_t")
     out: dict[str, Any] = {"policies": rows, "oracle_bound_t": bound}
     if base is not None:
@@ -97,11 +103,17 @@ def main() -> None:
     parser.add_argument("--churn", default="0,1", help="mpc's churn_cost weights to run")
     parser.add_argument("--year", action="store_true")
     parser.add_argument("--horizon-h", type=float, default=36.0, help="mpc's planning horizon [h]")
+    parser.add_argument(
+        "--look",
+        default="0:0,7:1",
+        help="mpc's look-ahead variants, days:short-history (0:0 is the controller before the look-ahead)",
+    )
     parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     policies, pv = args.policies.split(","), args.pv.split(",")
     churn = [float(c) for c in args.churn.split(",")]
+    looks = tuple((float(v.split(":")[0]), v.split(":")[1] == "1") for v in args.look.split(","))
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     doc: dict[str, Any] = {"machine": machine | {"load_average": os.getloadavg()}, "runs": {}}
     todo: list[tuple[str, str, str | None, str | None]] = [("japan-2022", "year", None, None)] if args.year else [
@@ -109,7 +121,7 @@ def main() -> None:
     ]  # fmt: skip
     todo = [t for t in todo if args.only in (None, t[1])]
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h)
+        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h, looks)
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip

@@ -7,10 +7,13 @@ it with HiGHS. The plan's first slot sets, per site, the training GPUs (turned i
 :mod:`wattbit.control.dispatch`), the GPU power cap, the cooling setpoint, the battery power and the inference
 routing shares; between re-plans the policy follows the plan's current slot.
 
-Jobs enter the programme as classes by deadline slot. A job due within the horizon needs all its work by then; a
-job due later needs the share of its work that keeps it on a straight line to its deadline (``horizon / time to
-deadline``), and the rest is optional work the plan does when its marginal carbon is below the horizon's median
-(the value of doing it later). Jobs that cannot pause are pinned where they run.
+Jobs enter the programme as classes by deadline slot. A job due within the horizon needs all its work by then. Work
+due later is valued by the look-ahead (:mod:`wattbit.control.lookahead`, ``lookahead_days`` > 0): a forecast of
+the days after the horizon, from each area's own daily pattern, prices a unit of work left undone at the cost of
+the future hour it would take, so the plan defers it only when later hours are cleaner; what a job's gang could not
+finish after the horizon is required now. With ``lookahead_days = 0`` (the earlier rule) a job due later needs the
+share of its work that keeps it on a straight line to its deadline (``horizon / time to deadline``), and the rest
+is optional work valued at the horizon's median marginal carbon. Jobs that cannot pause are pinned where they run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
+from wattbit.control.lookahead import ArrivalLog, DeferredWork, FutureSupply, deferred_work, profile_ahead
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
 from wattbit.forecast.clearsky import clear_sky_forecast, clear_sky_reference
@@ -91,6 +95,14 @@ class MPCConfig:
         :func:`wattbit.forecast.clearsky.clear_sky_forecast`; it needs ``site_coords``, which
         :func:`wattbit.control.make_policy` takes from the scenario: without them the generic method is used) or
         ``"profile"`` (the generic method of :func:`wattbit.forecast.forecast`).
+    short_history
+        While the history is too short for the ``profile`` forecast (about two weeks), forecast carbon, price and
+        weather from the known days' daily profile and wind from its recent level, each with the present anomaly
+        decaying (:func:`wattbit.control.signals_ahead.recent_ahead`), instead of yesterday's values.
+    lookahead_days, defer_fill, tranches
+        Look-ahead for work due after the horizon (:func:`wattbit.control.lookahead.deferred_work`): how far past
+        now the future is forecast [days] (0: the straight-line rule), the share of its time after the horizon a
+        job may count on, and the optional tranches per deadline day.
     """
 
     horizon_h: float = 36.0
@@ -107,6 +119,10 @@ class MPCConfig:
     time_limit_s: float = 10.0
     pv_forecast: str = "clear_sky"
     churn_cost: float = 1.0
+    short_history: bool = True
+    lookahead_days: float = 7.0
+    defer_fill: float = 0.75
+    tranches: int = 4
 
 
 @dataclass
@@ -133,11 +149,14 @@ class MPCPolicy:
         self.failed_plans = 0
         self._clear: tuple[pd.Timestamp, FloatArray] | None = None
         self._churn: tuple[FloatArray, FloatArray] = (np.zeros(0), np.zeros(0))
+        self._arrivals = ArrivalLog()
 
     # ----------------------------------------------------------------------------------------------- inputs
-    def _forecast(self, history: FloatArray, steps: int, per_day: int, upper: bool = False) -> FloatArray:
+    def _forecast(
+        self, history: FloatArray, steps: int, per_day: int, upper: bool = False, short: str = "daily"
+    ) -> FloatArray:
         """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
-        return ahead(history, steps, per_day, upper=upper)
+        return ahead(history, steps, per_day, upper=upper, short=short if self.config.short_history else None)
 
     def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
         """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
@@ -178,7 +197,8 @@ class MPCPolicy:
         carbon = slots(fc(obs.carbon_g_per_kwh))
         price = slots(fc(obs.price_jpy_per_mwh))
         curtailed = slots(fc(obs.curtailed_mwh), "sum")
-        onsite = slots(self._pv_ahead(obs, steps, per_day) + fc(obs.wind_w))
+        wind = self._forecast(obs.wind_w, steps, per_day, short="level")
+        onsite = slots(self._pv_ahead(obs, steps, per_day) + wind)
         tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
         energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
         available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
@@ -263,30 +283,81 @@ class MPCPolicy:
         end = np.clip(slot_of, 1, n_slots)
         w_in = np.bincount(end[inside], weights=work[inside], minlength=n_slots + 1)
         g_in = np.bincount(end[inside], weights=gangs[inside], minlength=n_slots + 1)
-        later = has_deadline & ~inside
-        share = np.zeros_like(work)
-        share[later] = np.minimum(1.0, horizon_steps / np.maximum(to_deadline[later], 1.0))
-        w_req_later = float((work * share)[later].sum())
-        w_opt = float((work * (1 - share))[~inside].sum())
-        g_out = float(gangs[~inside].sum())
         # the value of a GPU-hour of optional work: its marginal carbon at the horizon's median intensity
         marginal_mwh = (
             (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) * np.median(energy.line_b, axis=(0, 2)) / 1e6
         )
         value = self.config.weights.carbon_per_t * float(np.median(carbon / 1000.0 * marginal_mwh[None, :]))
+        self._arrivals.record(obs, float(site_speed(obs).max()))
+        if self.config.lookahead_days > 0:
+            after_h = np.where(has_deadline, to_deadline - horizon_steps, np.inf)[~inside] * obs.step_h
+            later = self._lookahead(obs, energy, horizon_steps, marginal_mwh, work[~inside], gangs[~inside], after_h)
+        else:
+            later = self._straight_line(work, gangs, to_deadline, has_deadline, inside, horizon_steps, value)
         ends = np.arange(1, n_slots + 1)
-        work_gpu_h = np.concatenate([w_in[1:], [w_req_later, w_opt]])
+        n_opt = len(later.work_gpu_h)
+        work_gpu_h = np.concatenate([w_in[1:], [later.required_gpu_h], later.work_gpu_h])
         keep = work_gpu_h > 1e-9  # classes with no work left out
         classes = WorkClasses(
             work_gpu_h=work_gpu_h[keep],
-            max_gpus=np.concatenate([g_in[1:], [g_out, g_out]])[keep],
+            max_gpus=np.concatenate([g_in[1:], [later.required_gpus], later.max_gpus])[keep],
             first_slot=np.zeros(int(keep.sum()), dtype=np.int64),
-            end_slot=np.concatenate([ends, [n_slots, n_slots]]).astype(np.int64)[keep],
-            required=np.concatenate([np.ones(n_slots + 1, bool), [False]])[keep],
-            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), [value]])[keep],
+            end_slot=np.concatenate([ends, [n_slots], np.full(n_opt, n_slots)]).astype(np.int64)[keep],
+            required=np.concatenate([np.ones(n_slots + 1, bool), np.zeros(n_opt, bool)])[keep],
+            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), later.value_per_gpu_h])[keep],
         )
         self._churn = self._churn_inputs(obs, slot_steps, value)
         return classes, pinned
+
+    @staticmethod
+    def _straight_line(
+        work: FloatArray,
+        gangs: FloatArray,
+        to_deadline: FloatArray,
+        has_deadline: NDArray[np.bool_],
+        inside: NDArray[np.bool_],
+        horizon_steps: int,
+        value: float,
+    ) -> DeferredWork:
+        """The rule without look-ahead: the straight-line share required, the rest optional at ``value``."""
+        later = has_deadline & ~inside
+        share = np.zeros_like(work)
+        share[later] = np.minimum(1.0, horizon_steps / np.maximum(to_deadline[later], 1.0))
+        g_out = float(gangs[~inside].sum())
+        w_opt = float((work * (1 - share))[~inside].sum())
+        return DeferredWork(
+            float((work * share)[later].sum()), g_out, np.array([w_opt]), np.array([g_out]), np.array([value])
+        )
+
+    def _lookahead(
+        self,
+        obs: Observation,
+        energy: SiteEnergyModel,
+        horizon_steps: int,
+        marginal_mwh: FloatArray,
+        work: FloatArray,
+        gangs: FloatArray,
+        after_h: FloatArray,
+    ) -> DeferredWork:
+        """Work due after the horizon, valued at the forecast cost of the hours after it (the terminal value)."""
+        c = self.config
+        per_day = round(24 / obs.step_h)
+        per_h = max(1, round(1 / obs.step_h))
+        total_steps = max(per_h, round(c.lookahead_days * per_day) - horizon_steps)
+        total_steps -= total_steps % per_h
+        w = c.weights
+
+        def hourly(history: FloatArray) -> FloatArray:
+            fc = profile_ahead(history, horizon_steps, total_steps, per_day)
+            return fc.reshape(-1, per_h, fc.shape[1]).mean(axis=1)
+
+        per_mwh = w.carbon_per_t * hourly(obs.carbon_g_per_kwh) / 1000.0
+        if w.cost_per_million > 0:
+            per_mwh = per_mwh + w.cost_per_million / 1e6 * hourly(obs.price_jpy_per_mwh)
+        speed = np.maximum(energy.throughput[:, 0], 1e-9)
+        room = np.maximum(obs.gpus_available - obs.inference_gpus, 0).astype(float)
+        supply = FutureSupply(per_mwh * (marginal_mwh / speed)[None, :], room * speed, self._arrivals.rate_gpu_h())
+        return deferred_work(work, gangs, after_h, supply, fill=c.defer_fill, tranches=c.tranches)
 
     def _churn_inputs(self, obs: Observation, slot_steps: int, value_per_gpu_h: float) -> tuple[FloatArray, FloatArray]:
         """GPUs of pausable training running beyond the first slot per site, and the cost of stopping one there."""
