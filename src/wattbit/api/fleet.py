@@ -1,9 +1,10 @@
 """Where the dashboard's live view of the fleet comes from: a :class:`FleetSource`.
 
 - :class:`TwinFleet` (the embedded default): the live twin of issue 13 (:class:`~wattbit.ops.adapters.twin.LiveTwin`)
-  stepped in a thread of the service at ``speed`` times real time, with the detectors of :mod:`wattbit.ops.detect`
-  watching its GPUs and writing their alerts to an :class:`~wattbit.ops.store.AlertStore` (SQLite, WAL) — the same
-  store ``wattbit ops watch`` writes. It knows the engine's queue and running jobs.
+  stepped in a process of its own (:mod:`wattbit.api.twin_process`) at ``speed`` times real time, with the
+  detectors of :mod:`wattbit.ops.detect` watching its GPUs and writing their alerts to an
+  :class:`~wattbit.ops.store.AlertStore` (SQLite, WAL) — the same store ``wattbit ops watch`` writes. It knows the
+  engine's queue and running jobs.
 - :class:`PrometheusFleet`: an operator's Prometheus (or the one ``wattbit ops prometheus up`` started) scraping the
   twin or real exporters: per-site metrics under wattbit's names (``wattbit_site_*``), per-node figures from the
   DCGM series. The queue comes from the scheduler, which this source does not know (the Slurm adapter of the
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from wattbit.api.labels import area_label, site_label
+from wattbit.api.twin_process import clean as _clean
 from wattbit.scenario import Scenario
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,6 @@ PROM_METRICS: dict[str, tuple[str, float]] = {
     "supply_c": ("wattbit_site_coolant_supply_temperature_celsius", 1.0),
     "return_c": ("wattbit_site_coolant_return_temperature_celsius", 1.0),
 }
-GPU_STATES = ("training", "inference", "idle", "out")
-
-
-def _clean(value: float) -> float | None:
-    """A finite float, or None (JSON has no NaN)."""
-    v = float(value)
-    return round(v, 4) if math.isfinite(v) else None
 
 
 class FleetSource(Protocol):
@@ -157,194 +152,103 @@ class TwinFleet:
         seed: int | None = None,
         publish: Callable[[str, Any], None] | None = None,
         history_steps: int = 192,
+        start_timeout_s: float = 300.0,
     ) -> None:
-        from wattbit.ops.adapters.twin import LiveTwin
-        from wattbit.ops.detect.alerts import AlertManager
-        from wattbit.ops.detect.detectors import DetectorParams, Detectors
-        from wattbit.ops.detect.evaluate import topology_of
-        from wattbit.ops.store import AlertStore
+        import multiprocessing
+
+        from wattbit.api.twin_process import run_twin_process
         from wattbit.ops.telemetry.build import scale_scenario
-        from wattbit.ops.watch import DEFAULT_CALIBRATION
 
         self.scenario = scale_scenario(scenario, nodes_per_site)
         self.speed = float(speed)
-        self.twin = LiveTwin(scenario, seed=seed, nodes_per_site=nodes_per_site, start=start)
-        inv = self.twin.setup.inventory
-        self.detectors = Detectors(topology_of(inv), DetectorParams(sample_interval_s=self.twin.step_s))
-        self.alerts = AlertManager(calibration=DEFAULT_CALIBRATION)
-        self.store = AlertStore(alert_store_path)
         self.publish = publish
         self.static = static_sites(self.scenario)
-        self.names = list(self.twin.setup.fleet.names)
+        self.names = [s.name for s in self.scenario.sites]
         self.history_buf: dict[str, deque[dict[str, Any]]] = {n: deque(maxlen=history_steps) for n in self.names}
         self.latest: dict[str, dict[str, Any]] = {}
         self.node_arrays: tuple[np.ndarray, ...] | None = None
         self.node_view: list[dict[str, Any]] | None = None  # built from node_arrays when first asked for
         self.queue_view: dict[str, Any] = {"available": True, "queued": [], "running": [], "counts": {}}
         self.lock = threading.Lock()
-        self.stop_event = threading.Event()
         self.steps_done = 0
         self.step_ms: deque[float] = deque(maxlen=100)
-        self.flow = self._design_flow()
-        self.thread = threading.Thread(target=self._run, name="wattbit-twin", daemon=True)
+        self.info: dict[str, Any] = {}
+        self.hello = threading.Event()
+        self.start_timeout_s = start_timeout_s
+        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded server
+        self.conn, child = ctx.Pipe()
+        twin = {"start": start, "nodes_per_site": nodes_per_site, "seed": seed}
+        self.process = ctx.Process(
+            target=run_twin_process,
+            args=(child, scenario, alert_store_path, self.speed),
+            kwargs=twin,
+            name="wattbit-twin",
+            daemon=True,
+        )
+        self.receiver = threading.Thread(target=self._receive, name="wattbit-twin-views", daemon=True)
 
     def start(self) -> TwinFleet:
-        """Start stepping in the background; returns self."""
-        self.thread.start()
+        """Start the twin's process and wait until it has built the twin; returns self.
+
+        Raises
+        ------
+        RuntimeError
+            If the twin could not be built (its error is logged) or took longer than ``start_timeout_s``.
+        """
+        self.process.start()
+        self.receiver.start()
+        if not self.hello.wait(self.start_timeout_s) or not self.info:
+            self.close()
+            raise RuntimeError("the embedded twin did not start (see the log)")
         return self
 
-    def _design_flow(self) -> np.ndarray:
-        plants = self.twin.setup.fleet.plants
-        return np.array(
-            [
-                p.rated_it_dc_w
-                * (1 - p.cooling.air_share)
-                / (p.cooling.tcs_cp_j_per_kg_k * p.cooling.tcs_delta_t_k)
-                / p.cooling.tcs_density_kg_m3
-                if p.cooling.cooling_type != "air_chiller"
-                else np.nan
-                for p in plants
-            ]
-        )
-
-    def _run(self) -> None:
-        period = self.twin.step_s / self.speed
-        next_t = time.monotonic()
-        while not self.stop_event.is_set():
+    def _receive(self) -> None:
+        while True:
             try:
-                if not self.step_once():
-                    log.info("the twin reached the end of its period")
-                    return
-            except Exception:  # the service keeps serving when a step fails; the log says why
-                log.exception("a step of the embedded twin failed; the twin stops")
+                kind, payload = self.conn.recv()
+            except (EOFError, OSError):
+                self.hello.set()
                 return
-            next_t += period
-            self.stop_event.wait(max(0.0, next_t - time.monotonic()))
+            if kind == "hello":
+                self.info = payload
+                self.hello.set()
+            elif kind == "step":
+                self._take(payload)
+            else:
+                if kind == "error":
+                    log.error("the embedded twin stopped on an error:\n%s", payload)
+                else:
+                    log.info("the twin reached the end of its period")
+                self.hello.set()
+                return
 
-    def step_once(self) -> bool:
-        """Advance the twin one step, run the detectors, store alerts, update the views; False at the period's end."""
-        from wattbit.ops.detect.evaluate import sample_of
-
-        t0 = time.perf_counter()
-        if not self.twin.step():
-            return False
-        frame, snap = self.twin.frame, self.twin.sites
-        assert frame is not None and snap is not None
-        t_s = self.twin.sim_time.timestamp() + self.twin.step_s
-        new = []
-        for cand in self.detectors.step(sample_of(frame, 0, t_s, self.flow)):
-            a = self.alerts.offer(cand)
-            if a is not None:
-                new.append(a)
-        self.detectors.data_events.clear()
-        self.alerts.expire(t_s)
-        if new:
-            self.store.add_alerts(new)
-        when = self.twin.sim_time.isoformat()
-        values = self._values(snap)
-        nodes = self._node_arrays(frame)
-        queue = self._queue()
+    def _take(self, view: dict[str, Any]) -> None:
+        when, values = view["time_utc"], view["sites"]
         with self.lock:
             for name, v in values.items():
                 self.latest[name] = v
                 self.history_buf[name].append({"time_utc": when, **v})
-            self.node_arrays, self.node_view, self.queue_view = nodes, None, queue
+            self.node_arrays, self.node_view, self.queue_view = view["nodes"], None, view["queue"]
             self.steps_done += 1
-        self.step_ms.append((time.perf_counter() - t0) * 1000.0)
+            self.sim_time_utc = when
+        self.step_ms.append(view["step_ms"])
         if self.publish is not None:
-            self.publish("telemetry", {"time_utc": when, "sites": values, "new_alerts": len(new)})
-        return True
-
-    def _values(self, snap: Any) -> dict[str, dict[str, Any]]:
-        out = {}
-        for i, name in enumerate(self.names):
-            gpus = snap.gpus[i]
-            out[name] = {
-                "facility_mw": _clean(snap.facility_w[i] * 1e-6),
-                "it_mw": _clean(snap.it_w[i] * 1e-6),
-                "cooling_mw": _clean(snap.cooling_w[i] * 1e-6),
-                "pue": _clean(snap.pue[i]),
-                "carbon_g_per_kwh": _clean(snap.carbon_g_per_kwh[i]),
-                "price_jpy_per_kwh": _clean(snap.price_jpy_per_mwh[i] * 1e-3),
-                "curtailment_mw": _clean(snap.curtailment_w[i] * 1e-6),
-                "pv_mw": _clean(snap.pv_w[i] * 1e-6),
-                "wind_mw": _clean(snap.wind_w[i] * 1e-6),
-                "grid_mw": _clean(snap.grid_w[i] * 1e-6),
-                "battery_mw": _clean(snap.battery_w[i] * 1e-6),
-                "soc_pct": _clean(snap.soc_ratio[i] * 100.0),
-                "supply_c": _clean(snap.supply_c[i]),
-                "return_c": _clean(snap.return_c[i]),
-                "gpus": {k: int(v) for k, v in zip(GPU_STATES, gpus, strict=True)},
-            }
-        return out
-
-    def _node_arrays(self, frame: Any) -> tuple[np.ndarray, ...]:
-        """Per node: GPUs, GPUs present, power [W], hottest GPU [°C] (the step's share of :meth:`nodes`)."""
-        inv = self.twin.setup.inventory
-        present = frame.present[0]
-        power = np.where(present, frame.power_w[0], 0.0)
-        temp = np.where(present, frame.gpu_temp_c[0], -np.inf)
-        n = inv.n_nodes
-        node_power = np.bincount(inv.node, weights=power, minlength=n)
-        node_present = np.bincount(inv.node, weights=present.astype(float), minlength=n)
-        node_temp = np.full(n, -np.inf)
-        np.maximum.at(node_temp, inv.node, temp)
-        return np.bincount(inv.node, minlength=n), node_present, node_power, node_temp
+            self.publish("telemetry", {"time_utc": when, "sites": values, "new_alerts": view["new_alerts"]})
 
     def _node_rows(self, arrays: tuple[np.ndarray, ...]) -> list[dict[str, Any]]:
-        inv = self.twin.setup.inventory
         node_gpus, node_present, node_power, node_temp = arrays
+        hosts, sites = self.info["hostnames"], self.info["node_sites"]
         return [
             {
-                "node": str(inv.hostnames[k]),
-                "site": inv.site_names[int(inv.node_site[k])],
+                "node": hosts[k],
+                "site": sites[k],
                 "gpus": int(node_gpus[k]),
                 "gpus_present": int(node_present[k]),
                 "power_kw": _clean(node_power[k] / 1e3),
                 "gpu_temp_max_c": _clean(node_temp[k]) if np.isfinite(node_temp[k]) else None,
             }
-            for k in range(inv.n_nodes)
+            for k in range(len(hosts))
         ]
-
-    def _queue(self, limit: int = 50) -> dict[str, Any]:
-        from wattbit.sim.engine import QUEUED, RUNNING, WAITING
-        from wattbit.workload.jobs import KIND_NAMES
-
-        eng = self.twin.engine
-        jobs, rec = eng.jobs, eng.jobs_rec
-        state = rec.state
-        names = self.names
-
-        def rows(mask: np.ndarray) -> list[dict[str, Any]]:
-            idx = np.flatnonzero(mask)[:limit]
-            return [
-                {
-                    "job_id": int(jobs.job_id[j]),
-                    "kind": KIND_NAMES.get(int(jobs.kind[j]), str(int(jobs.kind[j]))),
-                    "gpus": int(jobs.gpus[j]),
-                    "site": names[int(rec.site[j])] if rec.site[j] >= 0 else None,
-                    "remaining_h": _clean(rec.remaining_h[j]),
-                    "deadline_utc": None
-                    if np.isnat(jobs.deadline_utc[j])
-                    else str(np.datetime_as_string(jobs.deadline_utc[j], unit="m")) + "Z",
-                }
-                for j in idx.tolist()
-            ]
-
-        queued, running = state == QUEUED, state == RUNNING
-        return {
-            "available": True,
-            "source": "twin",
-            "counts": {
-                "waiting_to_arrive": int((state == WAITING).sum()),
-                "queued": int(queued.sum()),
-                "running": int(running.sum()),
-                "gpus_running": int(jobs.gpus[running].sum()),
-                "gpus_queued": int(jobs.gpus[queued].sum()),
-            },
-            "queued": rows(queued),
-            "running": rows(running),
-        }
 
     # ------------------------------------------------------------------------------------------- FleetSource
     def sites(self) -> list[dict[str, Any]]:
@@ -387,19 +291,27 @@ class TwinFleet:
             "scenario": self.scenario.name,
             "speed": self.speed,
             "steps_done": self.steps_done,
-            "simulated_time_utc": self.twin.sim_time.isoformat() if self.steps_done else None,
-            "running": self.thread.is_alive(),
-            "gpus": self.twin.setup.inventory.n_gpus,
-            "nodes": self.twin.setup.inventory.n_nodes,
+            "simulated_time_utc": getattr(self, "sim_time_utc", None),
+            "running": self.process.is_alive(),
+            "gpus": self.info.get("n_gpus"),
+            "nodes": self.info.get("n_nodes"),
             "step_ms_p50": _clean(float(np.median(ms))) if ms else None,
         }
 
     def close(self) -> None:
-        """Stop the twin's thread and close the alert store."""
-        self.stop_event.set()
-        if self.thread.is_alive():
-            self.thread.join(timeout=10.0)
-        self.store.close()
+        """Stop the twin's process (it closes its alert store) and the thread that reads its views."""
+        if self.process.is_alive():
+            try:
+                self.conn.send("stop")
+            except OSError:
+                pass
+            self.process.join(timeout=10.0)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(timeout=5.0)
+        self.conn.close()
+        if self.receiver.is_alive():
+            self.receiver.join(timeout=5.0)
 
 
 class PrometheusFleet:
