@@ -18,7 +18,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.pg import Postgres, free_port
+from tests.api.pg import Postgres
+from tests.processes import free_port
 from wattbit.api.app import create_app
 from wattbit.api.auth import create_token
 from wattbit.api.db import make_engine, migrate, sessions

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -20,8 +19,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import REPO, Server, start_server, stop_server
-from tests.api.pg import free_port
-from tests.ops.test_prometheus_integration import _read_json, wait_for
+from tests.processes import free_port, read_json, stop_child, wait_for
 from wattbit.api.fleet import PROM_METRICS
 from wattbit.ops.adapters.prometheus import PrometheusClient, prometheus_down, prometheus_up
 
@@ -44,7 +42,7 @@ class PromStack:
         self.prom_dir = tmp / "prom"
         self.server: Server | None = None
         try:
-            info = wait_for(lambda: _read_json(tmp / "twin" / "twin.json"), 90, "the twin to listen")
+            info = wait_for(lambda: read_json(tmp / "twin" / "twin.json"), 90, "the twin to listen")
             self.prom = prometheus_up(
                 self.prom_dir,
                 [info["url"].removeprefix("http://")],
@@ -65,12 +63,7 @@ class PromStack:
             stop_server(self.server)
         if (self.prom_dir / "prometheus.json").exists():
             prometheus_down(self.prom_dir)
-        self.twin.send_signal(signal.SIGTERM)
-        try:
-            self.twin.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.twin.kill()
-            self.twin.wait()
+        stop_child(self.twin)
         self.twin_log.close()
 
 

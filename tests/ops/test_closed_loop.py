@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import stop_child, wait_for
 from wattbit.ops.adapters.prometheus import prometheus_down, prometheus_up
 from wattbit.ops.adapters.scheduler import JobSpec
 from wattbit.ops.adapters.slurm_cluster import free_port, slurm_down, slurm_up
@@ -46,17 +47,6 @@ def die(rec):
 loop.executor.after_decided = die
 run_loop(loop, 0.5, 600)
 """
-
-
-def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
 
 
 def _json(path: Path):  # type: ignore[no-untyped-def]
@@ -138,11 +128,6 @@ def test_closed_loop_heals_through_real_slurm(tmp_path: Path) -> None:
         if cluster is not None:
             slurm_down(short / "slurm")
         prometheus_down(prom_dir)
-        twin.send_signal(signal.SIGTERM)
-        try:
-            twin.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            twin.kill()
-            twin.wait()
+        stop_child(twin)
         twin_log.close()
         shutil.rmtree(short, ignore_errors=True)

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,26 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port, read_json, stop_child, wait_for
 from wattbit.ops.adapters.prometheus import PrometheusClient, prometheus_down, prometheus_up
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_for(check, timeout_s: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
 
 
 class Stack:
@@ -66,7 +48,7 @@ class Stack:
         ]
         self.log = open(tmp / "twin.log", "wb")
         self.twin = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=self.log)
-        info = wait_for(lambda: _read_json(tmp / "twin" / "twin.json"), 90, "the twin to listen")
+        info = wait_for(lambda: read_json(tmp / "twin" / "twin.json"), 90, "the twin to listen")
         self.twin_url = info["url"]
         self.prom_dir = tmp / "prom"
         self.prom = prometheus_up(
@@ -79,20 +61,8 @@ class Stack:
 
     def close(self) -> None:
         prometheus_down(self.prom_dir)
-        self.twin.send_signal(signal.SIGTERM)
-        try:
-            self.twin.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.twin.kill()
-            self.twin.wait()
+        stop_child(self.twin)
         self.log.close()
-
-
-def _read_json(path: Path):  # type: ignore[no-untyped-def]
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 @pytest.fixture(scope="module")
