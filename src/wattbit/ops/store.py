@@ -16,7 +16,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from wattbit.ops.detect.alerts import Alert
 
@@ -64,24 +64,27 @@ def connect_wal(path: Path, schema: str) -> sqlite3.Connection:
     return db
 
 
-class AlertStore:
-    """Alerts, data events and state in one SQLite file (WAL).
+class WalStore:
+    """One SQLite file in WAL mode with its schema applied (:func:`connect_wal`): the connection, closing it (also as
+    a context manager) and its journal mode. The alert store and the control loop's audit store build on it.
 
     Parameters
     ----------
     path
         The database file (created with its folder if missing).
+    schema
+        SQL run on opening (``CREATE TABLE IF NOT EXISTS ...``).
     """
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, schema: str) -> None:
         self.path = Path(path)
-        self.db = connect_wal(self.path, SCHEMA)
+        self.db = connect_wal(self.path, schema)
 
     def close(self) -> None:
         """Close the connection."""
         self.db.close()
 
-    def __enter__(self) -> AlertStore:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -91,6 +94,19 @@ class AlertStore:
     def journal_mode(self) -> str:
         """SQLite's journal mode (``wal``)."""
         return str(self.db.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+class AlertStore(WalStore):
+    """Alerts, data events and state in one SQLite file (WAL).
+
+    Parameters
+    ----------
+    path
+        The database file (created with its folder if missing).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path, SCHEMA)
 
     def add_alerts(self, alerts: Iterable[Alert]) -> int:
         """Insert or update alerts (by ``alert_id``) in one transaction; returns how many."""

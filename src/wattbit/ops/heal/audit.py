@@ -37,7 +37,7 @@ from typing import Any
 
 from wattbit.errors import WattbitInputError
 from wattbit.ops.heal.actions import STATUSES, Action, initial_status
-from wattbit.ops.store import connect_wal
+from wattbit.ops.store import WalStore
 
 #: Status -> statuses it may change to. ``recommended``, ``rejected``, ``applied``, ``abandoned``, ``superseded``
 #: are final.
@@ -183,7 +183,7 @@ def _record(row: tuple[Any, ...]) -> ActionRecord:
     return ActionRecord(**d)
 
 
-class AuditStore:
+class AuditStore(WalStore):
     """Actions, their audit log and the loop's state in one SQLite file (WAL); see the module docstring.
 
     Parameters
@@ -195,25 +195,9 @@ class AuditStore:
     """
 
     def __init__(self, path: Path | str, clock: Any = time.time) -> None:
-        self.path = Path(path)
+        super().__init__(path, SCHEMA)
         self.clock = clock
         self._lock = threading.RLock()
-        self.db = connect_wal(self.path, SCHEMA)
-
-    def close(self) -> None:
-        """Close the connection."""
-        self.db.close()
-
-    def __enter__(self) -> AuditStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def journal_mode(self) -> str:
-        """SQLite's journal mode (``wal``)."""
-        return str(self.db.execute("PRAGMA journal_mode").fetchone()[0])
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
