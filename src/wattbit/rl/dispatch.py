@@ -205,20 +205,32 @@ def _starts(obs: Observation, levers: SiteLevers) -> tuple[NDArray[np.int64], ND
         urgent = _urgent(obs)
         pick = np.arange(len(queue)) if max(budget) > 0 else np.flatnonzero(urgent)
         gangs, flags = queue.gpus[pick].tolist(), urgent[pick].tolist()
-        room_free, room_budget = max(free), max(budget)
-        for position, gang, is_urgent in zip(pick.tolist(), gangs, flags, strict=True):
-            rooms = free if is_urgent else budget
-            if gang > (room_free if is_urgent else room_budget):
-                continue
-            site = next(i for i, room in enumerate(rooms) if room >= gang)
-            free[site] -= gang
-            budget[site] = max(0, min(budget[site] - gang, free[site]))
-            chosen.append(position)
-            sites.append(site)
-            room_free, room_budget = max(free), max(budget)
-            if room_free == 0:
-                break
+        chosen, sites = first_come_first_served(free, budget, pick.tolist(), gangs, flags)
     return np.asarray(chosen, dtype=np.int64), np.asarray(sites, dtype=np.int64)
+
+
+def first_come_first_served(
+    free: list[int], budget: list[int], positions: list[int], gangs: list[int], urgent: list[bool]
+) -> tuple[list[int], list[int]]:
+    """Place jobs in queue order: each at the first site with room for its gang — free GPUs for an urgent job, the
+    admission budget otherwise — skipping a job that fits nowhere. ``free`` and ``budget`` (GPUs per site) are
+    updated in place; returns the positions started and their sites."""
+    chosen: list[int] = []
+    sites: list[int] = []
+    room_free, room_budget = max(free), max(budget)
+    for position, gang, is_urgent in zip(positions, gangs, urgent, strict=True):
+        rooms = free if is_urgent else budget
+        if gang > (room_free if is_urgent else room_budget):
+            continue
+        site = next(i for i, room in enumerate(rooms) if room >= gang)
+        free[site] -= gang
+        budget[site] = max(0, min(budget[site] - gang, free[site]))
+        chosen.append(position)
+        sites.append(site)
+        room_free, room_budget = max(free), max(budget)
+        if room_free == 0:
+            break
+    return chosen, sites
 
 
 def dispatch(obs: Observation, levers: SiteLevers) -> Actions:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from wattbit.rl.dispatch import URGENCY_WORK_RATE, SiteLevers
+from wattbit.rl.dispatch import URGENCY_WORK_RATE, SiteLevers, first_come_first_served
 from wattbit.rl.encoding import _FLEET_BOUNDS, ObservationScales, observation_bounds
 from wattbit.sim.engine import Engine
 from wattbit.sim.fleet import Fleet
@@ -54,24 +54,9 @@ class LeanRun:
         self, free: list[int], rooms: list[int], pick: list[int], urgent: list[bool]
     ) -> tuple[list[int], list[int]]:
         """Positions in the queue started and their sites (the rule of :func:`wattbit.rl.dispatch.dispatch`)."""
-        chosen: list[int] = []
-        sites: list[int] = []
         queue = self.engine.queue
         gangs = self._gangs[np.asarray(queue, dtype=np.int64)[pick]].tolist() if pick else []
-        room_free, room_budget = max(free), max(rooms)
-        for position, gang, is_urgent in zip(pick, gangs, urgent, strict=True):
-            budget = free if is_urgent else rooms
-            if gang > (room_free if is_urgent else room_budget):
-                continue
-            site = next(i for i, room in enumerate(budget) if room >= gang)
-            free[site] -= gang
-            rooms[site] = max(0, min(rooms[site] - gang, free[site]))
-            chosen.append(position)
-            sites.append(site)
-            room_free, room_budget = max(free), max(rooms)
-            if room_free == 0:
-                break
-        return chosen, sites
+        return first_come_first_served(free, rooms, pick, gangs, urgent)
 
     def _baseline(self, free: list[int]) -> tuple[list[int], list[int], int]:
         """First come, first served on the first site where the gang fits (every admission level at 1)."""
