@@ -111,7 +111,8 @@ def test_kill_9_at_random_points_then_resume_gives_identical_files(tmp_path: Pat
             os.kill(proc.pid, signal.SIGKILL)  # the process this test started, by its id
             proc.wait()
             kills += 1
-            assert not (out / "summary.json").exists()  # no result that looks complete
+            if (out / "summary.json").exists():  # killed after the last result file: it must be complete
+                break
             if kills >= 2:
                 break
         else:
