@@ -105,35 +105,12 @@ def site_energy_model(
             busy[i, level] = _per_gpu_w(plant, kind_gpu_power_w(gpu, BUSY_KIND, None if frac >= 1.0 else cap))
             # H100-hours of training work per GPU-hour: the cap's throughput times the model's speed
             thr[i, level] = kind_throughput_factor(gpu, cap, BUSY_KIND) * gpu.training_speed
-        # facility power on a fine grid of IT loads, at the best setpoint of each step
-        loads = fine * rated[i]
-        best: FloatArray | None = None
-        for sp in setpoint_candidates(plant, setpoint_headroom_k):
-            grid = np.broadcast_to(loads, (t, _FINE_POINTS))
-            f = site_power(
-                plant,
-                grid.ravel(),
-                np.repeat(tdb[:, i], _FINE_POINTS),
-                np.repeat(twb[:, i], _FINE_POINTS),
-                np.full(t * _FINE_POINTS, sp),
-            ).facility_w.reshape(t, _FINE_POINTS)
-            total = f.sum(axis=1)
-            if best is None:
-                best, supply[:, i] = f, sp
-            else:
-                better = total < best.sum(axis=1)
-                best[better], supply[better, i] = f[better], sp
-        assert best is not None
-        for k in range(lines):
-            lo, hi = np.searchsorted(fine, knots[k]), np.searchsorted(fine, knots[k + 1] - 1e-12)
-            x0, x1 = loads[lo], loads[min(hi, _FINE_POINTS - 1)]
-            y0, y1 = best[:, lo], best[:, min(hi, _FINE_POINTS - 1)]
-            slope = (y1 - y0) / (x1 - x0)
-            chord = y0[:, None] + slope[:, None] * (loads[None, :] - x0)  # (T, fine)
-            excess = np.max(chord - best, axis=1)  # how far the chord rises above the curve anywhere
-            line_b[:, i, k] = slope
-            # plus a margin for curvature between the fine grid's points (measured < 1e-4 of facility power)
-            line_a[:, i, k] = y0 - slope * x0 - np.maximum(excess, 0.0) - _CURVATURE_MARGIN * best[:, -1]
+        # the physics of each distinct weather row once: forecasts repeat rows (persistence holds a value for the
+        # whole horizon, hourly observations fill four 15-minute steps), and every row's lines depend on it alone
+        rows, back = np.unique(np.stack([tdb[:, i], twb[:, i]], axis=1), axis=0, return_inverse=True)
+        back = back.reshape(-1)
+        a_u, b_u, supply_u = _facility_lines(plant, rated[i] * fine, rows[:, 0], rows[:, 1], knots, setpoint_headroom_k)
+        line_a[:, i, :], line_b[:, i, :], supply[:, i] = a_u[back], b_u[back], supply_u[back]
     return SiteEnergyModel(
         idle_w_per_gpu=idle,
         inference_w_per_gpu=inference,
@@ -145,3 +122,48 @@ def site_energy_model(
         line_b=line_b,
         supply_temp_c=supply,
     )
+
+
+def _facility_lines(
+    plant: SitePlant,
+    loads_w: FloatArray,
+    temp_db_c: FloatArray,
+    temp_wb_c: FloatArray,
+    knots: FloatArray,
+    setpoint_headroom_k: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Facility lower-bound lines ``(a [W], b)`` per weather row and chord, and each row's best supply setpoint.
+
+    ``loads_w`` is the fine grid of IT loads [W] the curve is evaluated on; ``knots`` the chords' ends as shares of
+    the grid (``lines + 1`` values from 0 to 1). Rows are independent of one another.
+    """
+    t, n_fine, lines = len(temp_db_c), len(loads_w), len(knots) - 1
+    fine = np.linspace(0.0, 1.0, n_fine)
+    line_a, line_b, supply = np.zeros((t, lines)), np.zeros((t, lines)), np.zeros(t)
+    # facility power on the fine grid of IT loads, at the best setpoint of each row
+    best: FloatArray | None = None
+    for sp in setpoint_candidates(plant, setpoint_headroom_k):
+        f = site_power(
+            plant,
+            np.broadcast_to(loads_w, (t, n_fine)).ravel(),
+            np.repeat(temp_db_c, n_fine),
+            np.repeat(temp_wb_c, n_fine),
+            np.full(t * n_fine, sp),
+        ).facility_w.reshape(t, n_fine)
+        if best is None:
+            best, supply[:] = f, sp
+        else:
+            better = f.sum(axis=1) < best.sum(axis=1)
+            best[better], supply[better] = f[better], sp
+    assert best is not None
+    for k in range(lines):
+        lo, hi = np.searchsorted(fine, knots[k]), np.searchsorted(fine, knots[k + 1] - 1e-12)
+        x0, x1 = loads_w[lo], loads_w[min(hi, n_fine - 1)]
+        y0, y1 = best[:, lo], best[:, min(hi, n_fine - 1)]
+        slope = (y1 - y0) / (x1 - x0)
+        chord = y0[:, None] + slope[:, None] * (loads_w[None, :] - x0)  # (rows, fine)
+        excess = np.max(chord - best, axis=1)  # how far the chord rises above the curve anywhere
+        line_b[:, k] = slope
+        # plus a margin for curvature between the fine grid's points (measured < 1e-4 of facility power)
+        line_a[:, k] = y0 - slope * x0 - np.maximum(excess, 0.0) - _CURVATURE_MARGIN * best[:, -1]
+    return line_a, line_b, supply
