@@ -41,9 +41,16 @@ def test_shared_parse_gives_each_site_what_its_own_parse_gives(tmp_path: Path, m
     separate = {site.name: load_site_signals(site, scenario.period) for site in scenario.sites}
 
     parsed: list[Any] = []
+
+    def counted(real: Any) -> Any:
+        def read(*args: Any, **kwargs: Any) -> Any:
+            parsed.append(args)
+            return real(*args, **kwargs)
+
+        return read
+
     for name in ("read_with", "read_wattbit_signals"):
-        real = getattr(signals_module, name)
-        monkeypatch.setattr(signals_module, name, lambda *a, _real=real, **k: parsed.append(a) or _real(*a, **k))
+        monkeypatch.setattr(signals_module, name, counted(getattr(signals_module, name)))
     signals, provenance = load_scenario_signals(scenario)
 
     assert len(parsed) == 4  # the CSV and the three built-in signal files, once each (fukushima's for four kinds)
