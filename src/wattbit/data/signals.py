@@ -449,7 +449,7 @@ def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], 
     """Signals and provenance of every site of ``scenario``, keyed by site name.
 
     Each data file is parsed once, and sites with the same data sources, altitude and grid area (all a site's
-    signals depend on besides its name) share one computation: its frame (copy-on-write) and its provenance with
+    signals depend on besides its name) share one computation: its frame (copied) and its provenance with
     the site's own name in every note and fill, exactly as a separate :func:`load_site_signals` call gives them.
     """
     signals: dict[str, pd.DataFrame] = {}
@@ -462,7 +462,7 @@ def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], 
             if key not in shared:
                 shared[key] = _load_unnamed(site, scenario.period, reads)
             frame, prov = shared[key]
-            signals[site.name], provenance[site.name] = frame.copy(deep=False), _renamed(prov, site.name)
+            signals[site.name], provenance[site.name] = frame.copy(deep=not _COPY_ON_WRITE), _renamed(prov, site.name)
         except DataFormatError as exc:
             if exc.path is None or Path(exc.path).exists() or exc.path not in scenario.relative_paths:
                 raise
@@ -471,6 +471,10 @@ def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], 
             ) from exc
     return signals, provenance
 
+
+#: pandas 3 copies a frame's data on the first write (copy-on-write), so sites may share theirs until then; older
+#: pandas gives each site its own copy.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 
 #: Stands for the site's name in a shared computation; a NUL cannot occur in a scenario's names or a data file's
 #: notes, so every occurrence in the provenance is the name and nothing else.
