@@ -320,7 +320,7 @@ def report(cases: list[dict[str, Any]], machine: dict[str, Any]) -> str:
         verdict = f"target <= {wall_target:.0f} s: {'met' if c['best']['total_s'] <= wall_target else 'MISSED'}"
         if mem_target is not None:
             verdict += (
-                f"; <= {mem_target:.0f} GB: {'met' if c['rss_gib_max'] * 2**30 / 1e9 <= mem_target else 'MISSED'}"
+                f"; <= {mem_target:.3g} GB: {'met' if c['rss_gib_max'] * 2**30 / 1e9 <= mem_target else 'MISSED'}"
             )
         lines.append(
             f"- {c['name']}: {verdict}{' (period cut: target applies to a full year)' if c['end'] else ''}. "
