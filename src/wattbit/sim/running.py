@@ -50,13 +50,17 @@ class RunningSlots:
         self.n = 0
         self.pending = 0  # columns with overhead still to pay
 
-    def add(self, block: NDArray[np.float64]) -> None:
-        """Append the columns of ``block`` (rows as in the module docstring, one column per starting job)."""
-        m = block.shape[1]
+    def reserve(self, m: int) -> None:
+        """Make room for ``m`` more columns (the block doubles when full)."""
         if self.n + m > self.data.shape[1]:
             grown = np.zeros((ROWS, max(2 * self.data.shape[1], self.n + m)))
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
+
+    def add(self, block: NDArray[np.float64]) -> None:
+        """Append the columns of ``block`` (rows as in the module docstring, one column per starting job)."""
+        m = block.shape[1]
+        self.reserve(m)
         self.data[:, self.n : self.n + m] = block
         self.n += m
         if self.pending or (block[PEND] > 0).any():
