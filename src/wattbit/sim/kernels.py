@@ -175,3 +175,30 @@ def progress(
             pending += 1
         kept += 1
     return kept, pending, finished[:n_done]
+
+
+@njit(**_JIT)
+def first_fit(gangs: NDArray[np.int64], free: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """First come, first served on the first site where each gang fits: positions in ``gangs`` (queue order)
+    started, in order, and their sites; ``free`` is decreased by the started gangs. A gang larger than every
+    site's room is passed over (later, smaller ones may start); the scan stops once no site has room.
+    """  # pragma: no cover - compiled
+    picked = np.empty(gangs.size, dtype=np.int64)
+    sites = np.empty(gangs.size, dtype=np.int64)
+    m = 0
+    room = free.max() if free.size else 0
+    for i in range(gangs.size):
+        g = gangs[i]
+        if g > room:
+            continue
+        for s in range(free.size):
+            if free[s] >= g:
+                free[s] -= g
+                picked[m] = i
+                sites[m] = s
+                m += 1
+                room = free.max()
+                break
+        if room == 0:
+            break
+    return picked[:m], sites[:m]
