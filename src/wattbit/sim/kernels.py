@@ -10,17 +10,39 @@ next to this file (``cache=True``); division by zero gives IEEE infinities and N
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
 import numpy as np
-from numba import njit
 from numpy.typing import NDArray
 
 from wattbit.sim.records import DONE, QUEUED, RUNNING
 from wattbit.sim.running import CELL, CLASS, GANG, IVL, JOB, PEND, RATE, REM, SINCE, SITE, STATIC_ROWS
 
 _JIT = {"cache": True, "error_model": "numpy", "nogil": True}
+_F = TypeVar("_F", bound=Callable[..., Any])
 
 
-@njit(**_JIT)
+def njit(fn: _F) -> _F:
+    """``fn`` compiled by numba on its first call (numba is imported then, not when the engine is); the plain
+    Python function stays available as ``.py_func`` (tests run both)."""
+    compiled: Any = None
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        nonlocal compiled
+        if compiled is None:
+            import numba
+
+            compiled = numba.njit(**_JIT)(fn)
+        return compiled(*args)
+
+    call.py_func = fn  # type: ignore[attr-defined]
+    return cast(_F, call)
+
+
+@njit
 def accept_starts(
     job: NDArray[np.int64],
     site: NDArray[np.int64],
@@ -59,7 +81,7 @@ def accept_starts(
     return accepted[:m], away[:m]
 
 
-@njit(**_JIT)
+@njit
 def slot_starts(
     js: NDArray[np.int64],
     ss: NDArray[np.int64],
@@ -112,7 +134,7 @@ def slot_starts(
     return pending
 
 
-@njit(**_JIT)
+@njit
 def progress(
     slots: NDArray[np.float64],
     n: int,
@@ -177,7 +199,7 @@ def progress(
     return kept, pending, finished[:n_done]
 
 
-@njit(**_JIT)
+@njit
 def first_fit(gangs: NDArray[np.int64], free: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """First come, first served on the first site where each gang fits: positions in ``gangs`` (queue order)
     started, in order, and their sites; ``free`` is decreased by the started gangs. A gang larger than every
