@@ -85,7 +85,9 @@ class LeanRun:
         jobs = queue[chosen].tolist()
         return jobs, sites, int(gangs.sum()) - int(gangs[chosen].sum())
 
-    def _caps(self, levers: SiteLevers, jobs: list[int], sites: list[int]) -> NDArray[np.float64] | None:
+    def _caps(
+        self, levers: SiteLevers, jobs: list[int] | NDArray[np.int64], sites: list[int] | NDArray[np.int64]
+    ) -> NDArray[np.float64] | None:
         """The sites' caps, lifted where a job cannot afford a capped step (as ``dispatch._guarded_caps``)."""
         caps = levers.gpu_cap_w
         if np.isnan(caps).all():
@@ -116,8 +118,8 @@ class LeanRun:
         for _ in range(steps):
             free_arr = eng.begin()
             if not eng.queue or free_arr.max() <= 0:
-                jobs: list[int] = []
-                sites: list[int] = []
+                jobs: list[int] | NDArray[np.int64] = []
+                sites: list[int] | NDArray[np.int64] = []
                 queued = int(self._gangs[eng.queue].sum()) if eng.queue else 0
             elif neutral:
                 jobs, sites, queued = self._baseline(free_arr)

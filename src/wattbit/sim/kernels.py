@@ -20,7 +20,6 @@ from numpy.typing import NDArray
 from wattbit.sim.records import DONE, QUEUED, RUNNING
 from wattbit.sim.running import CELL, CLASS, GANG, IVL, JOB, PEND, RATE, REM, SINCE, SITE, STATIC_ROWS
 
-_JIT = {"cache": True, "error_model": "numpy", "nogil": True}
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
@@ -35,7 +34,8 @@ def njit(fn: _F) -> _F:
         if compiled is None:
             import numba
 
-            compiled = numba.njit(**_JIT)(fn)
+            # cached next to this file; IEEE division (inf, NaN) as numpy's, not ZeroDivisionError
+            compiled = numba.njit(fn, cache=True, error_model="numpy", nogil=True)
         return compiled(*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
