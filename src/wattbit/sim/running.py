@@ -57,15 +57,6 @@ class RunningSlots:
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
 
-    def add(self, block: NDArray[np.float64]) -> None:
-        """Append the columns of ``block`` (rows as in the module docstring, one column per starting job)."""
-        m = block.shape[1]
-        self.reserve(m)
-        self.data[:, self.n : self.n + m] = block
-        self.n += m
-        if self.pending or (block[PEND] > 0).any():
-            self.count_pending()
-
     def remove(self, columns: NDArray[np.int64]) -> None:
         """Squeeze ``columns`` out (their jobs stopped or finished); the others keep their order."""
         keep = np.ones(self.n, dtype=bool)
@@ -73,14 +64,6 @@ class RunningSlots:
         m = self.n - len(columns)
         self.data[:, :m] = self.data[:, : self.n][:, keep]
         self.n = m
-        if self.pending:
-            self.count_pending()
-
-    def keep(self, mask: NDArray[np.bool_]) -> None:
-        """Keep the columns where ``mask`` (over the ``n`` in use) is True, in their order; squeeze out the rest."""
-        kept = self.data[:, : self.n][:, mask]
-        self.n = kept.shape[1]
-        self.data[:, : self.n] = kept
         if self.pending:
             self.count_pending()
 
