@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from wattbit.sim.kernels import first_fit
 from wattbit.sim.policy import Actions, Observation
 
 
@@ -22,23 +23,12 @@ class BaselinePolicy:
 
     def decide(self, obs: Observation) -> Actions:
         """Start every queued job, in submit order, on the first site where its gang fits."""
-        free = obs.gpus_free.tolist()  # a handful of sites: plain integers are faster than numpy here
-        room = max(free, default=0)
-        jobs, sites = [], []
-        for job, gpus in zip(obs.queue.job.tolist(), obs.queue.gpus.tolist(), strict=True):
-            if gpus > room:
-                continue
-            for site, available in enumerate(free):
-                if available >= gpus:
-                    free[site] -= gpus
-                    jobs.append(job)
-                    sites.append(site)
-                    room = max(free)
-                    break
-            if room == 0:
-                break
+        free = np.array(obs.gpus_free, dtype=np.int64)  # the policy's own copy
+        queue = obs.queue
+        picked, sites = first_fit(np.asarray(queue.gpus, dtype=np.int64), free)
+        jobs = np.asarray(queue.job, dtype=np.int64)[picked]
         return Actions(
-            start_job=np.asarray(jobs, dtype=np.int64),
-            start_site=np.asarray(sites, dtype=np.int64),
+            start_job=jobs,
+            start_site=sites,
             battery_rule="self_consumption",
         )

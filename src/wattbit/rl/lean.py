@@ -20,6 +20,7 @@ from wattbit.rl.dispatch import URGENCY_WORK_RATE, SiteLevers, first_come_first_
 from wattbit.rl.encoding import _FLEET_BOUNDS, ObservationScales, observation_bounds
 from wattbit.sim.engine import Engine
 from wattbit.sim.fleet import Fleet
+from wattbit.sim.kernels import first_fit
 from wattbit.sim.policy import Actions
 from wattbit.sim.running import JOB, REM, SITE
 from wattbit.units import Float32Array
@@ -58,28 +59,12 @@ class LeanRun:
         gangs = self._gangs[np.asarray(queue, dtype=np.int64)[pick]].tolist() if pick else []
         return first_come_first_served(free, rooms, pick, gangs, urgent)
 
-    def _baseline(self, free: list[int]) -> tuple[list[int], list[int], int]:
+    def _baseline(self, free: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64], int]:
         """First come, first served on the first site where the gang fits (every admission level at 1)."""
-        queue = self.engine.queue
-        jobs: list[int] = []
-        sites: list[int] = []
-        room = max(free)
-        gangs = self._gangs[queue].tolist()
-        started_gpus = 0
-        for job, gang in zip(queue, gangs, strict=True):
-            if gang > room:
-                continue
-            for site, available in enumerate(free):
-                if available >= gang:
-                    free[site] -= gang
-                    jobs.append(job)
-                    sites.append(site)
-                    started_gpus += gang
-                    room = max(free)
-                    break
-            if room == 0:
-                break
-        return jobs, sites, sum(gangs) - started_gpus
+        queue = np.asarray(self.engine.queue, dtype=np.int64)
+        gangs = self._gangs[queue]
+        picked, sites = first_fit(gangs, free.copy())
+        return queue[picked], sites, int(gangs.sum()) - int(gangs[picked].sum())
 
     def _levered(self, free_arr: NDArray[np.int64], levers: SiteLevers) -> tuple[list[int], list[int], int]:
         """Starts under admission budgets, urgent jobs on every free GPU (:func:`wattbit.rl.dispatch._starts`)."""
@@ -100,7 +85,9 @@ class LeanRun:
         jobs = queue[chosen].tolist()
         return jobs, sites, int(gangs.sum()) - int(gangs[chosen].sum())
 
-    def _caps(self, levers: SiteLevers, jobs: list[int], sites: list[int]) -> NDArray[np.float64] | None:
+    def _caps(
+        self, levers: SiteLevers, jobs: list[int] | NDArray[np.int64], sites: list[int] | NDArray[np.int64]
+    ) -> NDArray[np.float64] | None:
         """The sites' caps, lifted where a job cannot afford a capped step (as ``dispatch._guarded_caps``)."""
         caps = levers.gpu_cap_w
         if np.isnan(caps).all():
@@ -131,11 +118,11 @@ class LeanRun:
         for _ in range(steps):
             free_arr = eng.begin()
             if not eng.queue or free_arr.max() <= 0:
-                jobs: list[int] = []
-                sites: list[int] = []
+                jobs: list[int] | NDArray[np.int64] = []
+                sites: list[int] | NDArray[np.int64] = []
                 queued = int(self._gangs[eng.queue].sum()) if eng.queue else 0
             elif neutral:
-                jobs, sites, queued = self._baseline(free_arr.tolist())
+                jobs, sites, queued = self._baseline(free_arr)
             else:
                 jobs, sites, queued = self._levered(free_arr, levers)
             waiting_gpu_h += queued * eng.fleet.step_h

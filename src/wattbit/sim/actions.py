@@ -15,9 +15,9 @@ from numpy.typing import NDArray
 
 from wattbit.physics.battery import battery_step
 from wattbit.physics.gpu_load import class_throughput_factor
+from wattbit.sim import kernels
 from wattbit.sim.policy import Actions, JobView, Observation, read_only
-from wattbit.sim.records import RUNNING
-from wattbit.sim.running import CELL, CLASS, GANG, JOB, PEND, RATE, REM, ROWS, SINCE, SITE, STATIC_ROWS
+from wattbit.sim.running import CLASS, GANG, JOB, SITE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -75,62 +75,39 @@ def start_jobs(eng: Engine, k: int, job: NDArray[np.int64], site: NDArray[np.int
         return 0
     if not len(eng.jobs):
         return int(job.size)
-    n_s, job_list, site_list = len(free), job.tolist(), site.tolist()
-    if min(job_list) >= 0 and max(job_list) < len(eng.jobs) and min(site_list) >= 0 and max(site_list) < n_s:
-        in_range = [True] * len(job_list)
-        cand = job
-    else:
-        mask = (site >= 0) & (site < n_s) & (job >= 0) & (job < len(eng.jobs))
-        in_range, cand = mask.tolist(), np.where(mask, job, 0)
-    home = rec.data_site[cand].tolist()
-    movable = eng.jobs.migratable[cand].tolist()
-    gang_of = eng._gangs[cand].tolist()
-    room = free.tolist()
-    queued = eng._queued
-    taken: set[int] = set()
-    accepted: list[int] = []
-    away: list[bool] = []
-    for i, (j, st, ok, h, g) in enumerate(zip(job_list, site_list, in_range, home, gang_of, strict=True)):
-        if not ok or j not in queued:
-            continue
-        moves = h >= 0 and h != st
-        if moves and not movable[i]:
-            continue
-        if room[st] >= g and j not in taken:
-            room[st] -= g
-            taken.add(j)
-            accepted.append(i)
-            away.append(moves)
-    if not accepted:
+    acc, away = kernels.accept_starts(
+        job.ravel(), site.ravel(), free, rec.state, rec.data_site, eng.jobs.migratable, eng._gangs
+    )
+    if not acc.size:
         return int(job.size)
-    acc = np.asarray(accepted, dtype=np.int64)
-    js, ss = job[acc], site[acc]
-    if any(away):
-        moved = js[np.asarray(away)]
-        rec.pending_overhead_h[moved] += eng.transfer_h[moved]
-        rec.migrations[moved] += 1
-    free[:] = room
-    rec.state[js] = RUNNING
-    rec.site[js] = ss
-    rec.data_site[js] = ss
-    first = js[rec.first_start_step[js] < 0]
-    rec.first_start_step[first] = k
-    block = np.empty((ROWS, js.size))
-    block[:STATIC_ROWS] = eng._static[:, js]
-    block[RATE] *= eng._site_speed[ss]
-    block[SITE] = ss
-    block[CELL] = ss * eng._n_classes + block[CLASS]
-    block[REM] = rec.remaining_h[js]
-    block[PEND] = rec.pending_overhead_h[js]
-    block[SINCE] = rec.since_checkpoint_h[js]
-    eng._slots.add(block)
-    cells = np.bincount(block[CELL].astype(np.int64), weights=block[GANG], minlength=eng.busy_class.size)
-    cells_class = cells.astype(np.int64).reshape(eng.busy_class.shape)
-    eng.busy_class += cells_class
-    eng.busy += cells_class.sum(axis=1)
+    js, ss = job.ravel()[acc], site.ravel()[acc]
+    slots = eng._slots
+    slots.reserve(js.size)
+    slots.pending = kernels.slot_starts(
+        js,
+        ss,
+        away,
+        k,
+        rec.site,
+        rec.data_site,
+        rec.first_start_step,
+        rec.migrations,
+        rec.remaining_h,
+        rec.pending_overhead_h,
+        rec.since_checkpoint_h,
+        eng.transfer_h,
+        eng._static,
+        eng._site_speed,
+        slots.data,
+        slots.n,
+        eng.busy_class,
+        eng.busy,
+    )
+    slots.n += js.size
+    taken = set(js.tolist())
     eng.running.update(taken)
     eng.queue = [j for j in eng.queue if j not in taken]
-    queued -= taken
+    eng._queued -= taken
     return int(job.size - acc.size)
 
 

@@ -36,6 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.physics.gpu_load import POWER_CLASSES, draw_power_classes
+from wattbit.sim import kernels
 from wattbit.sim.actions import apply_actions, capped_rate, observation
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
@@ -53,9 +54,6 @@ from wattbit.sim.records import (  # noqa: F401 - re-exported: the engine's reco
     steps_of,
 )
 from wattbit.sim.running import (
-    CELL,
-    GANG,
-    IVL,
     JOB,
     PEND,
     RATE,
@@ -376,60 +374,31 @@ class Engine:
         apply_actions(self, k, actions, free)
 
     def _progress(self, k: int) -> None:
+        """Advance the running jobs through step ``k``; record and take out those that finish
+        (:func:`wattbit.sim.kernels.progress`)."""
         slots = self._slots
         n = slots.n
         if n == 0:
             return
-        rec, step_h, d = self._jrec, self.fleet.step_h, slots.data
+        rec, d = self._jrec, slots.data
         rate = capped_rate(self, k, d[RATE, :n]) if self._capped else d[RATE, :n]
-        working_h: float | NDArray[np.float64] = step_h
-        paid: float | NDArray[np.float64] = 0.0
-        if slots.pending:
-            pending = d[PEND, :n]
-            paid = np.minimum(pending, step_h)
-            working_h = step_h - paid
-            paying = np.flatnonzero(paid > 0)
-            pending -= paid
-            rec.overhead_h[d[JOB, paying].astype(np.int64)] += paid[paying]
-            slots.count_pending()
-        before = d[REM, :n]
-        after = before - working_h * rate
-        since = d[SINCE, :n]
-        np.add(since, working_h, out=since)
-        np.mod(since, d[IVL, :n], out=since)
-        done = after <= 1e-9
-        if not done.any():
-            d[REM, :n] = after
-            return
-        idx = np.flatnonzero(done)
-        before_h, rate = before[idx], rate[idx]
-        d[REM, :n] = after
-        self._finish(k, idx, before_h, rate, paid[idx] if isinstance(paid, np.ndarray) else 0.0)
-        slots.keep(~done)
-
-    def _finish(
-        self,
-        k: int,
-        idx: NDArray[np.int64],
-        before_h: NDArray[np.float64],
-        rate: NDArray[np.float64],
-        paid_h: float | NDArray[np.float64],
-    ) -> None:
-        """Columns ``idx`` of the running block finished their work in step ``k``: record them (the caller takes
-        them out of the block)."""
-        rec, d, step_h = self._jrec, self._slots.data, self.fleet.step_h
-        jd = d[JOB, idx].astype(np.int64)
-        frac = (paid_h + np.maximum(before_h, 0.0) / rate) / step_h
-        rec.finish_step[jd] = k + np.minimum(frac, 1.0)
-        rec.remaining_h[jd] = 0.0
-        rec.pending_overhead_h[jd] = d[PEND, idx]
-        rec.since_checkpoint_h[jd] = d[SINCE, idx]
-        rec.state[jd] = DONE
-        freed = np.bincount(d[CELL, idx].astype(np.int64), weights=d[GANG, idx], minlength=self.busy_class.size)
-        freed_class = freed.astype(np.int64).reshape(self.busy_class.shape)
-        self.busy_class -= freed_class
-        self.busy -= freed_class.sum(axis=1)
-        self.running.difference_update(jd.tolist())
+        slots.n, slots.pending, finished = kernels.progress(
+            d,
+            n,
+            rate,
+            self.fleet.step_h,
+            k,
+            rec.overhead_h,
+            rec.finish_step,
+            rec.remaining_h,
+            rec.pending_overhead_h,
+            rec.since_checkpoint_h,
+            rec.state,
+            self.busy_class,
+            self.busy,
+        )
+        if finished.size:
+            self.running.difference_update(finished.tolist())
 
     # ------------------------------------------------------------------------------------------ stepping API
     def observe(self) -> Observation:

@@ -50,17 +50,12 @@ class RunningSlots:
         self.n = 0
         self.pending = 0  # columns with overhead still to pay
 
-    def add(self, block: NDArray[np.float64]) -> None:
-        """Append the columns of ``block`` (rows as in the module docstring, one column per starting job)."""
-        m = block.shape[1]
+    def reserve(self, m: int) -> None:
+        """Make room for ``m`` more columns (the block doubles when full)."""
         if self.n + m > self.data.shape[1]:
             grown = np.zeros((ROWS, max(2 * self.data.shape[1], self.n + m)))
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
-        self.data[:, self.n : self.n + m] = block
-        self.n += m
-        if self.pending or (block[PEND] > 0).any():
-            self.count_pending()
 
     def remove(self, columns: NDArray[np.int64]) -> None:
         """Squeeze ``columns`` out (their jobs stopped or finished); the others keep their order."""
@@ -69,14 +64,6 @@ class RunningSlots:
         m = self.n - len(columns)
         self.data[:, :m] = self.data[:, : self.n][:, keep]
         self.n = m
-        if self.pending:
-            self.count_pending()
-
-    def keep(self, mask: NDArray[np.bool_]) -> None:
-        """Keep the columns where ``mask`` (over the ``n`` in use) is True, in their order; squeeze out the rest."""
-        kept = self.data[:, : self.n][:, mask]
-        self.n = kept.shape[1]
-        self.data[:, : self.n] = kept
         if self.pending:
             self.count_pending()
 
