@@ -40,7 +40,13 @@ import numpy as np
 
 from wattbit.opt.capacity.diagnose import TARGET_SLACK_WEIGHT
 from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem, unit_costs
-from wattbit.opt.capacity.site_dispatch import CapacityLayout, DispatchResult, Penalties, SiteDispatchLP
+from wattbit.opt.capacity.site_dispatch import (
+    CapacityLayout,
+    DispatchResult,
+    Penalties,
+    SiteDispatchLP,
+    twin_cut,
+)
 from wattbit.opt.capacity.site_pool import SitePool, idle_to_zero
 from wattbit.opt.errors import SolveError
 from wattbit.opt.highs import INF, new_highs
@@ -227,6 +233,7 @@ class _Master:
                 (lay.grid, problem.max_connection_mw[s]),
             ):
                 self._add_row(-INF, 0.0, [self.col(s, j), build], [1.0, -limit])
+        self._useful_power_rows()
         coef = problem.target_coefficient()
         for k, stage in enumerate(problem.stages):
             cols, vals = self._it_terms(coef * np.asarray(stage.available, dtype=float)[:, None])
@@ -246,6 +253,30 @@ class _Master:
             cols += [self.col(s, lay.dirty) for s in range(len(problem.sites))]
             self._add_row(-INF, 0.0, cols, vals + [1.0] * len(problem.sites))
 
+    def _useful_power_rows(self) -> None:
+        """Battery power at most the site's peak facility load, connection at most that plus the battery's charge.
+
+        No dispatch uses more (nothing is exported), so where the site's grid prices and the capacities' costs are
+        not negative these rows keep every optimum (at a negative price, more import or more charging than the load
+        could pay, so the site gets no rows); the peak is bounded by the sum over options of each option's highest
+        hourly factor. They keep the master's
+        early points, whose cuts are linear extrapolations, from hundreds of MW of battery that no dispatch can use,
+        which made the sites' LPs take tens of thousands of simplex iterations.
+        """
+        problem, lay = self.problem, self.lay
+        if self.elastic:
+            return
+        peak = problem.facility_mw_per_it_mw.max(axis=2)  # (S, O)
+        for s in range(len(problem.sites)):
+            if problem.price_per_mwh[s].min(initial=0.0) < 0.0:
+                continue
+            its = [self.col(s, o) for o in range(lay.n_options) if problem.allowed[s, o]]
+            loads = [-float(peak[s, o]) for o in range(lay.n_options) if problem.allowed[s, o]]
+            if problem.battery_cost_per_mw[s] >= 0.0:
+                self._add_row(-INF, 0.0, [self.col(s, lay.power), *its], [1.0, *loads])
+            if problem.connection_cost_per_mw[s] >= 0.0:
+                self._add_row(-INF, 0.0, [self.col(s, lay.grid), self.col(s, lay.power), *its], [1.0, -1.0, *loads])
+
     def _it_terms(self, coef: FloatArray) -> tuple[list[int], list[float]]:
         cols, vals = [], []
         for s in range(len(self.problem.sites)):
@@ -255,13 +286,12 @@ class _Master:
                     vals.append(float(coef[s, o]))
         return cols, vals
 
-    def add_cut(self, s: int, result: DispatchResult, at: FloatArray) -> None:
+    def add_cut(self, s: int, value: float, grad: FloatArray, at: FloatArray) -> None:
         """``theta_s >= value + grad (K_s - at)``."""
-        grad = result.gradient
         keep = np.flatnonzero(np.abs(grad) > 1e-12)
         cols = [self.col(s, int(j)) for j in keep] + [self.col(s, self.lay.size + 1)]
-        rhs = result.value - float(grad @ at)
-        if abs(rhs) <= 1e-9 * max(abs(result.value), float(np.abs(grad) @ np.abs(at)), 1.0):
+        rhs = value - float(grad @ at)
+        if abs(rhs) <= 1e-9 * max(abs(value), float(np.abs(grad) @ np.abs(at)), 1.0):
             rhs = 0.0  # cancellation noise
         self._add_row(rhs, INF, cols, [*(-grad[keep]), 1.0])
 
@@ -404,7 +434,8 @@ def solve_benders(
         best_k = _initial_point(problem)
         sites.start(best_k)
         for start in _initial_points(problem, best_k, master.lay):
-            _evaluate(master, sites, start, stats, led=True)  # cuts at spread-out points (not candidate plans)
+            _evaluate_groups(master, sites, start, stats)  # cuts at spread-out points (not candidate plans)
+        sites.start_followers()
         ok, best_k, _ = _loop(
             problem, master, sites, cost, best_k, stats, rel_gap, max_iterations, alpha, t0, time_limit_s
         )
@@ -476,18 +507,35 @@ def _loop(
     return True, best_k, best_results
 
 
-def _evaluate(
-    master: _Master, sites: SitePool, k: FloatArray, stats: BendersStats, led: bool = False
-) -> list[DispatchResult]:
+def _evaluate(master: _Master, sites: SitePool, k: FloatArray, stats: BendersStats) -> list[DispatchResult]:
     """Solve every site's dispatch at ``k`` and add its cut (sites whose capacities did not move since their last
-    solve are not solved again, and their cut is already in the master)."""
+    solve are not solved again, and their cut is already in the master), and each new cut's twins."""
     t1 = time.perf_counter()
-    results = sites.solve_led(k) if led else sites.solve(k)
+    results = sites.solve(k)
     for s, result in enumerate(results):
         last = sites.cut_at[s]
         if last is None or not np.array_equal(last, k[s]):
-            master.add_cut(s, result, k[s])
+            _add_cuts(master, sites, s, result, k[s], stats)
             sites.cut_at[s] = k[s].copy()
-            stats.cuts += 1
     stats.dispatch_s += time.perf_counter() - t1
     return results
+
+
+def _evaluate_groups(master: _Master, sites: SitePool, k: FloatArray, stats: BendersStats) -> None:
+    """Cuts at ``k`` from one site of each group of twins (the others get theirs from it), for the first points."""
+    t1 = time.perf_counter()
+    which = sites.group_firsts
+    for s, result in zip(which, sites.solve_led(k, which), strict=True):
+        _add_cuts(master, sites, s, result, k[s], stats)
+        sites.cut_at[s] = k[s].copy()
+    stats.dispatch_s += time.perf_counter() - t1
+
+
+def _add_cuts(
+    master: _Master, sites: SitePool, s: int, result: DispatchResult, at: FloatArray, stats: BendersStats
+) -> None:
+    """Site ``s``'s cut at ``at`` and the cut it gives each of its twins (:func:`twin_cut`)."""
+    master.add_cut(s, result.value, result.gradient, at)
+    for r in sites.twins[s]:
+        master.add_cut(r, *twin_cut(master.problem, result, s, r, at), at)
+    stats.cuts += 1 + len(sites.twins[s])

@@ -109,6 +109,8 @@ class DispatchResult:
         Subgradient with respect to ``K`` (see :class:`CapacityLayout`).
     unserved_mwh, excess_carbon_t, excess_dirty_mwh
         The elastic columns at the optimum, per year.
+    balance_dual
+        Duals of the hourly balance rows ``(T,)`` (what a twin site's cut needs: :func:`twin_cut`).
     """
 
     value: float
@@ -116,6 +118,7 @@ class DispatchResult:
     unserved_mwh: float
     excess_carbon_t: float
     excess_dirty_mwh: float
+    balance_dual: FloatArray | None = None
 
 
 class SiteDispatchLP:
@@ -307,4 +310,31 @@ def _run(
         unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * weight,
         excess_carbon_t=float(x[5 * t_n]),
         excess_dirty_mwh=float(x[5 * t_n + 1]),
+        balance_dual=np.asarray(sol.row_dual, dtype=float)[:t_n],
     )
+
+
+def twin_cut(
+    problem: CapacityProblem, result: DispatchResult, s: int, r: int, at: FloatArray
+) -> tuple[float, FloatArray]:
+    """A cut for site ``r`` from site ``s``'s dispatch at ``at``, when the two LPs differ only in PV output per MW.
+
+    The LPs then have the same matrix and costs, so ``s``'s optimal duals are feasible duals of ``r``'s LP, and by
+    weak duality their objective, linear in the capacities, bounds ``V_r`` from below everywhere. It differs from
+    ``s``'s cut only through the balance rows' right-hand side ``-cf_t pv``: the value at ``at`` moves by
+    ``pv sum_t y_t (cf_st - cf_rt)`` and the PV component of the gradient is ``-sum_t y_t cf_rt``. Where ``at`` has
+    no PV the two LPs are the same and the cut is as tight for ``r`` as for ``s``.
+
+    Returns
+    -------
+    tuple
+        ``(value, gradient)`` at ``at`` for site ``r``.
+    """
+    if result.balance_dual is None:
+        raise ValueError("the dispatch result carries no balance duals")
+    lay = CapacityLayout(len(problem.options))
+    y = result.balance_dual
+    cf_s, cf_r = problem.pv_mw_per_mw[s], problem.pv_mw_per_mw[r]
+    gradient = result.gradient.copy()
+    gradient[lay.pv] = -float(cf_r @ y)
+    return result.value + float(at[lay.pv]) * float((cf_s - cf_r) @ y), gradient
