@@ -66,3 +66,24 @@ def test_benders_with_twin_sites_matches_the_monolithic_model() -> None:
     assert bend.stats.upper_bound * 1e6 == pytest.approx(mono.objective_per_year, rel=1e-6)
     assert bend.stats.lower_bound <= bend.stats.upper_bound * (1 + 1e-9)
     assert bend.capacities[:, :2].sum(axis=1) == pytest.approx(mono.it_mw.sum(axis=1), rel=1e-6, abs=1e-6)
+
+
+def test_the_useful_connection_rows_keep_a_battery_that_pays() -> None:
+    # the master bounds the connection by the peak load plus the battery power: a battery that charges faster than
+    # the peak load, and a connection sized for that charge, must survive those rows
+    price = np.where(np.arange(random_instance().hours) % 24 < 12, 5_000.0, 60_000.0)
+    p = replace(
+        random_instance(),
+        price_per_mwh=np.tile(price, (3, 1)),
+        battery_cost_per_mwh=np.full(3, 1.0e5),
+        battery_cost_per_mw=np.full(3, 1.0e5),
+        pv_cost_per_mw=np.full(3, 1.0e9),
+        wind_cost_per_mw=np.full(3, 1.0e9),
+        carbon_cap_t_per_year=None,
+        max_connection_mw=np.full(3, 30.0),
+    )
+    mono = run(p, "monolithic")
+    bend = solve_benders(p, rel_gap=1e-7)
+    peak_mw = (p.facility_mw_per_it_mw[0].max(axis=1) * mono.it_mw[0]).sum()
+    assert mono.battery_mw[0] > peak_mw  # the battery pays, and charges faster than the site's peak load
+    assert bend.stats.upper_bound * 1e6 == pytest.approx(mono.objective_per_year, rel=1e-6)

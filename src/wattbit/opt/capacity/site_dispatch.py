@@ -31,7 +31,7 @@ import highspy
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem
+from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem
 from wattbit.opt.highs import INF, new_highs
 from wattbit.units import FloatArray
 
@@ -95,6 +95,26 @@ class Penalties:
     def scaled(self, unserved: float, carbon: float, dirty: float) -> Penalties:
         """The penalties multiplied by the factors given."""
         return Penalties(self.unserved_per_mwh * unserved, self.carbon_per_t * carbon, self.dirty_per_mwh * dirty)
+
+
+def penalties(problem: CapacityProblem) -> Penalties:
+    """Starting penalties, from the costliest yearly capacity cost ``C`` (per MW): ``10 C`` per MWh unserved,
+    ``10 C`` per the carbon of 1 MW-year at the lowest grid intensity, ``10 C`` per MW-year of dirty energy.
+
+    One MWh short in one hour can always be avoided by moving ``1 / f`` MW of IT to another site, or by a MW of
+    battery or connection, each cheaper than ``10 C``; carbon and dirty energy likewise.
+    """
+    costs = [
+        np.abs(problem.it_cost_per_mw).max(initial=0.0),
+        problem.connection_cost_per_mw.max(initial=0.0),
+        problem.battery_cost_per_mw.max(initial=0.0),
+        np.abs(problem.price_per_mwh).max(initial=0.0) * YEAR_H,
+        1.0,
+    ]
+    c_ref = 10.0 * max(costs) / MONEY_SCALE
+    positive = problem.carbon_t_per_mwh[problem.carbon_t_per_mwh > 0]
+    intensity = float(positive.min()) if positive.size else 1.0
+    return Penalties(c_ref, c_ref / (YEAR_H * intensity), c_ref / YEAR_H)
 
 
 @dataclass(frozen=True)
