@@ -25,7 +25,7 @@ def twin_instance() -> CapacityProblem:
         a = getattr(p, name).copy()
         a[1] = a[0]
         changes[name] = a
-    return replace(p, **changes)  # type: ignore[arg-type]
+    return replace(p, **changes)
 
 
 def test_twins_are_the_sites_whose_lps_differ_only_in_pv() -> None:
