@@ -74,7 +74,9 @@ def test_a_sweep_run_from_the_cache_equals_an_uncached_simulate(tmp_path: Path) 
     )
     (task,) = expand_sweep(*load_sweep(sweep))
     first, again = run_task(task), run_task(task)  # the second reads every file from the cache
-    assert cache.stats()["hits"] >= 15 and first["status"] == again["status"] == "ok"
+    # each file once per run (a site's signals file serves its four kinds): 3 signal files and the workload traces
+    stats = cache.stats()
+    assert stats["hits"] == stats["misses"] >= 6 and first["status"] == again["status"] == "ok"
     cache.disable()
     uncached = flatten(simulate_policy(scenario_of(task), "greedy", 3).summary)
     for row in (first, again):

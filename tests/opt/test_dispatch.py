@@ -203,3 +203,16 @@ def test_a_pause_is_planned_only_when_it_pays_for_itself() -> None:
     # one GPU, which the relaxation may still split); well below the average saving per GPU, most pauses stay
     assert stopped(1.01 * saving)[0] <= 1.0
     assert stopped(0.1 * saving / free)[0] >= 0.5 * free
+
+
+def test_repeated_weather_rows_get_the_lines_each_row_gets_alone() -> None:
+    rng = np.random.default_rng(5)
+    distinct = rng.uniform(-5, 35, (4, 2))
+    pick = rng.integers(0, 4, 30)  # a forecast that holds values: rows repeat, in any order
+    tdb, twb = distinct[pick], distinct[pick] - 3.0
+    together = site_energy_model(PLANTS, tdb, twb)
+    for t in range(0, 30, 7):
+        alone = site_energy_model(PLANTS, tdb[t : t + 1], twb[t : t + 1])
+        assert np.array_equal(together.line_a_w[t], alone.line_a_w[0])
+        assert np.array_equal(together.line_b[t], alone.line_b[0])
+        assert np.array_equal(together.supply_temp_c[t], alone.supply_temp_c[0])

@@ -20,6 +20,8 @@ per site and step this module gives
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from wattbit.opt.dispatch.inputs import SiteEnergyModel
@@ -46,6 +48,26 @@ def _per_gpu_w(plant: SitePlant, gpu_power_w: float) -> float:
     """IT power per GPU [W, DC] of all the site's GPUs at ``gpu_power_w`` each (node overhead and network spread)."""
     n = plant.gpu_count
     return float(it_power_from_gpu_w(plant.gpu, n, n * gpu_power_w, liquid_share=plant.liquid_share)) / n
+
+
+@functools.lru_cache(maxsize=256)
+def _plant_coefficients(
+    plant: SitePlant, cap_fractions: tuple[float, ...]
+) -> tuple[float, float, float, tuple[float, ...], tuple[float, ...], tuple[float, ...]]:
+    """A plant's per-GPU IT powers [W] (idle, inference), rated IT [W], and per cap level: cap [W], busy power [W] and
+    throughput [H100-hours of work per GPU-hour]. They depend on the design alone, so a controller that rebuilds its
+    energy model every hour computes them once."""
+    gpu = plant.gpu
+    idle = _per_gpu_w(plant, gpu.idle_w)
+    inference = _per_gpu_w(plant, float(online_inference_gpu_power_w(gpu, *DEFAULT_INFERENCE_POINT)))
+    caps, busy, thr = [], [], []
+    for frac in cap_fractions:
+        cap = float(np.clip(frac * gpu.tdp_w, gpu.cap_min_w, gpu.tdp_w))
+        caps.append(cap)
+        busy.append(_per_gpu_w(plant, kind_gpu_power_w(gpu, BUSY_KIND, None if frac >= 1.0 else cap)))
+        # H100-hours of training work per GPU-hour: the cap's throughput times the model's speed
+        thr.append(float(kind_throughput_factor(gpu, cap, BUSY_KIND) * gpu.training_speed))
+    return idle, inference, float(plant.rated_it_dc_w), tuple(caps), tuple(busy), tuple(thr)
 
 
 def setpoint_candidates(plant: SitePlant, headroom_k: float = SETPOINT_HEADROOM_K) -> tuple[float, ...]:
@@ -95,45 +117,13 @@ def site_energy_model(
     fine = np.linspace(0.0, 1.0, _FINE_POINTS)
     knots = np.linspace(0.0, 1.0, lines + 1)
     for i, plant in enumerate(plants):
-        gpu = plant.gpu
-        idle[i] = _per_gpu_w(plant, gpu.idle_w)
-        inference[i] = _per_gpu_w(plant, float(online_inference_gpu_power_w(gpu, *DEFAULT_INFERENCE_POINT)))
-        rated[i] = plant.rated_it_dc_w
-        for level, frac in enumerate(cap_fractions):
-            cap = float(np.clip(frac * gpu.tdp_w, gpu.cap_min_w, gpu.tdp_w))
-            caps[i, level] = cap
-            busy[i, level] = _per_gpu_w(plant, kind_gpu_power_w(gpu, BUSY_KIND, None if frac >= 1.0 else cap))
-            # H100-hours of training work per GPU-hour: the cap's throughput times the model's speed
-            thr[i, level] = kind_throughput_factor(gpu, cap, BUSY_KIND) * gpu.training_speed
-        # facility power on a fine grid of IT loads, at the best setpoint of each step
-        loads = fine * rated[i]
-        best: FloatArray | None = None
-        for sp in setpoint_candidates(plant, setpoint_headroom_k):
-            grid = np.broadcast_to(loads, (t, _FINE_POINTS))
-            f = site_power(
-                plant,
-                grid.ravel(),
-                np.repeat(tdb[:, i], _FINE_POINTS),
-                np.repeat(twb[:, i], _FINE_POINTS),
-                np.full(t * _FINE_POINTS, sp),
-            ).facility_w.reshape(t, _FINE_POINTS)
-            total = f.sum(axis=1)
-            if best is None:
-                best, supply[:, i] = f, sp
-            else:
-                better = total < best.sum(axis=1)
-                best[better], supply[better, i] = f[better], sp
-        assert best is not None
-        for k in range(lines):
-            lo, hi = np.searchsorted(fine, knots[k]), np.searchsorted(fine, knots[k + 1] - 1e-12)
-            x0, x1 = loads[lo], loads[min(hi, _FINE_POINTS - 1)]
-            y0, y1 = best[:, lo], best[:, min(hi, _FINE_POINTS - 1)]
-            slope = (y1 - y0) / (x1 - x0)
-            chord = y0[:, None] + slope[:, None] * (loads[None, :] - x0)  # (T, fine)
-            excess = np.max(chord - best, axis=1)  # how far the chord rises above the curve anywhere
-            line_b[:, i, k] = slope
-            # plus a margin for curvature between the fine grid's points (measured < 1e-4 of facility power)
-            line_a[:, i, k] = y0 - slope * x0 - np.maximum(excess, 0.0) - _CURVATURE_MARGIN * best[:, -1]
+        idle[i], inference[i], rated[i], caps[i], busy[i], thr[i] = _plant_coefficients(plant, tuple(cap_fractions))
+        # the physics of each distinct weather row once: forecasts repeat rows (persistence holds a value for the
+        # whole horizon, hourly observations fill four 15-minute steps), and every row's lines depend on it alone
+        rows, back = np.unique(np.stack([tdb[:, i], twb[:, i]], axis=1), axis=0, return_inverse=True)
+        back = back.reshape(-1)
+        a_u, b_u, supply_u = _facility_lines(plant, rated[i] * fine, rows[:, 0], rows[:, 1], knots, setpoint_headroom_k)
+        line_a[:, i, :], line_b[:, i, :], supply[:, i] = a_u[back], b_u[back], supply_u[back]
     return SiteEnergyModel(
         idle_w_per_gpu=idle,
         inference_w_per_gpu=inference,
@@ -145,3 +135,47 @@ def site_energy_model(
         line_b=line_b,
         supply_temp_c=supply,
     )
+
+
+def _facility_lines(
+    plant: SitePlant,
+    loads_w: FloatArray,
+    temp_db_c: FloatArray,
+    temp_wb_c: FloatArray,
+    knots: FloatArray,
+    setpoint_headroom_k: float,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Facility lower-bound lines ``(a [W], b)`` per weather row and chord, and each row's best supply setpoint.
+
+    ``loads_w`` is the fine grid of IT loads [W] the curve is evaluated on; ``knots`` the chords' ends as shares of
+    the grid (``lines + 1`` values from 0 to 1). Rows are independent of one another.
+    """
+    t, n_fine, lines = len(temp_db_c), len(loads_w), len(knots) - 1
+    fine = np.linspace(0.0, 1.0, n_fine)
+    line_a, line_b, supply = np.zeros((t, lines)), np.zeros((t, lines)), np.zeros(t)
+    # facility power on the fine grid of IT loads, at the best setpoint of each row
+    candidates = setpoint_candidates(plant, setpoint_headroom_k)
+    n_sp = len(candidates)
+    # every candidate setpoint in one call of the (pointwise) physics
+    curves = site_power(
+        plant,
+        np.broadcast_to(loads_w, (n_sp * t, n_fine)).ravel(),
+        np.tile(np.repeat(temp_db_c, n_fine), n_sp),
+        np.tile(np.repeat(temp_wb_c, n_fine), n_sp),
+        np.repeat(np.asarray(candidates, dtype=float), t * n_fine),
+    ).facility_w.reshape(n_sp, t, n_fine)
+    best, supply[:] = curves[0].copy(), candidates[0]
+    for k in range(1, n_sp):
+        better = curves[k].sum(axis=1) < best.sum(axis=1)
+        best[better], supply[better] = curves[k][better], candidates[k]
+    for k in range(lines):
+        lo, hi = np.searchsorted(fine, knots[k]), np.searchsorted(fine, knots[k + 1] - 1e-12)
+        x0, x1 = loads_w[lo], loads_w[min(hi, n_fine - 1)]
+        y0, y1 = best[:, lo], best[:, min(hi, n_fine - 1)]
+        slope = (y1 - y0) / (x1 - x0)
+        chord = y0[:, None] + slope[:, None] * (loads_w[None, :] - x0)  # (rows, fine)
+        excess = np.max(chord - best, axis=1)  # how far the chord rises above the curve anywhere
+        line_b[:, k] = slope
+        # plus a margin for curvature between the fine grid's points (measured < 1e-4 of facility power)
+        line_a[:, k] = y0 - slope * x0 - np.maximum(excess, 0.0) - _CURVATURE_MARGIN * best[:, -1]
+    return line_a, line_b, supply

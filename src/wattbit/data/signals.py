@@ -42,6 +42,7 @@ wattbit signals CSV. Where the carbon data hold only an intensity, or their CFE 
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -186,7 +187,23 @@ def builtin_provenance(ref: str) -> dict[str, Any]:
     return dict(data["sites"].get(site, {}))
 
 
-def _read_source(source: DataSource) -> tuple[pd.DataFrame, SourceMeta]:
+#: Parsed sources of one :func:`load_scenario_signals` call: (reader, paths, options) -> frame and metadata.
+_Reads = dict[tuple[Any, ...], tuple[pd.DataFrame, SourceMeta]]
+
+
+def _read_source(source: DataSource, reads: _Reads | None = None) -> tuple[pd.DataFrame, SourceMeta]:
+    """The parsed frame and metadata of ``source``; read once per ``reads`` (a frame is shared, never changed in
+    place here; its metadata is copied, since it goes into each site's provenance)."""
+    if reads is None:
+        return _parse_source(source)
+    key = (source.builtin, source.reader, tuple(source.path or ()), source.area, source.zone, source.station)
+    if key not in reads:
+        reads[key] = _parse_source(source)
+    frame, meta = reads[key]
+    return frame, copy.deepcopy(meta)
+
+
+def _parse_source(source: DataSource) -> tuple[pd.DataFrame, SourceMeta]:
     if source.builtin:
         path = builtin_signals_path(source.builtin)
         return cached_read("wattbit_signals", path, {}, lambda: read_wattbit_signals(path))
@@ -313,8 +330,11 @@ _CONVERT: dict[str, Callable[[pd.DataFrame, DataSource, Site], pd.DataFrame]] = 
 }
 
 
-def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalProvenance]:
+def load_site_signals(site: Site, period: Period, reads: _Reads | None = None) -> tuple[pd.DataFrame, SignalProvenance]:
     """Read, convert and align all signals of ``site`` over ``period``.
+
+    ``reads`` (optional) keeps parsed files between calls, so that a file read for one kind or site is not parsed
+    again for the next.
 
     Returns
     -------
@@ -335,7 +355,7 @@ def load_site_signals(site: Site, period: Period) -> tuple[pd.DataFrame, SignalP
             parts.append(pd.DataFrame({"curtailed_mwh": 0.0}, index=period.index_utc()))
             prov.sources[kind] = {"assume_zero": source.assume_zero}
             continue
-        frame, meta = _read_source(source)
+        frame, meta = _read_source(source, reads)
         raw[kind] = (frame, meta, source)
         converted = _CONVERT[kind](frame, source, site)
         if meta.resolution is None:
@@ -426,12 +446,23 @@ def _area_generation(
 
 
 def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], dict[str, SignalProvenance]]:
-    """Signals and provenance of every site of ``scenario``, keyed by site name."""
+    """Signals and provenance of every site of ``scenario``, keyed by site name.
+
+    Each data file is parsed once, and sites with the same data sources, altitude and grid area (all a site's
+    signals depend on besides its name) share one computation: its frame (copied) and its provenance with
+    the site's own name in every note and fill, exactly as a separate :func:`load_site_signals` call gives them.
+    """
     signals: dict[str, pd.DataFrame] = {}
     provenance: dict[str, SignalProvenance] = {}
+    reads: _Reads = {}
+    shared: dict[str, tuple[pd.DataFrame, SignalProvenance]] = {}
     for i, site in enumerate(scenario.sites):
+        key = site.model_dump_json(include={"data", "altitude_m", "grid_area"})
         try:
-            signals[site.name], provenance[site.name] = load_site_signals(site, scenario.period)
+            if key not in shared:
+                shared[key] = _load_unnamed(site, scenario.period, reads)
+            frame, prov = shared[key]
+            signals[site.name], provenance[site.name] = frame.copy(deep=not _COPY_ON_WRITE), _renamed(prov, site.name)
         except DataFormatError as exc:
             if exc.path is None or Path(exc.path).exists() or exc.path not in scenario.relative_paths:
                 raise
@@ -439,6 +470,40 @@ def load_scenario_signals(scenario: Scenario) -> tuple[dict[str, pd.DataFrame], 
                 f"{exc.message}; {scenario.missing_path_hint(exc.path)}", path=exc.path, field=f"sites[{i}].data"
             ) from exc
     return signals, provenance
+
+
+#: pandas 3 copies a frame's data on the first write (copy-on-write), so sites may share theirs until then; older
+#: pandas gives each site its own copy.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+
+#: Stands for the site's name in a shared computation; a NUL cannot occur in a scenario's names or a data file's
+#: notes, so every occurrence in the provenance is the name and nothing else.
+_UNNAMED = "\x00site\x00"
+
+
+def _load_unnamed(site: Site, period: Period, reads: _Reads) -> tuple[pd.DataFrame, SignalProvenance]:
+    """:func:`load_site_signals` for ``site`` renamed :data:`_UNNAMED`; on an error, the error of ``site`` itself
+    (whose message names it)."""
+    try:
+        return load_site_signals(site.model_copy(update={"name": _UNNAMED}), period, reads)
+    except Exception:
+        load_site_signals(site, period, reads)  # raises the same error, naming the site
+        raise
+
+
+def _renamed(prov: SignalProvenance, name: str, old: str = _UNNAMED) -> SignalProvenance:
+    """A copy of ``prov`` for the site ``name``: ``old`` replaced by ``name`` in every string."""
+
+    def rename(value: Any) -> Any:
+        if isinstance(value, str):
+            return value.replace(old, name)
+        if isinstance(value, dict):
+            return {k: rename(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(rename(v) for v in value)
+        return copy.deepcopy(value)
+
+    return SignalProvenance(site=name, sources=rename(prov.sources), fills=rename(prov.fills))
 
 
 def annual_summary(signals: pd.DataFrame) -> dict[str, float]:

@@ -114,32 +114,17 @@ def build_fleet(scenario: Scenario) -> Fleet:
     plants, batteries = [], []
     sources: dict[str, dict[str, str]] = {}
     bases: dict[str, str] = {}
+    designs: dict[str, _SiteColumns] = {}
     for site in scenario.sites:
-        sig = signals[site.name]
-        plant = plant_from_site(site)
+        # sites that differ only in name (same design, place and data) share one computation
+        key = site.model_dump_json(exclude={"name", "description"})
+        if key not in designs:
+            designs[key] = _site_columns(site, signals[site.name], step_h)
+        plant, arrays, source, basis = designs[key]
         plants.append(plant)
-        tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
-        pv, wind = site_generation_w(site, sig, period_s=step_h * 3600.0)
-        sources[site.name] = generation_sources(site, sig)
-        busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
-        export_price, bases[site.name] = export_price_jpy_per_mwh(site, sig["price_jpy_per_mwh"].to_numpy())
-        for key, arr in zip(
-            cols,
-            (
-                tdb,
-                twb,
-                sig["carbon_g_per_kwh"].to_numpy(),
-                sig["cfe_pct"].to_numpy() / 100.0,
-                sig["price_jpy_per_mwh"].to_numpy(),
-                sig["curtailed_mwh"].to_numpy(),
-                pv,
-                wind,
-                busy,
-                export_price,
-            ),
-            strict=True,
-        ):
-            cols[key].append(np.asarray(arr, dtype=float))
+        sources[site.name], bases[site.name] = dict(source), basis
+        for name, arr in zip(cols, arrays, strict=True):
+            cols[name].append(arr)
         batteries.append(
             BatterySpec(energy_mwh=site.battery_mwh, power_mw=site.battery_mw)
             if site.battery_mwh and site.battery_mw
@@ -172,6 +157,32 @@ def build_fleet(scenario: Scenario) -> Fleet:
         generation_source=sources,
         installed_generation_w=np.array([[s.pv_mw * 1e6, s.wind_mw * 1e6] for s in scenario.sites]),
     )
+
+
+_SiteColumns = tuple[SitePlant, tuple[FloatArray, ...], dict[str, str], str]
+
+
+def _site_columns(site: Site, sig: pd.DataFrame, step_h: float) -> _SiteColumns:
+    """One site's plant, its per-step columns in :func:`build_fleet`'s order (dry and wet bulb, carbon, carbon-free
+    share, price, curtailment, PV, wind, GPUs at full power, export price), generation sources and export basis."""
+    plant = plant_from_site(site)
+    tdb, twb = sig["temp_air_c"].to_numpy(), sig["temp_wetbulb_c"].to_numpy()
+    pv, wind = site_generation_w(site, sig, period_s=step_h * 3600.0)
+    busy = _max_busy_gpus(plant, tdb, twb, site.grid_connection_mw * 1e6 + pv + wind)
+    export_price, basis = export_price_jpy_per_mwh(site, sig["price_jpy_per_mwh"].to_numpy())
+    arrays = (
+        tdb,
+        twb,
+        sig["carbon_g_per_kwh"].to_numpy(),
+        sig["cfe_pct"].to_numpy() / 100.0,
+        sig["price_jpy_per_mwh"].to_numpy(),
+        sig["curtailed_mwh"].to_numpy(),
+        pv,
+        wind,
+        busy,
+        export_price,
+    )
+    return plant, tuple(np.asarray(a, dtype=float) for a in arrays), generation_sources(site, sig), basis
 
 
 def export_price_jpy_per_mwh(site: Site, area_price_jpy_per_mwh: FloatArray) -> tuple[FloatArray, str]:

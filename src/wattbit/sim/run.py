@@ -126,20 +126,31 @@ def inference_gpus_by_site(scenario: Scenario, fleet: Fleet) -> tuple[np.ndarray
     share = fleet.gpus_total / fleet.gpus_total.sum()
     busy = np.zeros((fleet.steps, len(fleet.names)))
     prefill, batch = np.zeros(len(fleet.names)), np.ones(len(fleet.names))
+    done: dict[tuple[Any, float], tuple[Any, ...]] = {}  # sites with the same GPU and share: one computation
     for i, plant in enumerate(fleet.plants):
-        capacity = demand.capacity(plant.gpu)
-        needed[:, i] = capacity.gpus_needed(rate * share[i], demand.burst_factor)
-        full[:, i] = capacity.gpus_needed(rate, demand.burst_factor)
-        # the replicas' operating point, for their power (wattbit.physics.gpu_load): time serving, prefill share,
-        # and the decode batch at the TPOT objective (sequences in flight = decode tokens/s x TPOT)
-        busy_s = capacity.prefill_ms / 1e3 + demand.output_tokens_mean / capacity.decode_tokens_per_s
-        replicas = needed[:, i] / capacity.gpus_per_replica
-        with np.errstate(invalid="ignore", divide="ignore"):
-            busy[:, i] = np.where(replicas > 0, np.minimum(rate * share[i] * busy_s / replicas, 1.0), 0.0)
-        prefill[i] = capacity.prefill_ms / 1e3 / busy_s
-        batch[i] = max(1.0, capacity.decode_tokens_per_s * demand.slo.tpot_ms / 1e3)
+        key = (plant.gpu, float(share[i]))
+        if key not in done:
+            done[key] = _inference_point(demand, plant.gpu, rate, float(share[i]))
+        needed[:, i], full[:, i], busy[:, i], prefill[i], batch[i] = done[key]
     fleet.inference_busy_share, fleet.inference_prefill_share, fleet.inference_decode_batch = busy, prefill, batch
     return needed, full
+
+
+def _inference_point(demand: Any, gpu: Any, rate: np.ndarray, share: float) -> tuple[Any, ...]:
+    """GPUs one site needs for ``share`` of the fleet's ``rate`` and for all of it, and its replicas' operating point
+    (share of the time serving per step, prefill share, decode batch): see :func:`inference_gpus_by_site`."""
+    capacity = demand.capacity(gpu)
+    needed = capacity.gpus_needed(rate * share, demand.burst_factor)
+    full = capacity.gpus_needed(rate, demand.burst_factor)
+    # the replicas' operating point, for their power (wattbit.physics.gpu_load): time serving, prefill share,
+    # and the decode batch at the TPOT objective (sequences in flight = decode tokens/s x TPOT)
+    busy_s = capacity.prefill_ms / 1e3 + demand.output_tokens_mean / capacity.decode_tokens_per_s
+    replicas = needed / capacity.gpus_per_replica
+    with np.errstate(invalid="ignore", divide="ignore"):
+        busy = np.where(replicas > 0, np.minimum(rate * share * busy_s / replicas, 1.0), 0.0)
+    prefill = capacity.prefill_ms / 1e3 / busy_s
+    batch = max(1.0, capacity.decode_tokens_per_s * demand.slo.tpot_ms / 1e3)
+    return needed, full, busy, prefill, batch
 
 
 @dataclass
