@@ -14,15 +14,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from wattbit.data import cache
 from wattbit.data.signals import SignalProvenance, load_scenario_signals
 from wattbit.errors import ScenarioError
 from wattbit.finance.costs import Money, component_annual_cost
@@ -125,24 +122,6 @@ class PlanContext:
     def currency(self) -> str:
         """The finance currency."""
         return self.scenario.finance.currency
-
-
-@contextmanager
-def files_parsed_once() -> Iterator[None]:
-    """Within the block, each data file is parsed once (:mod:`wattbit.data.cache`), then forgotten.
-
-    Candidate sites in one grid area name the same weather, price, carbon and curtailment files: at 20 sites the
-    signals read the files of five areas 76 times, which was 95 % of the inputs' time. A cache the caller already
-    turned on (a sweep's workers) is left on, with what it holds.
-    """
-    was_on = bool(cache.stats()["enabled"])
-    if not was_on:
-        cache.enable()
-    try:
-        yield
-    finally:
-        if not was_on:
-            cache.disable()
 
 
 def hourly_scenario(scenario: Scenario, sites: tuple[Site, ...]) -> Scenario:
@@ -321,8 +300,7 @@ def build_problem(scenario: Scenario) -> tuple[CapacityProblem, PlanContext]:
         units_per_mw = [1.0] * len(eligible.sites)
     checks.check_capacity(scenario, spec, eligible, units_per_mw)
     hourly = hourly_scenario(scenario, eligible.sites)
-    with files_parsed_once():
-        signals, provenance = load_scenario_signals(hourly)
+    signals, provenance = load_scenario_signals(hourly)
     u = spec.target.utilization
     n_s, n_o = len(eligible.sites), len(designs)
     n_t = len(hourly.period.index_utc())
