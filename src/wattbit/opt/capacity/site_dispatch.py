@@ -31,7 +31,7 @@ import highspy
 import numpy as np
 from scipy.sparse import coo_matrix
 
-from wattbit.opt.capacity.problem import MONEY_SCALE, CapacityProblem
+from wattbit.opt.capacity.problem import MONEY_SCALE, YEAR_H, CapacityProblem
 from wattbit.opt.highs import INF, new_highs
 from wattbit.units import FloatArray
 
@@ -97,6 +97,26 @@ class Penalties:
         return Penalties(self.unserved_per_mwh * unserved, self.carbon_per_t * carbon, self.dirty_per_mwh * dirty)
 
 
+def penalties(problem: CapacityProblem) -> Penalties:
+    """Starting penalties, from the costliest yearly capacity cost ``C`` (per MW): ``10 C`` per MWh unserved,
+    ``10 C`` per the carbon of 1 MW-year at the lowest grid intensity, ``10 C`` per MW-year of dirty energy.
+
+    One MWh short in one hour can always be avoided by moving ``1 / f`` MW of IT to another site, or by a MW of
+    battery or connection, each cheaper than ``10 C``; carbon and dirty energy likewise.
+    """
+    costs = [
+        np.abs(problem.it_cost_per_mw).max(initial=0.0),
+        problem.connection_cost_per_mw.max(initial=0.0),
+        problem.battery_cost_per_mw.max(initial=0.0),
+        np.abs(problem.price_per_mwh).max(initial=0.0) * YEAR_H,
+        1.0,
+    ]
+    c_ref = 10.0 * max(costs) / MONEY_SCALE
+    positive = problem.carbon_t_per_mwh[problem.carbon_t_per_mwh > 0]
+    intensity = float(positive.min()) if positive.size else 1.0
+    return Penalties(c_ref, c_ref / (YEAR_H * intensity), c_ref / YEAR_H)
+
+
 @dataclass(frozen=True)
 class DispatchResult:
     """Value of a site's dispatch LP and a subgradient with respect to its capacities.
@@ -109,6 +129,8 @@ class DispatchResult:
         Subgradient with respect to ``K`` (see :class:`CapacityLayout`).
     unserved_mwh, excess_carbon_t, excess_dirty_mwh
         The elastic columns at the optimum, per year.
+    balance_dual
+        Duals of the hourly balance rows ``(T,)`` (what a twin site's cut needs: :func:`twin_cut`).
     """
 
     value: float
@@ -116,6 +138,7 @@ class DispatchResult:
     unserved_mwh: float
     excess_carbon_t: float
     excess_dirty_mwh: float
+    balance_dual: FloatArray | None = None
 
 
 class SiteDispatchLP:
@@ -307,4 +330,31 @@ def _run(
         unserved_mwh=float(x[4 * t_n : 5 * t_n].sum()) * weight,
         excess_carbon_t=float(x[5 * t_n]),
         excess_dirty_mwh=float(x[5 * t_n + 1]),
+        balance_dual=np.asarray(sol.row_dual, dtype=float)[:t_n],
     )
+
+
+def twin_cut(
+    problem: CapacityProblem, result: DispatchResult, s: int, r: int, at: FloatArray
+) -> tuple[float, FloatArray]:
+    """A cut for site ``r`` from site ``s``'s dispatch at ``at``, when the two LPs differ only in PV output per MW.
+
+    The LPs then have the same matrix and costs, so ``s``'s optimal duals are feasible duals of ``r``'s LP, and by
+    weak duality their objective, linear in the capacities, bounds ``V_r`` from below everywhere. It differs from
+    ``s``'s cut only through the balance rows' right-hand side ``-cf_t pv``: the value at ``at`` moves by
+    ``pv sum_t y_t (cf_st - cf_rt)`` and the PV component of the gradient is ``-sum_t y_t cf_rt``. Where ``at`` has
+    no PV the two LPs are the same and the cut is as tight for ``r`` as for ``s``.
+
+    Returns
+    -------
+    tuple
+        ``(value, gradient)`` at ``at`` for site ``r``.
+    """
+    if result.balance_dual is None:
+        raise ValueError("the dispatch result carries no balance duals")
+    lay = CapacityLayout(len(problem.options))
+    y = result.balance_dual
+    cf_s, cf_r = problem.pv_mw_per_mw[s], problem.pv_mw_per_mw[r]
+    gradient = result.gradient.copy()
+    gradient[lay.pv] = -float(cf_r @ y)
+    return result.value + float(at[lay.pv]) * float((cf_s - cf_r) @ y), gradient

@@ -33,23 +33,37 @@ class SitePool:
         self.lps = lps
         self.cut_at: list[FloatArray | None] = [None] * len(lps)  # where each site's last cut was taken
         self.leader = [leader(lps[0].problem, s) for s in range(len(lps))]
+        self.twins = twins(lps[0].problem)
         self.pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
 
     def solve(self, k: FloatArray) -> list[DispatchResult]:
         """Every site's dispatch at its row of ``k``, in site order."""
         return self._map(k, list(range(len(self.lps))))
 
-    def solve_led(self, k: FloatArray) -> list[DispatchResult]:
-        """As :meth:`solve`, but first the sites that lead a group with the same hourly prices and carbon (the
-        same grid area), then the others, each from its leader's new basis: at a new kind of capacities (the first
-        cuts' spread-out points) a neighbour's basis is far closer than the site's own."""
-        leaders = sorted(set(self.leader))
+    @property
+    def group_firsts(self) -> list[int]:
+        """The first site of each group of twins (:func:`twins`), in site order."""
+        return [s for s in range(len(self.lps)) if all(r > s for r in self.twins[s])]
+
+    def solve_led(self, k: FloatArray, which: list[int]) -> list[DispatchResult]:
+        """The dispatch of the sites ``which`` at their rows of ``k``, in that order: first those that lead a group
+        with the same hourly prices and carbon (the same grid area), then the others, each from its leader's new
+        basis. At a new kind of capacities (the first cuts' spread-out points) a neighbour's basis is far closer
+        than the site's own; a site whose leader is not in ``which`` leads itself."""
+        lead = {s: self.leader[s] if self.leader[s] in which else s for s in which}
+        leaders = sorted(set(lead.values()))
         results: dict[int, DispatchResult] = dict(zip(leaders, self._map(k, leaders), strict=True))
-        followers = [s for s in range(len(self.lps)) if s not in results]
+        followers = [s for s in which if s not in results]
         for s in followers:
-            self.lps[s].start_from(self.lps[self.leader[s]])
+            self.lps[s].start_from(self.lps[lead[s]])
         results.update(zip(followers, self._map(k, followers), strict=True))
-        return [results[s] for s in range(len(self.lps))]
+        return [results[s] for s in which]
+
+    def start_followers(self) -> None:
+        """Start every site that has not been solved from the basis of the first of its twins."""
+        for s, lp in enumerate(self.lps):
+            if self.cut_at[s] is None and self.twins[s] and min(self.twins[s]) < s:
+                lp.start_from(self.lps[min(self.twins[s])])
 
     def _map(self, k: FloatArray, which: list[int]) -> list[DispatchResult]:
         if self.pool is None:
@@ -76,6 +90,30 @@ def leader(problem: CapacityProblem, s: int) -> int:
         if same_price and np.array_equal(problem.carbon_t_per_mwh[r], problem.carbon_t_per_mwh[s]):
             return r
     return s
+
+
+def twins(problem: CapacityProblem) -> list[list[int]]:
+    """For each site, the other sites whose dispatch LP differs from its own only in PV output per MW.
+
+    Candidate sites of one grid area with the same weather station share hourly prices, carbon, carbon-free share,
+    facility power and wind output: each solve of one of them gives a cut for every other
+    (:func:`~wattbit.opt.capacity.site_dispatch.twin_cut`).
+    """
+    arrays = (
+        problem.price_per_mwh,
+        problem.carbon_t_per_mwh,
+        problem.cfe_fraction,
+        problem.facility_mw_per_it_mw,
+        problem.wind_mw_per_mw,
+    )
+    n = len(problem.sites)
+    first = list(range(n))
+    for s in range(n):
+        for r in range(s):
+            if first[r] == r and all(np.array_equal(a[r], a[s], equal_nan=True) for a in arrays):
+                first[s] = r
+                break
+    return [[r for r in range(n) if r != s and first[r] == first[s]] for s in range(n)]
 
 
 def idle_to_zero(k: FloatArray, lay: CapacityLayout) -> FloatArray:
