@@ -45,3 +45,27 @@ def test_mpc_forecasts_from_the_history_in_front_of_its_observations() -> None:
     without, _ = make_policy("mpc", inputs).plan_inputs(obs)  # type: ignore[attr-defined]
     np.testing.assert_array_equal(with_past.carbon_g_per_kwh[0], without.carbon_g_per_kwh[0])  # now is now
     assert not np.allclose(with_past.carbon_g_per_kwh[1:], without.carbon_g_per_kwh[1:])  # the rest is forecast
+
+
+def test_jobs_ending_within_the_slot_do_not_make_a_site_pause() -> None:
+    from tests.sim.test_engine import _jobs
+    from wattbit.control.dispatch import DispatchRules, dispatch_jobs
+    from wattbit.sim.policy import Actions
+
+    sc = _scenario(days=1, step="15min", inference=False)
+    jobs = _jobs([16, 16], [0.5, 10.0], [0, 0], [12.0, 20.0])  # one ends 15 minutes into the next hour
+    engine = make_engine(prepare(sc, jobs=jobs, failure_rates=NO_FAULTS))
+    engine.observe()
+    engine.advance(Actions(start_job=np.array([0, 1]), start_site=np.array([0, 0])))
+    obs = engine.observe()
+    run = obs.running
+    assert len(run) == 2 and run.remaining_h.min() < 0.5
+    # the plan's slot average at site 0: the long job all hour, the short one for the part of it still to run
+    left_h = run.remaining_h / (run.work_rate * np.array([p.gpu.training_speed for p in obs.plants])[run.site])
+    target = np.zeros(len(obs.site_names))
+    target[0] = float((run.gpus * np.minimum(1.0, left_h)).sum())
+    rules = DispatchRules(urgent_steps=1)
+    whole = dispatch_jobs(obs, target, rules)
+    assert len(whole.pause_job) + len(whole.migrate_job) == 1  # counted whole, the site looks 12 GPUs too busy
+    averaged = dispatch_jobs(obs, target, rules, slot_left_h=1.0)
+    assert len(averaged.pause_job) + len(averaged.migrate_job) == 0

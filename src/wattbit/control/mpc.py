@@ -104,6 +104,10 @@ class MPCConfig:
         Look-ahead for work due after the horizon (:func:`wattbit.control.lookahead.deferred_work`): how far past
         now the future is forecast [days] (0: the straight-line rule), the share of its time after the horizon a
         job may count on, and the optional tranches per deadline day.
+    slot_average
+        Read the plan's GPUs per site as the slot's average when pausing: a running job ending within the slot
+        counts for the share of it that it still runs (:func:`wattbit.control.dispatch.dispatch_jobs`'s
+        ``slot_left_h``), so that jobs about to finish do not trigger pauses (False: count every gang whole).
     """
 
     horizon_h: float = 36.0
@@ -124,6 +128,7 @@ class MPCConfig:
     lookahead_days: float = 7.0
     defer_fill: float = 0.75
     tranches: int = 4
+    slot_average: bool = True
 
 
 @dataclass
@@ -408,18 +413,28 @@ class MPCPolicy:
         return actions
 
     def _act(self, obs: Observation, decision: Decision) -> Actions:
-        slot = (obs.step - decision.step) // decision.slot_steps
-        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch)
+        slot, into = divmod(obs.step - decision.step, decision.slot_steps)
+        left_h = (decision.slot_steps - into) * obs.step_h if self.config.slot_average else None
+        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch, left_h)
 
 
 def act_on_plan(
-    obs: Observation, plan: DispatchPlan, energy: SiteEnergyModel, slot: int, rules: DispatchRules
+    obs: Observation,
+    plan: DispatchPlan,
+    energy: SiteEnergyModel,
+    slot: int,
+    rules: DispatchRules,
+    slot_left_h: float | None = None,
 ) -> Actions:
-    """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing."""
+    """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing.
+
+    ``slot_left_h``: time left in the slot [h], for the pause rule of :func:`~wattbit.control.dispatch.dispatch_jobs`
+    (jobs ending within it count for the share they still run; None: whole).
+    """
     slot = min(slot, plan.busy_gpus.shape[0] - 1)
     busy = plan.busy_gpus[slot]  # (sites, levels)
     target = busy.sum(axis=1)
-    actions = dispatch_jobs(obs, target, rules)
+    actions = dispatch_jobs(obs, target, rules, slot_left_h=slot_left_h)
     level = np.argmax(busy, axis=1)
     caps = energy.cap_w[np.arange(len(level)), level]
     actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)
