@@ -45,7 +45,21 @@ WINDOWS = {
     "2021": [("spring", "2021-04-05", "2021-04-19"), ("summer", "2021-07-26", "2021-08-09")],
 }
 SCENARIOS = {"japan-2022": "japan-2022", "2021": str(REPO / "examples" / "japan-2021-untuned.toml")}
-KEYS = ("carbon_t", "deadline_misses", "slo_attainment", "job_pauses", "job_migrations", "gpu_hours_served")
+KEYS = (
+    "carbon_t",
+    "energy_cost",
+    "curtailment_absorbed_mwh",
+    "deadline_misses",
+    "slo_attainment",
+    "job_pauses",
+    "job_migrations",
+    "gpu_hours_served",
+)
+
+
+def _progress(name: str, every: int = 2688) -> Any:
+    """A progress callback printing the step every ``every`` steps (four weeks of 15-minute steps)."""
+    return lambda k: k % every or print(f"  {name}: step {k} at {time.strftime('%H:%M:%S')}", flush=True)
 
 
 def run_window(
@@ -78,7 +92,7 @@ def run_window(
             options = {"config": config, "history": histories[h]}
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
-        engine.run(None)
+        engine.run(_progress(name))
         result = collect(inputs, engine, name, t0)
         label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}, history {h:g} d]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
