@@ -28,6 +28,7 @@ from typing import Any
 
 from wattbit.control import make_policy
 from wattbit.control.bench import due_in_period
+from wattbit.control.history import signals_before
 from wattbit.control.mpc import MPCConfig
 from wattbit.scenario import load_scenario
 from wattbit.scenario.model import with_period
@@ -44,7 +45,21 @@ WINDOWS = {
     "2021": [("spring", "2021-04-05", "2021-04-19"), ("summer", "2021-07-26", "2021-08-09")],
 }
 SCENARIOS = {"japan-2022": "japan-2022", "2021": str(REPO / "examples" / "japan-2021-untuned.toml")}
-KEYS = ("carbon_t", "deadline_misses", "slo_attainment", "job_pauses", "job_migrations", "gpu_hours_served")
+KEYS = (
+    "carbon_t",
+    "energy_cost",
+    "curtailment_absorbed_mwh",
+    "deadline_misses",
+    "slo_attainment",
+    "job_pauses",
+    "job_migrations",
+    "gpu_hours_served",
+)
+
+
+def _progress(name: str, every: int = 2688) -> Any:
+    """A progress callback printing the step every ``every`` steps (four weeks of 15-minute steps)."""
+    return lambda k: k % every or print(f"  {name}: step {k} at {time.strftime('%H:%M:%S')}", flush=True)
 
 
 def run_window(
@@ -56,27 +71,30 @@ def run_window(
     churn: list[float],
     horizon_h: float = 36.0,
     looks: tuple[tuple[float, bool], ...] = ((0.0, False),),
+    history_days: tuple[float, ...] = (0.0,),
 ) -> dict[str, Any]:
     """Every policy on one window; returns the rows and the oracle's bound."""
+    earliest = scenario.period.start
     scenario = with_period(scenario, start, end)
     inputs, _ = due_in_period(prepare(scenario))
+    histories = {h: signals_before(scenario, h, earliest) for h in history_days}
     rows: dict[str, dict[str, Any]] = {}
     bound = None
-    runs: list[tuple[str, tuple[str, float, float, bool] | None]] = [(p, None) for p in policies if p != "mpc"]
+    runs: list[tuple[str, tuple[str, float, float, bool, float] | None]] = [(p, None) for p in policies if p != "mpc"]
     if "mpc" in policies:
-        runs[1:1] = [("mpc", (m, c, d, sh)) for m in pv for c in churn for d, sh in looks]
+        runs[1:1] = [("mpc", (m, c, d, sh, h)) for m in pv for c in churn for d, sh in looks for h in history_days]
     for name, variant in runs:
         t0 = time.perf_counter()
         options: dict[str, Any] = {}
         if variant:
-            m, c, d, sh = variant
+            m, c, d, sh, h = variant
             config = MPCConfig(pv_forecast=m, churn_cost=c, horizon_h=horizon_h, lookahead_days=d, short_history=sh)
-            options = {"config": config}
+            options = {"config": config, "history": histories[h]}
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
-        engine.run(None)
+        engine.run(_progress(name))
         result = collect(inputs, engine, name, t0)
-        label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}]" if variant else name
+        label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}, history {h:g} d]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
         planned = getattr(policy, "bound", None)
         if planned:
@@ -108,12 +126,18 @@ def main() -> None:
         default="0:0,7:1",
         help="mpc's look-ahead variants, days:short-history (0:0 is the controller before the look-ahead)",
     )
+    parser.add_argument(
+        "--history-days",
+        default="28",
+        help="days of observed signals before a window given to mpc's forecasters (0: none; clipped to the data)",
+    )
     parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     policies, pv = args.policies.split(","), args.pv.split(",")
     churn = [float(c) for c in args.churn.split(",")]
     looks = tuple((float(v.split(":")[0]), v.split(":")[1] == "1") for v in args.look.split(","))
+    history_days = tuple(float(h) for h in args.history_days.split(","))
     machine = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     doc: dict[str, Any] = {"machine": machine | {"load_average": os.getloadavg()}, "runs": {}}
     todo: list[tuple[str, str, str | None, str | None]] = [("japan-2022", "year", None, None)] if args.year else [
@@ -121,7 +145,7 @@ def main() -> None:
     ]  # fmt: skip
     todo = [t for t in todo if args.only in (None, t[1])]
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h, looks)
+        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h, looks, history_days)
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip

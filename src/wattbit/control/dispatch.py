@@ -156,7 +156,11 @@ def reserve(jobs: JobView, rules: DispatchRules | None = None) -> FloatArray:
 
 
 def dispatch_jobs(
-    obs: Observation, target_gpus: FloatArray, rules: DispatchRules | None = None, site_order: IntArray | None = None
+    obs: Observation,
+    target_gpus: FloatArray,
+    rules: DispatchRules | None = None,
+    site_order: IntArray | None = None,
+    slot_left_h: float | None = None,
 ) -> Actions:
     """Job starts, pauses and moves that bring each site's training GPUs towards ``target_gpus`` (sites,).
 
@@ -170,6 +174,11 @@ def dispatch_jobs(
         Dispatch parameters.
     site_order
         Sites from most to least preferred for urgent jobs and ties (default: by current carbon intensity).
+    slot_left_h
+        Time left in the plan's slot [h] when ``target_gpus`` is the slot's average (a plan's GPUs per slot are
+        GPU-hours over the slot): a running job that ends within it counts toward the site's training GPUs only
+        for the share of that time it still runs when deciding pauses, so that jobs about to end do not make the
+        site look above its target and cause pauses the plan did not ask for. None: count every running gang whole.
     """
     r = rules or DispatchRules()
     n_s = len(obs.site_names)
@@ -178,6 +187,11 @@ def dispatch_jobs(
     run = obs.running
     run_gpus, run_site = run.gpus.tolist(), run.site.tolist()
     busy = np.bincount(np.asarray(run_site, dtype=np.int64), weights=run.gpus, minlength=n_s).astype(float)
+    over = busy.copy()  # what the site is about to average over the slot, for the pause rule
+    if slot_left_h is not None and slot_left_h > 0 and len(run):
+        left_h = run.remaining_h / np.maximum(run.work_rate * site_speed(obs)[run.site], 1e-9)
+        stay = np.minimum(1.0, left_h / slot_left_h)
+        over = np.bincount(np.asarray(run_site, dtype=np.int64), weights=run.gpus * stay, minlength=n_s)
     order = np.argsort(obs.carbon_g_per_kwh[-1], kind="stable").tolist() if site_order is None else list(site_order)
     pause_job: list[int] = []
     migrate_job: list[int] = []
@@ -191,7 +205,7 @@ def dispatch_jobs(
         slack_at = slack_at_sites(obs, run, reserve(run, r) + transfer_h)
         for i in np.argsort(-run.deadline_step.astype(float), kind="stable").tolist():
             s, g = run_site[i], run_gpus[i]
-            if not movable[i] or busy[s] - target[s] < g / 2:
+            if not movable[i] or over[s] - target[s] < g / 2:
                 continue
             dest = -1
             if run.migratable[i] and transfer_h[i] <= r.max_transfer_share * run.remaining_h[i]:
@@ -204,11 +218,13 @@ def dispatch_jobs(
                 if rooms:
                     dest = max(rooms)[1]
             busy[s] -= g
+            over[s] -= g
             if dest >= 0:
                 migrate_job.append(int(run.job[i]))
                 migrate_site.append(dest)
                 free[dest] -= g
                 busy[dest] += g
+                over[dest] += g
             else:
                 pause_job.append(int(run.job[i]))
                 # the engine frees a paused gang at once, but only up to the grid-limited capacity: keep it unused

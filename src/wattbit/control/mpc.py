@@ -27,6 +27,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import DispatchRules, dispatch_jobs, queued_slack, running_slack, site_speed
+from wattbit.control.history import SignalHistory
 from wattbit.control.lookahead import ArrivalLog, DeferredWork, FutureSupply, deferred_work, profile_ahead
 from wattbit.control.signals_ahead import ahead
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
@@ -103,6 +104,10 @@ class MPCConfig:
         Look-ahead for work due after the horizon (:func:`wattbit.control.lookahead.deferred_work`): how far past
         now the future is forecast [days] (0: the straight-line rule), the share of its time after the horizon a
         job may count on, and the optional tranches per deadline day.
+    slot_average
+        Read the plan's GPUs per site as the slot's average when pausing: a running job ending within the slot
+        counts for the share of it that it still runs (:func:`wattbit.control.dispatch.dispatch_jobs`'s
+        ``slot_left_h``), so that jobs about to finish do not trigger pauses (False: count every gang whole).
     """
 
     horizon_h: float = 36.0
@@ -123,6 +128,7 @@ class MPCConfig:
     lookahead_days: float = 7.0
     defer_fill: float = 0.75
     tranches: int = 4
+    slot_average: bool = True
 
 
 @dataclass
@@ -141,9 +147,15 @@ class MPCPolicy:
 
     name = "mpc"
 
-    def __init__(self, config: MPCConfig | None = None, areas: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        config: MPCConfig | None = None,
+        areas: tuple[str, ...] | None = None,
+        history: SignalHistory | None = None,
+    ) -> None:
         self.config = config or MPCConfig()
         self.areas = areas
+        self.history = history if history is not None and history.steps > 0 else None
         self.last: Decision | None = None
         self.decision_seconds: list[float] = []
         self.failed_plans = 0
@@ -152,6 +164,11 @@ class MPCPolicy:
         self._arrivals = ArrivalLog()
 
     # ----------------------------------------------------------------------------------------------- inputs
+    def _past(self, obs: Observation, name: str) -> FloatArray:
+        """Observation field ``name`` from the run's first step to now, after the history before the run."""
+        observed = np.asarray(getattr(obs, name), dtype=float)
+        return observed if self.history is None else self.history.before(name, observed)
+
     def _forecast(
         self, history: FloatArray, steps: int, per_day: int, upper: bool = False, short: str = "daily"
     ) -> FloatArray:
@@ -160,19 +177,21 @@ class MPCPolicy:
 
     def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
         """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
-        history = np.asarray(obs.pv_w, dtype=float)
+        history = self._past(obs, "pv_w")
         c = self.config
         if c.pv_forecast != "clear_sky" or c.site_coords is None or history.shape[0] <= steps + per_day:
             return self._forecast(history, steps, per_day)
-        clear = self._clear_sky(obs, history.shape[0] + steps - 1)
+        early = 0 if self.history is None else self.history.steps
+        clear = self._clear_sky(obs, history.shape[0] + steps - 1, early)
         fc = clear_sky_forecast(history, clear, steps - 1, per_day)
         return np.vstack([history[-1], fc.mean])
 
-    def _clear_sky(self, obs: Observation, rows: int) -> FloatArray:
-        """Clear-sky output per W of the run's first ``rows`` steps, (rows, sites); computed a year at a time."""
+    def _clear_sky(self, obs: Observation, rows: int, early: int = 0) -> FloatArray:
+        """Clear-sky output per W of ``rows`` steps from ``early`` steps before the run's first, (rows, sites);
+        computed a year at a time."""
         assert self.config.site_coords is not None
         step = pd.Timedelta(hours=obs.step_h)
-        start = obs.time_utc - obs.step * step
+        start = obs.time_utc - (obs.step + early) * step
         if self._clear is None or self._clear[0] != start or self._clear[1].shape[0] < rows:
             n = max(rows, round(366 * 24 / obs.step_h))
             lat, lon = (np.array([c[i] for c in self.config.site_coords]) for i in (0, 1))
@@ -194,12 +213,13 @@ class MPCPolicy:
             return {"mean": r.mean(axis=1), "sum": r.sum(axis=1), "max": r.max(axis=1)}[how]
 
         fc = lambda x, up=False: self._forecast(x, steps, per_day, up)  # noqa: E731
-        carbon = slots(fc(obs.carbon_g_per_kwh))
-        price = slots(fc(obs.price_jpy_per_mwh))
-        curtailed = slots(fc(obs.curtailed_mwh), "sum")
-        wind = self._forecast(obs.wind_w, steps, per_day, short="level")
+        past = lambda name: self._past(obs, name)  # noqa: E731
+        carbon = slots(fc(past("carbon_g_per_kwh")))
+        price = slots(fc(past("price_jpy_per_mwh")))
+        curtailed = slots(fc(past("curtailed_mwh")), "sum")
+        wind = self._forecast(past("wind_w"), steps, per_day, short="level")
         onsite = slots(self._pv_ahead(obs, steps, per_day) + wind)
-        tdb, twb = slots(fc(obs.temp_db_c)), slots(fc(obs.temp_wb_c))
+        tdb, twb = slots(fc(past("temp_db_c"))), slots(fc(past("temp_wb_c")))
         energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
         available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
         routing = c.routing and obs.inference_full_gpus is not None
@@ -207,12 +227,12 @@ class MPCPolicy:
         routable = None
         if routing:
             assert obs.inference_full_gpus is not None
-            full = slots(fc(obs.inference_full_gpus, True), "max") * c.inference_margin
+            full = slots(fc(past("inference_full_gpus"), True), "max") * c.inference_margin
             full[0] = np.maximum(full[0], obs.inference_full_gpus[-1])
             routable = self._routable(n_s)
             inference = np.zeros((n_slots, n_s))
         else:
-            inference = slots(fc(obs.inference_gpus_needed, True), "max") * c.inference_margin
+            inference = slots(fc(past("inference_gpus_needed"), True), "max") * c.inference_margin
             inference[0] = np.maximum(inference[0], obs.inference_gpus)
             inference = np.minimum(inference, available)
         work, pinned = self._work(obs, n_slots, slot_steps, energy, carbon)
@@ -351,9 +371,9 @@ class MPCPolicy:
             fc = profile_ahead(history, horizon_steps, total_steps, per_day)
             return fc.reshape(-1, per_h, fc.shape[1]).mean(axis=1)
 
-        per_mwh = w.carbon_per_t * hourly(obs.carbon_g_per_kwh) / 1000.0
+        per_mwh = w.carbon_per_t * hourly(self._past(obs, "carbon_g_per_kwh")) / 1000.0
         if w.cost_per_million > 0:
-            per_mwh = per_mwh + w.cost_per_million / 1e6 * hourly(obs.price_jpy_per_mwh)
+            per_mwh = per_mwh + w.cost_per_million / 1e6 * hourly(self._past(obs, "price_jpy_per_mwh"))
         speed = np.maximum(energy.throughput[:, 0], 1e-9)
         room = np.maximum(obs.gpus_available - obs.inference_gpus, 0).astype(float)
         supply = FutureSupply(per_mwh * (marginal_mwh / speed)[None, :], room * speed, self._arrivals.rate_gpu_h())
@@ -393,18 +413,28 @@ class MPCPolicy:
         return actions
 
     def _act(self, obs: Observation, decision: Decision) -> Actions:
-        slot = (obs.step - decision.step) // decision.slot_steps
-        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch)
+        slot, into = divmod(obs.step - decision.step, decision.slot_steps)
+        left_h = (decision.slot_steps - into) * obs.step_h if self.config.slot_average else None
+        return act_on_plan(obs, decision.plan, decision.energy, slot, self.config.dispatch, left_h)
 
 
 def act_on_plan(
-    obs: Observation, plan: DispatchPlan, energy: SiteEnergyModel, slot: int, rules: DispatchRules
+    obs: Observation,
+    plan: DispatchPlan,
+    energy: SiteEnergyModel,
+    slot: int,
+    rules: DispatchRules,
+    slot_left_h: float | None = None,
 ) -> Actions:
-    """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing."""
+    """The actions of slot ``slot`` of ``plan``: jobs toward its GPUs per site, caps, setpoints, battery, routing.
+
+    ``slot_left_h``: time left in the slot [h], for the pause rule of :func:`~wattbit.control.dispatch.dispatch_jobs`
+    (jobs ending within it count for the share they still run; None: whole).
+    """
     slot = min(slot, plan.busy_gpus.shape[0] - 1)
     busy = plan.busy_gpus[slot]  # (sites, levels)
     target = busy.sum(axis=1)
-    actions = dispatch_jobs(obs, target, rules)
+    actions = dispatch_jobs(obs, target, rules, slot_left_h=slot_left_h)
     level = np.argmax(busy, axis=1)
     caps = energy.cap_w[np.arange(len(level)), level]
     actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)

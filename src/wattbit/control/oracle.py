@@ -60,6 +60,7 @@ class OracleConfig:
     dispatch: DispatchRules = field(default_factory=DispatchRules)
     time_limit_s: float | None = None
     window_slots: int = 4
+    slot_average: bool = True
 
 
 def _slots(a: FloatArray, n: int, how: str) -> FloatArray:
@@ -172,4 +173,7 @@ class OraclePolicy:
 
     def decide(self, obs: Observation) -> Actions:
         """Act on the plan's slot of this step."""
-        return act_on_plan(obs, self.plan, self.energy, obs.step // self.config.slot_steps, self.config.dispatch)
+        c = self.config
+        slot, into = divmod(obs.step, c.slot_steps)
+        left_h = (c.slot_steps - into) * obs.step_h if c.slot_average else None
+        return act_on_plan(obs, self.plan, self.energy, slot, c.dispatch, left_h)
