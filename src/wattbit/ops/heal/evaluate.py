@@ -47,6 +47,9 @@ from wattbit.scenario import Scenario
 
 Log = Callable[[str], None]
 STEP_S = 900.0
+#: PyTorch's default NCCL timeout (``kProcessGroupNCCLDefaultTimeout``, 10 min): how long the other ranks of a job
+#: whose GPU failed wait in a collective before the watchdog ends the job, when nothing else notices [s].
+NCCL_TIMEOUT_S = 600.0
 
 
 class ReplayWatcher:
@@ -209,6 +212,16 @@ def _block(
         if not any(r.data_time_s - 3600 <= x <= r.data_time_s + rules.hold_predicted_s for x in ts):
             false += 1
     totals = tw.totals()
+    fail = [k for k in tw.kills if k[1].startswith("failure on")]
+    hole = [k for k in tw.kills if k[1].startswith("black hole")]
+    failure_h, hole_h = sum(k[4] for k in fail), sum(k[4] for k in hole)
+    loss = {  # where gpu_hours_lost comes from; the hang is not in it (the twin ends a job at its GPU's failure)
+        "failure_kills": len(fail),
+        "failure_gpu_hours": round(failure_h, 1),
+        "black_hole_gpu_hours": round(hole_h, 1),
+        "requeue_gpu_hours": round(totals["gpu_hours_lost"] - failure_h - hole_h, 1),
+        "hang_gpu_hours_at_nccl_timeout": round(sum(k[3] for k in fail) * NCCL_TIMEOUT_S / 3600.0, 1),
+    }
     node_days = len(tw.node_names) * setup.fleet.steps * setup.fleet.step_h / 24.0
     return {
         "gpu_hours_lost": round(totals["gpu_hours_lost"], 1),
@@ -223,6 +236,7 @@ def _block(
         "drains": len(drains),
         "actions_applied": {k: sum(1 for r in applied if r.kind == k) for k in sorted({r.kind for r in applied})},
         "black_hole_kills": tw.stats["black_hole_kills"],
+        "loss": loss,
         "node_days": round(node_days, 1),
     }
 
