@@ -142,8 +142,16 @@ def _faults(setup: TelemetrySetup, tw: TwinScheduler) -> list[tuple[float, list[
     return sorted(out, key=lambda f: f[0])
 
 
-def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path, rules: Rules) -> dict[str, Any]:
-    """Drive the loop over the twin's scheduler with ``alerts`` (``reactive``: failures only); its block of results."""
+def run_policy(
+    setup: TelemetrySetup,
+    alerts: list[Alert],
+    policy: str,
+    db: Path,
+    rules: Rules,
+    inspect: Callable[[TwinScheduler, AuditStore], None] | None = None,
+) -> dict[str, Any]:
+    """Drive the loop over the twin's scheduler with ``alerts`` (``reactive``: failures only); its block of results.
+    ``inspect`` is called with the twin's scheduler and the audit store at the end (for breakdowns)."""
     t0 = time.perf_counter()
     tw, left_out = _scheduler(setup)
     faults = _faults(setup, tw)
@@ -168,6 +176,8 @@ def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path
         cycles += 1
     block = _block(tw, store, faults, setup, rules)
     block.update(cycles=cycles, jobs_left_out=left_out, wall_s=round(time.perf_counter() - t0, 1))
+    if inspect is not None:
+        inspect(tw, store)
     store.close()
     return block
 
