@@ -103,7 +103,7 @@ def breakdown(scenario: str, nodes_per_site: int, cache: Path | None, log: Any =
         s["faults"] += 1
         s["drained_ahead"] += any(f["time_s"] - hold <= d < f["time_s"] for n in f["nodes"] for d in drained[n])
         for policy in ("reactive", "predictive"):
-            s[f"{policy}_gpu_h"] += sum(k[4] for k in per_fault[policy].get(f["fault"], []))
+            s[f"{policy}_gpu_h"] += sum(k[3] for k in per_fault[policy].get(f["fault"], []))
     for s in sigs.values():
         s["reactive_gpu_h"], s["predictive_gpu_h"] = round(s["reactive_gpu_h"], 1), round(s["predictive_gpu_h"], 1)
     result["by_signature"] = dict(sorted(sigs.items(), key=lambda kv: -kv[1]["reactive_gpu_h"]))
@@ -115,8 +115,10 @@ def breakdown(scenario: str, nodes_per_site: int, cache: Path | None, log: Any =
         for policy in ("reactive", "predictive"):
             ks = [k for k in per_fault[policy].get(f["fault"], []) if k[0] == "black hole"]
             first = [k for k in per_fault[policy].get(f["fault"], []) if k[0] == "failure"]
+            last_h = round((max(k[4] for k in ks) - f["time_s"]) / 3600.0, 2) if ks else None
             row[policy] = {"black_hole_kills": len(ks), "jobs": len({k[1] for k in ks}),
-                           "gpu_h": round(sum(k[3] for k in ks), 1), "job_on_it_at_failure": bool(first)}  # fmt: skip
+                           "gpu_h": round(sum(k[3] for k in ks), 1), "job_on_it_at_failure": bool(first),
+                           "last_kill_after_h": last_h}  # fmt: skip
         if row["reactive"]["black_hole_kills"] or row["predictive"]["black_hole_kills"]:
             holes.append(row)
     result["black_holes"] = holes
