@@ -14,8 +14,11 @@ failing nodes or GPUs), twice:
 Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus restarts, at the job's GPUs),
 ``jobs_interrupted``, ``jobs_lost`` (failed and not requeueable), ``mttr_h`` (failure to the node back in service,
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
-``Rules.hold_predicted_s``), drains and the actions applied. The fleet is scaled to ``nodes_per_site`` nodes per
-site (the faults and the workload with it) to keep the replay short; jobs larger than a site are left out.
+``Rules.hold_predicted_s``), drains and the actions applied, and ``loss``: the GPU-hours lost split into failures,
+black holes and wattbit's requeues, with what a hang until PyTorch's default NCCL timeout would add per failure kill
+(the twin ends a job at its GPU's failure, so that hang is not in ``gpu_hours_lost``). The fleet is scaled to
+``nodes_per_site`` nodes per site (the faults and the workload with it) to keep the replay short; jobs larger than a
+site are left out.
 
 The detectors see the year a block of times at a time (:meth:`~wattbit.ops.detect.detectors.Detectors.step_block`,
 the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes.
