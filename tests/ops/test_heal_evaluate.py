@@ -21,6 +21,10 @@ def test_heal_evaluate_week(tmp_path: Path) -> None:
         assert keys <= set(b) and b["jobs_lost"] == 0 and b["gpu_hours_lost"] >= 0
         assert b["actions_applied"].get("drain", 0) > 0  # failures seen are drained in both
         assert b["node_days"] == 12 * 7
+        loss = b["loss"]  # where the lost hours come from: failures, black holes, wattbit's requeues
+        split = loss["failure_gpu_hours"] + loss["black_hole_gpu_hours"] + loss["requeue_gpu_hours"]
+        assert abs(split - b["gpu_hours_lost"]) <= 0.2 and min(loss.values()) >= 0
+        assert (loss["failure_kills"] > 0) == (loss["hang_gpu_hours_at_nccl_timeout"] > 0)
     assert saved["predictive"]["drains"] >= saved["reactive"]["drains"]  # predictions add drains
     assert set(saved["targets"]) == {
         "gpu_hours_lost_cut", "cut_at_least_30pct", "false_drains_at_most_1_per_1000_node_days", "no_job_lost",

@@ -141,6 +141,9 @@ def test_twin_failure_kills_and_black_hole_until_drained() -> None:
     tw.advance(T0 + 12 * 3600)
     assert tw.job(j1).running and node not in tw.job(j1).nodes
     assert tw.totals()["jobs_lost"] == 0
+    kills = tw.kills  # each kill with its cause, job, GPUs and GPU-hours lost; a black hole names its node
+    assert kills[0][1] == f"failure on {node}" and all(k[1] == f"black hole {node}" for k in kills[1:])
+    assert abs(sum(k[4] for k in kills) - tw.totals()["gpu_hours_lost"]) < 1e-6
 
 
 def test_power_control_ranges() -> None:

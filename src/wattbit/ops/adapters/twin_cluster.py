@@ -172,6 +172,7 @@ class TwinCluster:
         self.keep_finished_s = keep_finished_s
         self.finished: list[tuple[float, int]] = []
         self.log: list[tuple[float, str, str]] = []  # (time, what, target): kills, losses, repairs
+        self.kills: list[tuple[float, str, int, int, float]] = []  # (time, why, job index, GPUs, GPU-h lost)
         self.stats = {"killed": 0, "lost_jobs": 0, "black_hole_kills": 0}
 
     # ------------------------------------------------------------------------------------------- submitting
@@ -280,7 +281,8 @@ class TwinCluster:
                 elif order == 4:  # a job started on a black-hole node crashes after its start-up
                     if self.jobs_.seq[key] == value and self.jobs_.state[key] == RUNNING:
                         self.stats["black_hole_kills"] += 1
-                        self._kill(key, "black hole node")
+                        hole = [n for n in self.job_nodes[key] if self.broken_until[n] > self.now_s]
+                        self._kill(key, "black hole " + (self.node_names[hole[0]] if hole else "node"))
                 else:  # 3: a begin time passed
                     pass
             self._schedule()
@@ -368,6 +370,7 @@ class TwinCluster:
         c.interruptions[i] += 1
         self.stats["killed"] += 1
         self.log.append((self.now_s, f"killed ({why}), lost {lost:.3f} h x {int(c.gpus[i])} GPUs", str(i + 1)))
+        self.kills.append((self.now_s, why, i, int(c.gpus[i]), lost * float(c.gpus[i])))
         if c.requeue[i]:  # Slurm requeues a job its node failed under, begin time a little ahead
             c.state[i] = PENDING
             c.restarts[i] += 1

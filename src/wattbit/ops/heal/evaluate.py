@@ -14,8 +14,11 @@ failing nodes or GPUs), twice:
 Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus restarts, at the job's GPUs),
 ``jobs_interrupted``, ``jobs_lost`` (failed and not requeueable), ``mttr_h`` (failure to the node back in service,
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
-``Rules.hold_predicted_s``), drains and the actions applied. The fleet is scaled to ``nodes_per_site`` nodes per
-site (the faults and the workload with it) to keep the replay short; jobs larger than a site are left out.
+``Rules.hold_predicted_s``), drains and the actions applied, and ``loss``: the GPU-hours lost split into failures,
+black holes and wattbit's requeues, with what a hang until PyTorch's default NCCL timeout would add per failure kill
+(the twin ends a job at its GPU's failure, so that hang is not in ``gpu_hours_lost``). The fleet is scaled to
+``nodes_per_site`` nodes per site (the faults and the workload with it) to keep the replay short; jobs larger than a
+site are left out.
 
 The detectors see the year a block of times at a time (:meth:`~wattbit.ops.detect.detectors.Detectors.step_block`,
 the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes.
@@ -47,6 +50,9 @@ from wattbit.scenario import Scenario
 
 Log = Callable[[str], None]
 STEP_S = 900.0
+#: PyTorch's default NCCL timeout (``kProcessGroupNCCLDefaultTimeout``, 10 min): how long the other ranks of a job
+#: whose GPU failed wait in a collective before the watchdog ends the job, when nothing else notices [s].
+NCCL_TIMEOUT_S = 600.0
 
 
 class ReplayWatcher:
@@ -139,8 +145,16 @@ def _faults(setup: TelemetrySetup, tw: TwinScheduler) -> list[tuple[float, list[
     return sorted(out, key=lambda f: f[0])
 
 
-def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path, rules: Rules) -> dict[str, Any]:
-    """Drive the loop over the twin's scheduler with ``alerts`` (``reactive``: failures only); its block of results."""
+def run_policy(
+    setup: TelemetrySetup,
+    alerts: list[Alert],
+    policy: str,
+    db: Path,
+    rules: Rules,
+    inspect: Callable[[TwinScheduler, AuditStore], None] | None = None,
+) -> dict[str, Any]:
+    """Drive the loop over the twin's scheduler with ``alerts`` (``reactive``: failures only); its block of results.
+    ``inspect`` is called with the twin's scheduler and the audit store at the end (for breakdowns)."""
     t0 = time.perf_counter()
     tw, left_out = _scheduler(setup)
     faults = _faults(setup, tw)
@@ -165,6 +179,8 @@ def run_policy(setup: TelemetrySetup, alerts: list[Alert], policy: str, db: Path
         cycles += 1
     block = _block(tw, store, faults, setup, rules)
     block.update(cycles=cycles, jobs_left_out=left_out, wall_s=round(time.perf_counter() - t0, 1))
+    if inspect is not None:
+        inspect(tw, store)
     store.close()
     return block
 
@@ -209,6 +225,16 @@ def _block(
         if not any(r.data_time_s - 3600 <= x <= r.data_time_s + rules.hold_predicted_s for x in ts):
             false += 1
     totals = tw.totals()
+    fail = [k for k in tw.kills if k[1].startswith("failure on")]
+    hole = [k for k in tw.kills if k[1].startswith("black hole")]
+    failure_h, hole_h = sum(k[4] for k in fail), sum(k[4] for k in hole)
+    loss = {  # where gpu_hours_lost comes from; the hang is not in it (the twin ends a job at its GPU's failure)
+        "failure_kills": len(fail),
+        "failure_gpu_hours": round(failure_h, 1),
+        "black_hole_gpu_hours": round(hole_h, 1),
+        "requeue_gpu_hours": round(totals["gpu_hours_lost"] - failure_h - hole_h, 1),
+        "hang_gpu_hours_at_nccl_timeout": round(sum(k[3] for k in fail) * NCCL_TIMEOUT_S / 3600.0, 1),
+    }
     node_days = len(tw.node_names) * setup.fleet.steps * setup.fleet.step_h / 24.0
     return {
         "gpu_hours_lost": round(totals["gpu_hours_lost"], 1),
@@ -223,6 +249,7 @@ def _block(
         "drains": len(drains),
         "actions_applied": {k: sum(1 for r in applied if r.kind == k) for k in sorted({r.kind for r in applied})},
         "black_hole_kills": tw.stats["black_hole_kills"],
+        "loss": loss,
         "node_days": round(node_days, 1),
     }
 
