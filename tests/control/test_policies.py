@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from tests.sim.test_engine import NO_FAULTS, _scenario
 from wattbit.cli import app
 from wattbit.control import make_policy
-from wattbit.control.bench import due_in_period, run_policy, simulate_policy
+from wattbit.control.bench import due_in_period, policy_statistics, run_policy, simulate_policy
+from wattbit.control.mpc import MPCConfig
 from wattbit.control.oracle import OracleConfig
 from wattbit.opt import DispatchWeights
 from wattbit.sim.run import SimInputs, collect, make_engine, prepare
@@ -120,6 +121,17 @@ def test_simulate_policy_adds_the_policy_statistics_and_the_bound() -> None:
     mpc = simulate_policy(sc, "mpc", seed=5).summary
     assert mpc["decision_ms_p50"] <= mpc["decision_ms_p99"] <= mpc["decision_ms_max"]
     assert "oracle_bound" not in mpc and "decision_ms_p50" not in oracle
+    assert mpc["plans_failed"] == 0 and "plans_failed" not in oracle
+
+
+def test_plans_cut_off_by_the_time_limit_are_counted(two_days_no_faults: SimInputs) -> None:
+    inputs = copy.deepcopy(two_days_no_faults)
+    policy = make_policy("mpc", inputs, config=MPCConfig(time_limit_s=1e-6))
+    engine = make_engine(inputs, policy)
+    engine.run()
+    stats = policy_statistics(policy)
+    # not one plan in a microsecond: with no plan yet mpc tries again every step, and acts as the baseline
+    assert stats["plans_failed"] == inputs.fleet.steps
 
 
 def test_simulate_command_writes_the_run_and_names_an_unknown_policy(tmp_path: Path) -> None:

@@ -49,7 +49,7 @@ def _jobs(gpus, duration_h, submit_h, deadline_h, ckpt_cost_h=0.0) -> TrainingJo
     deadline = np.array([stamp(h) for h in deadline_h], dtype="datetime64[ns]")
     return TrainingJobs(
         job_id=np.arange(n),
-        kind=np.zeros(n),
+        kind=np.zeros(n, dtype=np.int8),
         gpus=np.asarray(gpus),
         duration_h=np.asarray(duration_h, dtype=float),
         submit_utc=submit,

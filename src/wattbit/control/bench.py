@@ -65,6 +65,13 @@ def run_policy(
     hook = None if store is None else lambda e: store.save(key, e)
     engine.run(progress, hook, checkpoint_every)
     result = collect(inputs, engine, name, t0)
+    return result, policy_statistics(policy)
+
+
+def policy_statistics(policy: object) -> dict[str, Any]:
+    """What a policy reports about itself after a run: decision times [ms] (p50, p99, max), the re-plans that
+    failed (``plans_failed``: no plan within the solver's time limit, or none at all; the policy kept its last plan,
+    so a result with failures depends on the machine's speed), and the oracle's bound (``bound``)."""
     extra: dict[str, Any] = {}
     seconds = getattr(policy, "decision_seconds", None)
     if seconds:
@@ -74,10 +81,13 @@ def run_policy(
             float(np.percentile(ms, 99)),
             float(ms.max()),
         )
+    failed = getattr(policy, "failed_plans", None)
+    if failed is not None:  # re-plans that found no plan in time (HiGHS time limit) or none at all: the last kept
+        extra["plans_failed"] = int(failed)
     bound = getattr(policy, "bound", None)
     if bound is not None:
         extra["bound"] = dict(bound)
-    return result, extra
+    return extra
 
 
 def simulate_policy(
