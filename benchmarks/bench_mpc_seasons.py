@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wattbit.control import make_policy
-from wattbit.control.bench import due_in_period
+from wattbit.control.bench import due_in_period, policy_statistics
 from wattbit.control.history import signals_before
 from wattbit.control.mpc import MPCConfig
 from wattbit.scenario import load_scenario
@@ -96,6 +96,8 @@ def run_window(
         result = collect(inputs, engine, name, t0)
         label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}, history {h:g} d]" if variant else name
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
+        # re-plans cut off by the solver's time limit make a row depend on the machine's load: record them
+        rows[label] |= {k: v for k, v in policy_statistics(policy).items() if k != "bound"}
         planned = getattr(policy, "bound", None)
         if planned:
             bound = float(planned["carbon_t"])
