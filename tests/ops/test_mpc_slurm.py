@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 
 from tests.ops.conftest import short_scenario
 from tests.ops.test_mpc_live import StubSignals
+from tests.processes import wait_for
 from wattbit.ops.adapters.scheduler import JobSpec
 from wattbit.ops.adapters.slurm_cluster import slurm_down, slurm_up
 from wattbit.ops.heal.run import build_loop
@@ -38,16 +38,6 @@ class DataClock:
         return []
 
 
-def _until(check, timeout_s: float = 40.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
-
-
 def _squeue(cluster: Any, job: str, fmt: str = "%P %T %N") -> list[str]:
     env = {"SLURM_CONF": str(cluster.conf), "PATH": "/usr/bin"}
     out = subprocess.run(["squeue", "-h", "-j", job, "-o", fmt], env=env, capture_output=True, text=True, check=True)
@@ -65,13 +55,13 @@ def test_mpc_plan_acts_through_real_slurm(tmp_path: Path) -> None:
         sites = list(cluster.layout.partitions)
         dirty, clean = sites[0], sites[-1]
         blocker = cli.submit(JobSpec("blocker", dirty, "sleep 600", comment="wattbit:work_h=40"))
-        _until(lambda: cli.job(blocker).running)
+        wait_for(lambda: cli.job(blocker).running, 40.0, "the job's state in Slurm")
         flex = cli.submit(
             JobSpec(
                 "flex", dirty, "sleep 600", comment="wattbit:deferrable=1,movable=1,work_h=3,checkpoint_signal=USR1"
             )
         )
-        _until(lambda: cli.job(flex).pending)
+        wait_for(lambda: cli.job(flex).pending, 40.0, "the job's state in Slurm")
         # carbon falls and price rises along the sites' order: the dirtiest site is the busy one
         signals = StubSignals({s: (500.0 - 200.0 * i, 20_000.0 + 5_000.0 * i) for i, s in enumerate(sites)})
         loop, alerts = build_loop(sc, cli, None, tmp_path / "ops.sqlite", "shadow", plan="mpc")
@@ -95,7 +85,7 @@ def test_mpc_plan_acts_through_real_slurm(tmp_path: Path) -> None:
         if "move" in acted:  # today's mpc: start it now at the cleanest site
             site = acted["move"].params["partition"]
             assert acted["move"].command == f"scontrol update JobId={flex} Partition={site}" and site != dirty
-            running = _until(lambda: (j := cli.job(flex)).running and j)
+            running = wait_for(lambda: (j := cli.job(flex)).running and j, 40.0, "the job's state in Slurm")
             assert running.partition == site and running.nodes[0] in cluster.layout.partitions[site]
             assert _squeue(cluster, flex) == [site, "RUNNING", running.nodes[0]]
         else:  # deferred: held by wattbit (an admin hold), still pending where it was

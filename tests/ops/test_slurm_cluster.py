@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import wait_for
 from wattbit.errors import WattbitInputError
 from wattbit.ops.adapters.scheduler import JobSpec, SchedulerUnavailable, UnknownJob, UnknownNode
 from wattbit.ops.adapters.slurm_cluster import _alive, cluster_layout, slurm_down, slurm_up
 from wattbit.scenario import load_scenario
-
-
-def _until(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not met in time")
 
 
 def test_layout_names_match_the_telemetry() -> None:
@@ -47,16 +37,16 @@ def test_real_cluster_drain_requeue_move_down(tmp_path: Path) -> None:
         names = {n.name for n in cli.nodes()}
         assert names == set(cluster.layout.nodes)
         job = cli.submit(JobSpec("mirror", sites[0], "sleep 120", comment="wattbit:work_h=1"))
-        running = _until(lambda: (j := cli.job(job)).running and j)
+        running = wait_for(lambda: (j := cli.job(job)).running and j, 30.0, "the job's state in Slurm")
         node = running.nodes[0]
         cli.drain(node, "wattbit: predicted xid 79")
         drained = {n.name: n for n in cli.nodes()}[node]
         assert drained.drained and drained.reason == "wattbit: predicted xid 79"
         cli.requeue(job)
-        _until(lambda: cli.job(job).pending)
+        wait_for(lambda: cli.job(job).pending, 30.0, "the job's state in Slurm")
         cli.move(job, sites[1])
         cli.set_start_time(job, "now")
-        moved = _until(lambda: (j := cli.job(job)).running and j)
+        moved = wait_for(lambda: (j := cli.job(job)).running and j, 30.0, "the job's state in Slurm")
         assert moved.partition == sites[1] and moved.nodes[0] in cluster.layout.partitions[sites[1]]
         assert moved.restart_count == 1
         cli.resume(node)
@@ -89,7 +79,7 @@ def test_slurmrestd_reads_and_submits(tmp_path: Path) -> None:
     try:
         assert cluster.rest_socket is not None
         rest = SlurmRestClient(f"unix:{cluster.rest_socket}", timeout_s=10.0)
-        _until(rest.ping, 20)
+        wait_for(rest.ping, 20, "slurmrestd to answer")
         assert rest.api == "v0.0.38" and rest.version().startswith("22.")
         assert {n.name for n in rest.nodes()} == set(cluster.layout.nodes)
         assert {p.name for p in rest.partitions()} == set(cluster.layout.partitions)
@@ -100,7 +90,7 @@ def test_slurmrestd_reads_and_submits(tmp_path: Path) -> None:
         seen = {j.job_id: j for j in both.jobs()}[job]
         assert seen.pending and seen.reason == "BeginTime" and seen.comment == "wattbit:work_h=1"
         both.set_start_time(job, "now")
-        assert _until(lambda: cli_job_running(cluster, job))
+        assert wait_for(lambda: cli_job_running(cluster, job), 30.0, "the job's state in Slurm")
     finally:
         slurm_down(short / "slurm")
         shutil.rmtree(short, ignore_errors=True)
