@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tests.opt.test_capacity import random_instance, run
+from tests.opt.test_capacity import assert_benders_equals_monolithic, random_instance, run
 from wattbit.opt.capacity import CapacityProblem
 from wattbit.opt.capacity.benders import penalties, solve_benders
 from wattbit.opt.capacity.site_dispatch import CapacityLayout, SiteDispatchLP, twin_cut
@@ -60,12 +60,7 @@ def test_a_twin_cut_bounds_the_twin_everywhere_and_touches_it_without_pv() -> No
 
 
 def test_benders_with_twin_sites_matches_the_monolithic_model() -> None:
-    p = twin_instance()
-    mono = run(p, "monolithic")
-    bend = solve_benders(p, rel_gap=1e-7)
-    assert bend.stats.upper_bound * 1e6 == pytest.approx(mono.objective_per_year, rel=1e-6)
-    assert bend.stats.lower_bound <= bend.stats.upper_bound * (1 + 1e-9)
-    assert bend.capacities[:, :2].sum(axis=1) == pytest.approx(mono.it_mw.sum(axis=1), rel=1e-6, abs=1e-6)
+    assert_benders_equals_monolithic(twin_instance())
 
 
 def test_the_useful_connection_rows_keep_a_battery_that_pays() -> None:

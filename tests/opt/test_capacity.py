@@ -195,13 +195,19 @@ def random_instance() -> CapacityProblem:
     return p
 
 
-def test_benders_matches_the_monolithic_model_on_a_random_instance() -> None:
-    p = random_instance()
+def assert_benders_equals_monolithic(p: CapacityProblem) -> CapacitySolution:
+    """Benders at a 1e-7 gap reaches the monolithic optimum (objective, IT per site) with a valid bound; returns
+    the monolithic solution."""
     mono = run(p, "monolithic")
     bend = solve_benders(p, rel_gap=1e-7)
     assert bend.stats.upper_bound * 1e6 == pytest.approx(mono.objective_per_year, rel=1e-6)
     assert bend.stats.lower_bound <= bend.stats.upper_bound * (1 + 1e-9)
     assert bend.capacities[:, :2].sum(axis=1) == pytest.approx(mono.it_mw.sum(axis=1), rel=1e-6, abs=1e-6)
+    return mono
+
+
+def test_benders_matches_the_monolithic_model_on_a_random_instance() -> None:
+    assert_benders_equals_monolithic(random_instance())
 
 
 def test_benders_in_threads_gives_the_same_plan_as_in_one_thread() -> None:
