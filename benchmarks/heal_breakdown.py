@@ -12,7 +12,7 @@ The simulation and replay take most of the time (4-6 CPU-minutes a year); ``--ca
 (written when missing, read when present) so that the policies can be re-run alone.
 
 Usage: ``PYTHONPATH=src python benchmarks/heal_breakdown.py SCENARIO [--nodes-per-site 16] [--cache FILE]
-[--json OUT]``.
+[--json OUT] [--no-black-hole]``.
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def attribute(faults: list[dict[str, Any]], kills: list[tuple[float, str, int, i
     return out
 
 
-def breakdown(scenario: str, nodes_per_site: int, cache: Path | None, log: Any = print) -> dict[str, Any]:
-    """The breakdown (see the module docstring)."""
+def breakdown(
+    scenario: str, nodes_per_site: int, cache: Path | None, log: Any = print, rules: Rules | None = None
+) -> dict[str, Any]:
+    """The breakdown (see the module docstring); ``rules`` default to :class:`Rules` (black-hole rule on)."""
+    rules = rules or Rules()
     if cache is not None and cache.exists():
         setup, alerts = pickle.loads(cache.read_bytes())
     else:
@@ -75,7 +78,7 @@ def breakdown(scenario: str, nodes_per_site: int, cache: Path | None, log: Any =
         if cache is not None:
             cache.write_bytes(pickle.dumps((setup, alerts)))
     faults = _fault_nodes(setup)
-    result: dict[str, Any] = {"scenario": scenario, "faults": len(faults), "policies": {}}
+    result: dict[str, Any] = {"scenario": scenario, "faults": len(faults), "rules": rules.__dict__, "policies": {}}
     per_fault: dict[str, dict[int, list[Any]]] = {}
     drained: dict[str, list[float]] = defaultdict(list)
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,14 +91,17 @@ def breakdown(scenario: str, nodes_per_site: int, cache: Path | None, log: Any =
                 seen["drains"] = [(r.target, r.data_time_s) for r in store.actions("applied", limit=1_000_000)
                                   if r.kind == "drain" and r.params.get("cause") == "predicted"]  # fmt: skip
 
-            block = run_policy(setup, alerts, policy, Path(tmp) / f"{policy}.sqlite", Rules(), inspect=keep)
+            block = run_policy(setup, alerts, policy, Path(tmp) / f"{policy}.sqlite", rules, inspect=keep)
             per_fault[policy] = attribute(faults, seen["kills"])
             if policy == "predictive":
                 for node, t in seen["drains"]:
                     drained[node].append(float(t))
-            result["policies"][policy] = {k: block[k] for k in ("gpu_hours_lost", "black_hole_kills", "loss")}
+            keys = ("gpu_hours_lost", "jobs_interrupted", "jobs_lost", "drains", "black_hole_drains",
+                    "false_black_hole_drains", "false_drains", "false_drains_per_1000_node_days", "black_hole_kills",
+                    "loss", "actions_applied")  # fmt: skip
+            result["policies"][policy] = {k: block[k] for k in keys}
             log(f"{policy}: {result['policies'][policy]}")
-    hold = Rules().hold_predicted_s
+    hold = rules.hold_predicted_s
     sigs: dict[str, dict[str, Any]] = {}
     for f in faults:
         s = sigs.setdefault(f["signature"], {"faults": 0, "precursor": f["precursor"], "drained_ahead": 0,
@@ -132,8 +138,10 @@ def main() -> None:
     ap.add_argument("--nodes-per-site", type=int, default=16)
     ap.add_argument("--cache", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--no-black-hole", action="store_true", help="turn the black-hole rule off (as before it)")
     a = ap.parse_args()
-    r = breakdown(a.scenario, a.nodes_per_site, a.cache)
+    rules = Rules(black_hole_failures=0) if a.no_black_hole else Rules()
+    r = breakdown(a.scenario, a.nodes_per_site, a.cache, rules=rules)
     text = json.dumps(r, indent=2)
     if a.json:
         a.json.write_text(text + "\n", encoding="utf-8")

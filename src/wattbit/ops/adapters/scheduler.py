@@ -8,7 +8,9 @@ same semantics over simulated time. The loop sees only this module's records:
   and scheduling weight;
 - :class:`JobInfo` — a job, its partition, state, reason, nodes, GPUs, times (Unix seconds), restart count,
   whether it may be requeued and whether it is held;
-- :class:`JobSpec` — what :meth:`Scheduler.submit` takes.
+- :class:`JobSpec` — what :meth:`Scheduler.submit` takes;
+- :class:`JobEnd` — one run of a job that ended in failure (:meth:`Scheduler.job_ends`: ``sacct`` on Slurm, the
+  kill log on the twin), what the black-hole rule reads.
 
 Every failure is a :class:`SchedulerError`: :class:`SchedulerUnavailable` (down, refusing, too slow — the state is
 unknown, so nothing may be concluded from it), :class:`UnknownNode`, :class:`UnknownJob` (a name that does not
@@ -176,6 +178,41 @@ class JobInfo:
 
 
 @dataclass(frozen=True)
+class JobEnd:
+    """One run of a job that ended in failure (a requeued job's runs are separate ends).
+
+    Attributes
+    ----------
+    job_id
+        The scheduler's id, as text.
+    nodes
+        Nodes the run had.
+    start_s, end_s
+        Unix seconds: the run started; it ended.
+    state
+        How it ended, upper case: ``FAILED`` (non-zero exit) or ``NODE_FAIL`` (a node of it failed).
+    cause
+        The scheduler's words for it (``ExitCode=1:0``; the twin's kill reason).
+    """
+
+    job_id: str
+    nodes: tuple[str, ...]
+    start_s: float
+    end_s: float
+    state: str
+    cause: str = ""
+
+    @property
+    def run_s(self) -> float:
+        """How long the run lasted [s]."""
+        return self.end_s - self.start_s
+
+
+#: Job end states that count as failures for :meth:`Scheduler.job_ends`.
+FAILED_END_STATES = frozenset({"FAILED", "NODE_FAIL"})
+
+
+@dataclass(frozen=True)
 class PartitionInfo:
     """A partition (a site in wattbit's clusters) and its nodes."""
 
@@ -269,6 +306,11 @@ class Scheduler(Protocol):
 
     def job(self, job_id: str) -> JobInfo:
         """One job (:class:`UnknownJob` if it does not exist)."""
+        ...
+
+    def job_ends(self, since_s: float) -> list[JobEnd]:
+        """Runs of jobs that ended in failure (:data:`FAILED_END_STATES`) at or after ``since_s`` (Unix s), oldest
+        first; a job requeued after each failure gives one end per run."""
         ...
 
     def submit(self, spec: JobSpec) -> str:

@@ -34,6 +34,7 @@ from typing import Any
 
 from wattbit.ops.adapters.scheduler import (
     CommandFailed,
+    JobEnd,
     JobInfo,
     JobSpec,
     NodeInfo,
@@ -44,6 +45,7 @@ from wattbit.ops.adapters.scheduler import (
     UnknownNode,
     expand_hostlist,
 )
+from wattbit.ops.adapters.slurm_acct import NO_ACCOUNTING, parse_sacct, sacct_args
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +276,7 @@ class SlurmCli:
         self.timeout_s = timeout_s
         self.rest = rest
         self._version: tuple[int, int, int] | None = None
+        self._completion = False  # sacct reads the job completion log (no slurmdbd)
         #: The last command line run (for the audit log).
         self.last_command = ""
 
@@ -282,6 +285,7 @@ class SlurmCli:
         env = dict(os.environ)
         if self.conf is not None:
             env["SLURM_CONF"] = str(self.conf)
+        env["SLURM_TIME_FORMAT"] = "standard"  # ISO times, which the parsers read
         return env
 
     def _run(self, args: list[str]) -> str:
@@ -394,6 +398,20 @@ class SlurmCli:
             if line.startswith("JobId="):
                 return job_from_text(parse_key_values(line))
         raise UnknownJob(f"Invalid job id specified: {job_id}", f"scontrol show job -o {job_id}")
+
+    def job_ends(self, since_s: float) -> list[JobEnd]:
+        """Runs that ended ``FAILED`` or ``NODE_FAIL`` since ``since_s`` (``sacct``: slurmdbd's accounting, else the
+        job completion log; :mod:`wattbit.ops.adapters.slurm_acct`)."""
+        if not self._completion:
+            args = sacct_args(since_s, completion=False)
+            try:
+                return parse_sacct(self._run(args), since_s, shlex.join(args))
+            except CommandFailed as exc:
+                if NO_ACCOUNTING not in exc.message.lower():
+                    raise
+                self._completion = True  # no slurmdbd: the job completion log (JobCompType=jobcomp/filetxt)
+        args = sacct_args(since_s, completion=True)
+        return parse_sacct(self._run(args), since_s, shlex.join(args))
 
     # ---------------------------------------------------------------------------------------------- writing
     def submit(self, spec: JobSpec) -> str:

@@ -127,7 +127,8 @@ def slurm_config(
         "KillWait=2",
         "MessageTimeout=10",
         "MpiDefault=none",
-        "JobCompType=jobcomp/none",
+        "JobCompType=jobcomp/filetxt",  # job ends for sacct -c (the black-hole rule reads them)
+        f"JobCompLoc={d / 'jobcomp.log'}",
         "AccountingStorageType=accounting_storage/none",
     ]
     for site, names in layout.partitions.items():

@@ -173,6 +173,9 @@ class TwinCluster:
         self.finished: list[tuple[float, int]] = []
         self.log: list[tuple[float, str, str]] = []  # (time, what, target): kills, losses, repairs
         self.kills: list[tuple[float, str, int, int, float]] = []  # (time, why, job index, GPUs, GPU-h lost)
+        self.ends: list[
+            tuple[float, int, tuple[int, ...], float, str, str]
+        ] = []  # (end, job, nodes, start, state, why)
         self.stats = {"killed": 0, "lost_jobs": 0, "black_hole_kills": 0}
 
     # ------------------------------------------------------------------------------------------- submitting
@@ -358,10 +361,11 @@ class TwinCluster:
         self._release_nodes(i)
         heapq.heappush(self.finished, (self.now_s, i))
 
-    def _kill(self, i: int, why: str) -> None:
+    def _kill(self, i: int, why: str, state: str = "FAILED") -> None:
         """A failure: the work since the last checkpoint and the restart are lost; requeued if allowed."""
         c = self.jobs_
         _, since = self._progress(i)
+        self.ends.append((self.now_s, i, tuple(self.job_nodes.get(i, ())), float(c.run_start_s[i]), state, why))
         part = int(self.node_part[self.job_nodes[i][0]]) if self.job_nodes.get(i) else 0
         self._stop(i)
         lost = since * self._rate(i, part) + float(c.restart_h[i])
@@ -391,7 +395,7 @@ class TwinCluster:
         else:
             self.broken_until[n] = math.inf
         if j >= 0:
-            self._kill(j, f"failure on {self.node_names[n]}")
+            self._kill(j, f"failure on {self.node_names[n]}", "NODE_FAIL" if node_down else "FAILED")
         self.log.append((self.now_s, "node down" if node_down else "GPU failed", self.node_names[n]))
 
     def _repair(self, n: int, node_down: bool) -> None:

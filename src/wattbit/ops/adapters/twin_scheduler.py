@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 from collections.abc import Iterable
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.ops.adapters.scheduler import CommandFailed, JobInfo, NodeInfo, PartitionInfo
+from wattbit.ops.adapters.scheduler import CommandFailed, JobEnd, JobInfo, NodeInfo, PartitionInfo
 from wattbit.ops.adapters.twin_cluster import (
     CANCELLED,
     COMPLETED,
@@ -151,6 +152,16 @@ class TwinScheduler(TwinCluster):
     def job(self, job_id: str) -> JobInfo:
         """One job (:class:`UnknownJob` if it does not exist or is long finished)."""
         return self.job_info(self._job(job_id))
+
+    def job_ends(self, since_s: float) -> list[JobEnd]:
+        """Runs that ended in failure at or after ``since_s``, from the kill log: a job its node failed under
+        (``NODE_FAIL`` when the node went down, else ``FAILED``) or that died starting on a node with a failed GPU
+        (``FAILED``); wattbit's requeues and cancellations are not failures."""
+        k = bisect.bisect_left(self.ends, since_s, key=lambda e: e[0])
+        return [
+            JobEnd(str(i + 1), tuple(self.node_names[n] for n in nodes), start, end, state, why)
+            for end, i, nodes, start, state, why in self.ends[k:]
+        ]
 
     def running_on(self, node: str) -> JobInfo | None:
         """The job running on ``node``, if any."""

@@ -14,7 +14,8 @@ failing nodes or GPUs), twice:
 Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus restarts, at the job's GPUs),
 ``jobs_interrupted``, ``jobs_lost`` (failed and not requeueable), ``mttr_h`` (failure to the node back in service,
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
-``Rules.hold_predicted_s``), drains and the actions applied, and ``loss``: the GPU-hours lost split into failures,
+``Rules.hold_predicted_s``, and black-hole drains of a node with no fault under repair), ``black_hole_drains``,
+drains and the actions applied, and ``loss``: the GPU-hours lost split into failures,
 black holes and wattbit's requeues, with what a hang until PyTorch's default NCCL timeout would add per failure kill
 (the twin ends a job at its GPU's failure, so that hang is not in ``gpu_hours_lost``). The fleet is scaled to
 ``nodes_per_site`` nodes per site (the faults and the workload with it) to keep the replay short; jobs larger than a
@@ -159,6 +160,7 @@ def run_policy(
     tw, left_out = _scheduler(setup)
     faults = _faults(setup, tw)
     seen = [a for a in alerts if a.severity == "critical" or (policy == "predictive" and a.severity == "warning")]
+    seen += [a for a in alerts if a.kind == "app_xid"]  # info, but evidence for the black-hole rule (both policies)
     keys = [(str(h), g) for h in setup.inventory.hostnames.tolist() for g in range(8)]
     watcher = ReplayWatcher(seen, keys)
     db.unlink(missing_ok=True)
@@ -166,12 +168,18 @@ def run_policy(
     loop = ControlLoop(tw, store, watcher=watcher, mode="auto", rules=rules)
     end_s = pd.Timestamp(setup.fleet.index[-1]).timestamp() + STEP_S
     t, cycles = tw.now_s, 0
+    fault_s = np.array(sorted(f[0] for f in faults))
     while t < end_s:
         busy = any(
             m.get("drained_s") is not None and not m.get("quarantined") for m in loop.memory.get("nodes", {}).values()
         )
         busy = busy or bool(loop.memory.get("requeued")) or bool(watcher.active)
-        t = t + STEP_S if busy else max(t + STEP_S, np.ceil(min(watcher.next_time(), end_s) / STEP_S) * STEP_S)
+        # jobs fail (the black-hole rule's evidence) only at a fault and while a node is broken or down: the loop
+        # wakes at each fault and runs every step until the repair, as it would if it never slept
+        busy = busy or bool((tw.broken_until > t).any() or (tw.down_until > t).any())
+        k = int(np.searchsorted(fault_s, t, side="right"))
+        wake = min(watcher.next_time(), float(fault_s[k]) if k < len(fault_s) else end_s, end_s)
+        t = t + STEP_S if busy else max(t + STEP_S, np.ceil(wake / STEP_S) * STEP_S)
         t = min(t, end_s)
         tw.advance(t)
         watcher.at(t)
@@ -217,13 +225,21 @@ def _block(
         for node in nodes:
             fail_times.setdefault(node, []).append(t)
     repair_ends = repair_times_s(faults, drained, resumes, rules)
-    false = 0
+    false = false_black_holes = 0
     for r in drains:
-        if r.params.get("cause") != "predicted" or r.data_time_s is None:
+        if r.data_time_s is None:
+            continue
+        if r.params.get("cause") == "black_hole":  # false unless the node had a fault not yet repaired
+            if not any(
+                t - 3600 <= r.data_time_s <= t + rep * 3600 + 3600 for t, ns, rep, _ in faults if r.target in ns
+            ):
+                false += 1
+                false_black_holes += 1
             continue
         ts = fail_times.get(r.target, [])
-        if not any(r.data_time_s - 3600 <= x <= r.data_time_s + rules.hold_predicted_s for x in ts):
-            false += 1
+        if r.params.get("cause") == "predicted":
+            if not any(r.data_time_s - 3600 <= x <= r.data_time_s + rules.hold_predicted_s for x in ts):
+                false += 1
     totals = tw.totals()
     fail = [k for k in tw.kills if k[1].startswith("failure on")]
     hole = [k for k in tw.kills if k[1].startswith("black hole")]
@@ -247,6 +263,8 @@ def _block(
         "false_drains": false,
         "false_drains_per_1000_node_days": round(1000.0 * false / node_days, 3),
         "drains": len(drains),
+        "black_hole_drains": sum(1 for r in drains if r.params.get("cause") == "black_hole"),
+        "false_black_hole_drains": false_black_holes,
         "actions_applied": {k: sum(1 for r in applied if r.kind == k) for k in sorted({r.kind for r in applied})},
         "black_hole_kills": tw.stats["black_hole_kills"],
         "loss": loss,

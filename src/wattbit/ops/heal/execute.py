@@ -38,7 +38,7 @@ from wattbit.ops.adapters.scheduler import (
 )
 from wattbit.ops.heal.audit import ActionRecord, AuditStore, UnknownAction
 from wattbit.ops.heal.playbooks import REASON_PREFIX, remember_requeue
-from wattbit.ops.heal.safety import Rules, check
+from wattbit.ops.heal.safety import LIMITED_CAUSES, Rules, check
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class Executor:
                 site=rec.site,
                 data_since_s=now_s - 3600.0,
             )
-            recent = sum(1 for r in rows if r.params.get("cause") == "predicted" and (r.data_time_s or 0) <= now_s)
+            recent = sum(1 for r in rows if r.params.get("cause") in LIMITED_CAUSES and (r.data_time_s or 0) <= now_s)
         node_mem = memory.get("nodes", {}).get(rec.target, {})
         return check(rec.kind, rec.site, rec.params, nodes, recent, node_mem, now_s, self.rules)
 

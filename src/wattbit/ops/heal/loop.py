@@ -6,7 +6,8 @@ Each :meth:`ControlLoop.cycle`:
    SQLite) and reads the site signals (carbon intensity, price, curtailment) from the same Prometheus;
 2. reads the scheduler's nodes and jobs — if the scheduler is down or slow, the cycle notes it in the audit log and
    does nothing else (no decision is made on a state it could not read);
-3. runs the healing playbook (:mod:`wattbit.ops.heal.playbooks`) and the plan (:mod:`wattbit.ops.heal.plan`) and
+3. runs the healing playbook (:mod:`wattbit.ops.heal.playbooks`, with the scheduler's failed job runs for the
+   black-hole rule) and the plan (:mod:`wattbit.ops.heal.plan`) and
    stores each proposal in the audit store under its idempotency key, with the status the mode gives it;
 4. unless in ``shadow`` mode, applies what is approved (:mod:`wattbit.ops.heal.execute`), under the safety rules.
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from wattbit.errors import WattbitInputError
 from wattbit.ops.adapters.power import PowerControl
-from wattbit.ops.adapters.scheduler import Scheduler, SchedulerError, scheduler_now_s
+from wattbit.ops.adapters.scheduler import JobEnd, Scheduler, SchedulerError, scheduler_now_s
 from wattbit.ops.detect.alerts import Alert
 from wattbit.ops.heal.actions import MODES
 from wattbit.ops.heal.audit import OPEN, ActionRecord, AuditStore
@@ -113,6 +114,7 @@ class ControlLoop:
         self.reconciled = False
         self.scheduler_down_since: float | None = None
         self.bad_stored_mode: Any = None
+        self.job_ends_error: str | None = None
 
     def _emit(self, recs: list[ActionRecord]) -> None:
         if self.on_action is not None:
@@ -129,6 +131,25 @@ class ControlLoop:
             log.warning("telemetry poll failed: %s", exc)
         nodes = {k[0] for k in self.watcher.keys} if self.watcher.keys else None
         return list(self.watcher.manager.open.values()), self.watcher.last_t, nodes
+
+    def _job_ends(self, now_s: float) -> list[JobEnd] | None:
+        """Failed runs of the black-hole window (None: rule off, a scheduler without the query, or it failed — noted
+        when it starts and stops failing; the rest of the cycle goes on)."""
+        read = getattr(self.scheduler, "job_ends", None)
+        if self.rules.black_hole_failures <= 0 or not callable(read):
+            return None
+        try:
+            ends = list(read(now_s - self.rules.black_hole_window_s))
+        except SchedulerError as exc:
+            if self.job_ends_error is None:
+                self.store.note(f"job ends unavailable: {exc.message}; black-hole rule skipped", self.actor,
+                                command=exc.command)  # fmt: skip
+            self.job_ends_error = exc.message
+            return None
+        if self.job_ends_error is not None:
+            self.store.note("job ends readable again; black-hole rule back", self.actor)
+            self.job_ends_error = None
+        return ends
 
     def _read_signals(self) -> dict[str, dict[str, float]]:
         if self.signals is None:
@@ -204,7 +225,7 @@ class ControlLoop:
         sched_now = scheduler_now_s(self.scheduler)
         now_s = data_t if data_t is not None else sched_now
         burn_in = self.burn_in or getattr(self.scheduler, "burn_in", None)
-        obs = Observation(now_s, sched_now, nodes, jobs, alerts, telemetry_nodes, burn_in)
+        obs = Observation(now_s, sched_now, nodes, jobs, alerts, telemetry_nodes, burn_in, self._job_ends(now_s))
         open_keys = {r.action_id for r in self.store.actions(sorted(OPEN), limit=10_000)}
         decision = decide(obs, self.memory, self.rules, open_keys)
         actions = decision.actions

@@ -18,17 +18,23 @@ One call of :func:`decide` per cycle, on what the loop observed (:class:`Observa
    operator's command such as ``dcgmi diag``) or, without one, no alert for ``Rules.burn_in_s``.
 4. **Quarantine** a node with ``Rules.lemon_failures`` failures within ``Rules.lemon_window_s`` (a lemon): drained
    with a reason saying so, never resumed by wattbit.
+5. **Drain a black hole**: a node on which jobs keep failing minutes after they start (:mod:`wattbit.ops.heal.
+   black_hole`, from the scheduler's job ends), with a reason naming the jobs, and requeue what runs there; it is
+   a failure seen (resumed after repair and burn-in, counted towards a lemon) drained under the safety rules of a
+   prediction.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wattbit.ops.adapters.scheduler import JobInfo, NodeInfo
+from wattbit.ops.adapters.scheduler import JobEnd, JobInfo, NodeInfo
 from wattbit.ops.detect.alerts import Alert
 from wattbit.ops.heal.actions import Action
+from wattbit.ops.heal.black_hole import black_holes
 from wattbit.ops.heal.safety import Rules
 
 #: Alert kinds that say telemetry is missing, not that the node failed: noted, never acted on.
@@ -56,6 +62,8 @@ class Observation:
     burn_in
         The burn-in check of a drained node (True passed, False failed, None not available: then the node must
         have been quiet for ``Rules.burn_in_s``).
+    job_ends
+        Runs that ended in failure within the black-hole window (None: not read; the black-hole rule is off).
     """
 
     now_s: float
@@ -65,6 +73,7 @@ class Observation:
     alerts: list[Alert]
     telemetry_nodes: set[str] | None = None
     burn_in: Callable[[str], bool | None] | None = None
+    job_ends: list[JobEnd] | None = None
 
 
 @dataclass
@@ -180,6 +189,62 @@ def _heal_alerts(obs: Observation, memory: dict[str, Any], rules: Rules, open_ke
         d.actions += _drain_actions(first, node, obs.jobs, cause, ckpt_until_s=obs.now_s + rules.checkpoint_wait_s)
 
 
+def _hhmm(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+
+
+def _heal_black_holes(obs: Observation, memory: dict[str, Any], rules: Rules, open_keys: set[str], d: Decision) -> None:
+    if obs.job_ends is None:
+        return
+    mem_nodes = memory.setdefault("nodes", {})
+    clean = {
+        n: max(float(m.get("resumed_s") or -1e300), float(m.get("drained_s") or -1e300)) for n, m in mem_nodes.items()
+    }
+    verdict = black_holes(obs.job_ends, obs.now_s, rules, clean, obs.alerts)
+    for members, ends in verdict.ambiguous:
+        ids = ",".join(sorted({e.job_id for e in ends}))
+        text = (f"jobs {ids} failed fast {len(ends)} times on {','.join(members)} together: no node stands out; "
+                "none drained (run a diagnostic)")  # fmt: skip
+        _note_once(memory, d, f"bh-ambiguous:{','.join(members)}:{int(ends[0].end_s)}", text)
+    nodes = {n.name: n for n in obs.nodes}
+    pending = {a.target for a in d.actions if a.kind in ("drain", "quarantine")}
+    for name, ends in sorted(verdict.drain.items()):
+        node = nodes.get(name)
+        if node is None or node.drained or node.down or name in pending:
+            continue
+        if any(k.startswith((f"drain:{name}:", f"quarantine:{name}:")) for k in open_keys):
+            continue
+        m = mem_nodes.setdefault(name, {})
+        if m.get("quarantined"):
+            continue
+        ids = ",".join(dict.fromkeys(e.job_id for e in ends))
+        minutes, hours = rules.black_hole_run_s / 60, rules.black_hole_window_s / 3600
+        episode = f"bh-{name}-{int(ends[0].end_s)}"
+        last = ends[-1]
+        reason = (
+            f"{REASON_PREFIX} black_hole seen ({len(ends)} runs failed <={minutes:g} min after start in {hours:g} h: "
+            f"jobs {ids}; last {last.state} {last.cause} {_hhmm(last.end_s)}) [{episode}]"
+        )
+        failures = [
+            {"job": e.job_id, "state": e.state, "cause": e.cause, "nodes": list(e.nodes), "start_utc": _hhmm(e.start_s),
+             "end_utc": _hhmm(e.end_s), "run_min": round(e.run_s / 60, 1)} for e in ends
+        ]  # fmt: skip
+        rule = {"failures": rules.black_hole_failures, "run_s": rules.black_hole_run_s,
+                "window_s": rules.black_hole_window_s}  # fmt: skip
+        evidence = {"black_hole": {"rule": rule, "failures": failures}}
+        d.actions.append(Action("drain", name, _site(node), {"reason": reason, "cause": "black_hole"}, reason,
+                                evidence, episode=episode, data_time_s=obs.now_s))  # fmt: skip
+        for j in _jobs_on(obs.jobs, name):
+            if j.requeue:
+                params = {"node": name, "restart_count": j.restart_count}
+                d.actions.append(Action("requeue", j.job_id, _site(node), params, f"its node {name} is drained "
+                                        "(black hole)", evidence, episode=episode, data_time_s=obs.now_s))  # fmt: skip
+        m["last_alert_s"] = max(float(m.get("last_alert_s", -1e300)), ends[-1].end_s)
+        if episode not in m.setdefault("failure_alerts", []):
+            m["failure_alerts"].append(episode)
+            m.setdefault("failures", []).append(obs.now_s)
+
+
 def _heal_drained(obs: Observation, memory: dict[str, Any], rules: Rules, d: Decision) -> None:
     mem_nodes = memory.setdefault("nodes", {})
     last_by_node: dict[str, float] = {}
@@ -281,6 +346,7 @@ def decide(obs: Observation, memory: dict[str, Any], rules: Rules, open_keys: se
     """
     d = Decision()
     _heal_alerts(obs, memory, rules, open_keys, d)
+    _heal_black_holes(obs, memory, rules, open_keys, d)
     _heal_drained(obs, memory, rules, d)
     _heal_requeued(obs, memory, d)
     return d

@@ -3,12 +3,12 @@
 :class:`Rules` holds the limits; :func:`check` says why an action must wait (a text for the audit log) or None:
 
 - **rate limit** — at most ``max_drains_per_site_per_h`` drains or quarantines applied per site in any hour of the
-  data's clock (predicted failures only: a node seen failing is out of service anyway, and draining it protects the
-  next job from a "black hole");
+  data's clock (drains on predictions and on the black-hole rule, :data:`LIMITED_CAUSES`: a node seen failing is
+  out of service anyway, and draining it protects the next job from a "black hole");
 - **share of a site** — never more than ``max_drained_share`` of a site's nodes drained or down (at least one node
-  may always be drained), again for predictions only;
-- **no flapping** — a node resumed less than ``flap_s`` ago is not drained again on a prediction, and a node is not
-  resumed less than ``min_drain_s`` after it was drained.
+  may always be drained), again for those causes;
+- **no flapping** — a node resumed less than ``flap_s`` ago is not drained again on a prediction or the black-hole
+  rule, and a node is not resumed less than ``min_drain_s`` after it was drained.
 
 Times are the data's clock (the twin's simulated time, or the wall clock with a real fleet).
 """
@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from wattbit.ops.adapters.scheduler import NodeInfo
+
+#: Drain causes the rate limit, the share of a site and the flapping rule apply to: a prediction, and the
+#: black-hole rule (jobs failing fast on a node). A failure seen in telemetry is always drained.
+LIMITED_CAUSES = frozenset({"predicted", "black_hole"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,10 @@ class Rules:
         Time between the checkpoint signal and the requeue on a predicted failure [s].
     max_attempts, retry_s
         Attempts of an action before it is abandoned; wait before the first retry [s] (doubling after).
+    black_hole_failures, black_hole_run_s, black_hole_window_s
+        The black-hole rule (:mod:`wattbit.ops.heal.black_hole`): a node on which this many job runs (of one job or
+        several) ended in failure at most ``black_hole_run_s`` after they started, within the last
+        ``black_hole_window_s``, is drained; 0 failures turns the rule off. Defaults: 3 runs, 15 min, 6 h.
     """
 
     max_drains_per_site_per_h: int = 2
@@ -64,6 +72,9 @@ class Rules:
     checkpoint_wait_s: float = 900.0
     max_attempts: int = 5
     retry_s: float = 30.0
+    black_hole_failures: int = 3
+    black_hole_run_s: float = 900.0
+    black_hole_window_s: float = 6 * 3600.0
 
 
 def drained_or_down(nodes: list[NodeInfo], site: str) -> int:
@@ -91,7 +102,7 @@ def check(
     Parameters
     ----------
     kind, site, params
-        The action (``params["cause"]`` is ``predicted`` or ``seen`` for drains).
+        The action (``params["cause"]`` is ``predicted``, ``black_hole`` or ``seen`` for drains).
     nodes
         The scheduler's nodes now.
     recent_drains
@@ -103,7 +114,7 @@ def check(
     rules
         The limits.
     """
-    if kind in ("drain", "quarantine") and params.get("cause") == "predicted":
+    if kind in ("drain", "quarantine") and params.get("cause") in LIMITED_CAUSES:
         if recent_drains >= rules.max_drains_per_site_per_h:
             limit = rules.max_drains_per_site_per_h
             return f"rate limit: {recent_drains} drains on {site} in the last hour (at most {limit})"
