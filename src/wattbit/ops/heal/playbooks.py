@@ -249,7 +249,7 @@ def _heal_drained(obs: Observation, memory: dict[str, Any], rules: Rules, d: Dec
     mem_nodes = memory.setdefault("nodes", {})
     last_by_node: dict[str, float] = {}
     for a in obs.alerts:
-        if a.node:
+        if a.node and a.severity != "info":  # quiet: no warning or failure (applications' XIDs, data events are info)
             last_by_node[a.node] = max(last_by_node.get(a.node, -1e300), a.last_s or a.time_s)
     for node in obs.nodes:
         m = mem_nodes.setdefault(node.name, {}) if ours(node) or node.name in mem_nodes else None
