@@ -165,3 +165,15 @@ def test_sacct_output_that_cannot_be_read_is_an_error_naming_the_row() -> None:
     assert parse_sacct("", 0.0) == []
     pending = "JobIDRaw|State|Start|End|NodeList|ExitCode\n9|NODE_FAIL|Unknown|Unknown|None assigned|0:0\n"
     assert parse_sacct(pending, 0.0) == []
+
+
+def test_thresholds_are_set_from_text_and_bad_text_is_refused() -> None:
+    from wattbit.errors import WattbitInputError
+    from wattbit.ops.heal.safety import with_black_hole
+
+    r = with_black_hole(Rules(), "4,10,2")
+    assert (r.black_hole_failures, r.black_hole_run_s, r.black_hole_window_s) == (4, 600.0, 7200.0)
+    assert with_black_hole(Rules(), "off").black_hole_failures == 0
+    for bad in ("3,15", "0,15,6", "x,15,6", "3,-1,6"):
+        with pytest.raises(WattbitInputError, match="expected K,MINUTES,HOURS"):
+            with_black_hole(Rules(), bad)

@@ -89,6 +89,14 @@ def ops_run(
         typer.Option("--burn-in-cmd", help="Burn-in check before a resume, {node} replaced; exit 0 passes."),
     ] = None,
     plan: Annotated[str, typer.Option("--plan", help="Who decides the watt-bit plan: mpc or rules.")] = "rules",
+    black_hole: Annotated[
+        str,
+        typer.Option(
+            "--black-hole",
+            help="Black-hole rule: K,MINUTES,HOURS (K runs failed <= MINUTES after "
+            "start within HOURS drain the node) or off.",
+        ),
+    ] = "3,15,6",
 ) -> None:
     """Each cycle: read telemetry, scheduler state and site signals, run the detectors, heal (drain, requeue, resume,
     quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps; decided by the mpc policy with
@@ -96,6 +104,7 @@ def ops_run(
     is recommended, queued or applied; everything is in the audit log of DB."""
     from wattbit.ops.heal.loop import run_loop
     from wattbit.ops.heal.run import build_loop, describe, make_scheduler
+    from wattbit.ops.heal.safety import Rules, with_black_hole
     from wattbit.scenario import load_scenario
 
     sc = load_scenario(scenario)
@@ -105,7 +114,7 @@ def ops_run(
     )  # fmt: skip
     loop, alerts = build_loop(
         sc, sched, prometheus, db, mode, calibration=calibration, on_action=lambda r: typer.echo(describe(r)),
-        burn_in_cmd=burn_in_cmd, plan=plan,
+        burn_in_cmd=burn_in_cmd, plan=plan, rules=with_black_hole(Rules(), black_hole),
     )  # fmt: skip
     typer.echo(f"wattbit ops run: {scheduler} scheduler, mode {mode}, audit log {db}", err=True)
     try:
@@ -133,6 +142,14 @@ def ops_heal_evaluate(
     plan_modes: Annotated[str, typer.Option("--plan-modes", help="Loop modes to run there, comma-separated.")] = (
         "shadow,auto"
     ),
+    black_hole: Annotated[
+        str,
+        typer.Option(
+            "--black-hole",
+            help="Black-hole rule: K,MINUTES,HOURS (K runs failed <= MINUTES after "
+            "start within HOURS drain the node) or off.",
+        ),
+    ] = "3,15,6",
 ) -> None:
     """Healing on the fast path: one run's faults and replayed detector alerts drive the control loop over the twin's
     scheduler, reacting to failures only and with predictions; writes DIR/healing.json. With --plan-start/--plan-end,
@@ -140,6 +157,7 @@ def ops_heal_evaluate(
     from wattbit.errors import WattbitInputError
     from wattbit.ops.heal.actions import MODES
     from wattbit.ops.heal.evaluate import heal_evaluate
+    from wattbit.ops.heal.safety import Rules, with_black_hole
     from wattbit.scenario import load_scenario, with_period
 
     sc = load_scenario(scenario)
@@ -154,7 +172,7 @@ def ops_heal_evaluate(
     window = (plan_start, plan_end) if plan_start is not None and plan_end is not None else None
     r = heal_evaluate(
         sc, out, seed=seed, nodes_per_site=nodes_per_site, plan_window=window, plan_modes=modes,
-        log=lambda m: typer.echo(m, err=True),
+        rules=with_black_hole(Rules(), black_hole), log=lambda m: typer.echo(m, err=True),
     )  # fmt: skip
     for policy in ("reactive", "predictive"):
         b = r[policy]

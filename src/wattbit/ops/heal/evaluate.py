@@ -69,8 +69,8 @@ class ReplayWatcher:
         self.last_t: float | None = None
 
     def next_time(self) -> float:
-        """When the next alert opens (inf when none is left)."""
-        return self.alerts[self.next].time_s if self.next < len(self.alerts) else float("inf")
+        """When the next warning or failure opens (inf when none is left; info alerts wake nothing)."""
+        return next((a.time_s for a in self.alerts[self.next :] if a.severity != "info"), float("inf"))
 
     def at(self, t: float) -> None:
         """Move to time ``t``."""
@@ -173,7 +173,7 @@ def run_policy(
         busy = any(
             m.get("drained_s") is not None and not m.get("quarantined") for m in loop.memory.get("nodes", {}).values()
         )
-        busy = busy or bool(loop.memory.get("requeued")) or bool(watcher.active)
+        busy = busy or bool(loop.memory.get("requeued")) or any(a.severity != "info" for a in watcher.active)
         # jobs fail (the black-hole rule's evidence) only at a fault and while a node is broken or down: the loop
         # wakes at each fault and runs every step until the repair, as it would if it never slept
         busy = busy or bool((tw.broken_until > t).any() or (tw.down_until > t).any())

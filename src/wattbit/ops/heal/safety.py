@@ -15,9 +15,10 @@ Times are the data's clock (the twin's simulated time, or the wall clock with a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from wattbit.errors import WattbitInputError
 from wattbit.ops.adapters.scheduler import NodeInfo
 
 #: Drain causes the rate limit, the share of a site and the flapping rule apply to: a prediction, and the
@@ -75,6 +76,25 @@ class Rules:
     black_hole_failures: int = 3
     black_hole_run_s: float = 900.0
     black_hole_window_s: float = 6 * 3600.0
+
+
+def with_black_hole(rules: Rules, text: str) -> Rules:
+    """``rules`` with the black-hole rule set from ``K,MIN,HOURS`` (K failed runs, each at most MIN minutes after its
+    start, within HOURS; e.g. ``3,15,6``, the default) or ``off``."""
+    if text.strip().lower() == "off":
+        return replace(rules, black_hole_failures=0)
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        k, minutes, hours = int(parts[0]), float(parts[1]), float(parts[2])
+    except (ValueError, IndexError):
+        k = minutes = hours = -1
+    if len(parts) != 3 or k < 1 or minutes <= 0 or hours <= 0:
+        raise WattbitInputError(
+            f"--black-hole {text!r}: expected K,MINUTES,HOURS (e.g. 3,15,6: 3 runs failed at most 15 min after "
+            "their start within 6 h) or off",
+            field="black_hole",
+        )
+    return replace(rules, black_hole_failures=k, black_hole_run_s=minutes * 60.0, black_hole_window_s=hours * 3600.0)
 
 
 def drained_or_down(nodes: list[NodeInfo], site: str) -> int:
