@@ -11,6 +11,10 @@ failing nodes or GPUs), twice:
 - ``predictive`` — the loop also sees the predictions (``warning`` alerts with the calibrated probability), drains
   before the failure and requeues the job with a checkpoint first.
 
+Both policies have the black-hole rule (:mod:`wattbit.ops.heal.black_hole`; ``Rules.black_hole_failures`` 0 turns
+it off): it reacts to jobs failing, which an operator who reacts after failures does too. Both see the applications'
+XIDs (``app_xid``, info) that the rule uses to tell the nodes of a gang apart; info alerts wake nothing else.
+
 Per block: ``gpu_hours_lost`` (work redone: since the last checkpoint plus restarts, at the job's GPUs),
 ``jobs_interrupted``, ``jobs_lost`` (failed and not requeueable), ``mttr_h`` (failure to the node back in service,
 burn-in included), ``false_drains_per_1000_node_days`` (drains on a prediction with no failure of that node within
@@ -22,7 +26,10 @@ black holes and wattbit's requeues, with what a hang until PyTorch's default NCC
 site are left out.
 
 The detectors see the year a block of times at a time (:meth:`~wattbit.ops.detect.detectors.Detectors.step_block`,
-the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes.
+the same alerts as time after time), and the loop jumps over quiet stretches, so a year takes minutes: it runs
+every 15-minute step while a warning or failure is open, a node is drained or wattbit requeued a job, and from each
+fault until its repair (jobs fail — the black-hole rule's evidence — only then), and wakes at the next alert or
+fault otherwise.
 
 ``plan`` (optional, over a window of the whole fleet): carbon and cost of the live watt-bit loop, with the mpc policy
 deciding and the engine following only the actions the loop applied, against ``wattbit bench`` (see
