@@ -19,9 +19,9 @@ One call of :func:`decide` per cycle, on what the loop observed (:class:`Observa
 4. **Quarantine** a node with ``Rules.lemon_failures`` failures within ``Rules.lemon_window_s`` (a lemon): drained
    with a reason saying so, never resumed by wattbit.
 5. **Drain a black hole**: a node on which jobs keep failing minutes after they start (:mod:`wattbit.ops.heal.
-   black_hole`, from the scheduler's job ends), with a reason naming the jobs, and requeue what runs there; it is
-   a failure seen (resumed after repair and burn-in, counted towards a lemon) drained under the safety rules of a
-   prediction.
+   black_hole`, from the scheduler's job ends), with a reason naming the jobs, and requeue what is starting there (a
+   job that has run there longer than ``Rules.black_hole_run_s`` is not dying: it may finish); it is a failure seen
+   (resumed after repair and burn-in, counted towards a lemon) drained under the safety rules of a prediction.
 """
 
 from __future__ import annotations
@@ -189,6 +189,12 @@ def _heal_alerts(obs: Observation, memory: dict[str, Any], rules: Rules, open_ke
         d.actions += _drain_actions(first, node, obs.jobs, cause, ckpt_until_s=obs.now_s + rules.checkpoint_wait_s)
 
 
+def _past_start_up(job: JobInfo, obs: Observation, rules: Rules) -> bool:
+    """Whether ``job`` has run longer than a black hole lets a job live: it is not dying there, so a black-hole
+    drain lets it finish (requeueing it would only cost the work since its checkpoint)."""
+    return job.start_time_s is not None and obs.sched_now_s - job.start_time_s > rules.black_hole_run_s
+
+
 def _hhmm(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
 
@@ -235,7 +241,7 @@ def _heal_black_holes(obs: Observation, memory: dict[str, Any], rules: Rules, op
         d.actions.append(Action("drain", name, _site(node), {"reason": reason, "cause": "black_hole"}, reason,
                                 evidence, episode=episode, data_time_s=obs.now_s))  # fmt: skip
         for j in _jobs_on(obs.jobs, name):
-            if j.requeue:
+            if j.requeue and not _past_start_up(j, obs, rules):
                 params = {"node": name, "restart_count": j.restart_count}
                 d.actions.append(Action("requeue", j.job_id, _site(node), params, f"its node {name} is drained "
                                         "(black hole)", evidence, episode=episode, data_time_s=obs.now_s))  # fmt: skip
@@ -265,9 +271,10 @@ def _heal_drained(obs: Observation, memory: dict[str, Any], rules: Rules, d: Dec
             m["episode"] = node.reason.rsplit("[", 1)[-1].rstrip("]") if "[" in node.reason else node.reason
             m["cause"] = "seen" if " seen " in node.reason + " " else "predicted"
             m["quarantined"] = "quarantined" in node.reason
+            m["black_hole"] = "black_hole seen" in node.reason
         episode = str(m["episode"])
         for j in _jobs_on(obs.jobs, node.name):  # drained nodes let jobs run: requeue them
-            if j.requeue:
+            if j.requeue and not (m.get("black_hole") and _past_start_up(j, obs, rules)):
                 why = f"its node {node.name} is drained ({node.reason})"
                 params = {"node": node.name, "restart_count": j.restart_count}
                 d.actions.append(
