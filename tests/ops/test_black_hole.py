@@ -177,3 +177,25 @@ def test_thresholds_are_set_from_text_and_bad_text_is_refused() -> None:
     for bad in ("3,15", "0,15,6", "x,15,6", "3,-1,6"):
         with pytest.raises(WattbitInputError, match="expected K,MINUTES,HOURS"):
             with_black_hole(Rules(), bad)
+
+
+def test_a_job_past_its_start_up_is_let_finish_one_starting_is_requeued() -> None:
+    from wattbit.ops.adapters.scheduler import JobInfo, NodeInfo
+    from wattbit.ops.heal.playbooks import Observation, decide
+
+    now = T0 + 40 * MIN
+    nodes = [NodeInfo("a", ("s",), "ALLOCATED", gpus=8, gpus_used=8)]
+    ends = [_end("1", "a", 10), _end("2", "a", 20), _end("3", "a", 30)]
+    for started_min, requeued in ((-80.0, False), (37.0, True)):  # ran 2 h there: not dying; started 3 min ago
+        job = JobInfo("9", "j", "s", "RUNNING", nodes=("a",), gpus=8, start_time_s=T0 + started_min * MIN)
+        obs = Observation(now, now, nodes, [job], [], job_ends=ends)
+        kinds = [(a.kind, a.target) for a in decide(obs, {}, RULES, set()).actions]
+        assert ("drain", "a") in kinds and (("requeue", "9") in kinds) == requeued
+
+
+def test_once_the_blamed_node_is_drained_its_partners_are_not_blamed() -> None:
+    same = [_end("1", "a,b", 10), _end("2", "a,b", 18), _end("1", "a,b", 26), _end("2", "a,b", 34)]
+    xid = Alert(T0 + 9 * MIN, "s", "b", 3, "app_xid", "info", {"xid": 43.0})
+    assert list(black_holes(same, T0 + 35 * MIN, RULES, alerts=[xid]).drain) == ["b"]
+    after = black_holes(same, T0 + 40 * MIN, RULES, {"b": T0 + 35 * MIN}, alerts=[xid])  # b drained at 35 min
+    assert after.drain == {} and after.ambiguous == []  # a's failures are b's: a stays in service, nothing noted

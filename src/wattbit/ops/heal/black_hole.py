@@ -21,8 +21,10 @@ twin):
   are blamed; if none or all of them have one, no node stands out and none is drained (the loop notes it, for a
   person to run a diagnostic).
 
-Failures that ended before a node's last resume (or drain) are not held against it. The caller drains what this
-returns under the safety rules (rate limit, share of a site, no flapping: :mod:`wattbit.ops.heal.safety`).
+Blame is decided on every fast failure of the window; a node is drained only if enough of them ended after its last
+resume (or drain) — so a node's partners are not blamed once it is drained and its failures are explained. The
+caller drains what this returns under the safety rules (rate limit, share of a site, no flapping:
+:mod:`wattbit.ops.heal.safety`).
 """
 
 from __future__ import annotations
@@ -87,12 +89,12 @@ def black_holes(
     clean = clean_since_s or {}
     start = now_s - rules.black_hole_window_s
     fast = [e for e in ends if start <= e.end_s <= now_s and e.run_s <= rules.black_hole_run_s]
-    held: dict[str, list[JobEnd]] = {}
+    seen: dict[str, list[JobEnd]] = {}  # every fast failure of the window, for blame
     for e in fast:
         for n in e.nodes:
-            if e.end_s > clean.get(n, -float("inf")):
-                held.setdefault(n, []).append(e)
-    suspects = {n: frozenset((e.job_id, e.end_s) for e in es) for n, es in held.items()}
+            seen.setdefault(n, []).append(e)
+    held = {n: [e for e in es if e.end_s > clean.get(n, -float("inf"))] for n, es in seen.items()}
+    suspects = {n: frozenset((e.job_id, e.end_s) for e in es) for n, es in seen.items()}
     suspects = {n: k for n, k in suspects.items() if len(k) >= rules.black_hole_failures}
     cleared = {n for n, k in suspects.items() if any(k < other for other in suspects.values())}
     groups: dict[frozenset[tuple[str, float]], list[str]] = {}
@@ -104,9 +106,11 @@ def black_holes(
         if len(members) > 1:
             hit = [n for n in members if n in marked]
             if not hit or len(hit) == len(members):
-                verdict.ambiguous.append((tuple(members), sorted(held[members[0]], key=lambda e: e.end_s)))
+                if all(len(held[n]) >= rules.black_hole_failures for n in members):  # none drained since: unexplained
+                    verdict.ambiguous.append((tuple(members), sorted(held[members[0]], key=lambda e: e.end_s)))
                 continue
             members = hit
-        for n in members:
-            verdict.drain[n] = sorted(held[n], key=lambda e: e.end_s)
+        for n in members:  # blamed, and failed often enough since its last resume or drain
+            if len(held[n]) >= rules.black_hole_failures:
+                verdict.drain[n] = sorted(held[n], key=lambda e: e.end_s)
     return verdict
