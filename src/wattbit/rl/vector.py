@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from wattbit.errors import WattbitInputError
-from wattbit.rl.batch_reward import measure_batch
+from wattbit.rl.batch_reward import IntervalPhysics, measure_batch
 from wattbit.rl.dispatch import action_bounds, check_interval_steps, decode_action
 from wattbit.rl.encoding import ObservationScales, feature_names, observation_bounds
 from wattbit.rl.lean import BatchEncoder, LeanRun
@@ -55,6 +55,7 @@ class _Batch:
         self.lean: list[LeanRun] = []
         self.accountants: list[IntervalAccountant] = []
         self.encoder: BatchEncoder | None = None
+        self.physics = IntervalPhysics(self.fleet)
 
     def start(self, seeds: Sequence[int], scales: ObservationScales) -> Float32Array:
         """New runs with ``seeds`` at step 0; returns their first observations."""
@@ -92,7 +93,7 @@ class _Batch:
             final_obs = self.encoder(engines)
             waiting += [lean.interval(lv, 1) for lean, lv in zip(self.lean, levers, strict=True)]
         end = engines[0].step
-        outcomes = measure_batch(fleet, engines, self.accountants, start, end, soc, waiting)
+        outcomes = measure_batch(self.physics, engines, self.accountants, start, end, soc, waiting)
         infos: list[dict[str, Any]] = []
         rewards = np.empty(len(engines))
         for r, (run, eng, outcome) in enumerate(zip(self.runs, engines, outcomes, strict=True)):
