@@ -120,16 +120,22 @@ def _site_params(plant: SitePlant, battery: BatterySpec | None) -> tuple[NDArray
     chain = power_chain_stages(plant.architecture, plant.ups_mode)
     for k, stage in enumerate(reversed(chain)):
         rating = stage.rating_ratio * np.asarray(plant.rated_it_dc_w, dtype=float)
-        stages[k] = (stage.resistive_loss / rating, stage.proportional_loss, stage.no_load_loss * rating,
-                     stage.upstream, stage.name in IT_EQUIPMENT_STAGES)  # fmt: skip
+        stages[k] = (
+            stage.resistive_loss / rating,
+            stage.proportional_loss,
+            stage.no_load_loss * rating,
+            stage.upstream,
+            stage.name in IT_EQUIPMENT_STAGES,
+        )
     p[STAGES] = len(chain)
     p[MISC] = plant.misc_load_fraction * plant.rated_input_w
     p[RATED_HEAT] = plant.rated_input_w * (1.0 + plant.misc_load_fraction)
     p[LIQUID], p[AIR], p[SUPPLY], p[LOOP_DT] = 1.0 - d.air_share, d.air_share, d.supply_temp_c, d.loop_delta_t_k
     p[LIQUID_PUMP] = float(
         c.pump_power_w(1.0, d.loop_delta_t_k, d.loop_pump_head_pa, d.pump_efficiency)
-        + c.pump_power_w(1.0, d.tcs_delta_t_k, d.tcs_pump_head_pa, d.pump_efficiency, d.tcs_density_kg_m3,
-                         d.tcs_cp_j_per_kg_k)  # fmt: skip
+        + c.pump_power_w(
+            1.0, d.tcs_delta_t_k, d.tcs_pump_head_pa, d.pump_efficiency, d.tcs_density_kg_m3, d.tcs_cp_j_per_kg_k
+        )
     )
     air_chiller = d.cooling_type == "air_chiller"
     p[AIR_CHILLER] = air_chiller
@@ -231,8 +237,9 @@ def interval_grid(
                 + _group_it_w(p, idle, idle * p[IDLE])
             )
             supply = p[SUPPLY] if np.isnan(supply_temp_c[t, i]) else supply_temp_c[t, i]
-            facility_w[r, i] = _facility_w(p, stages[i], min(it_dc, p[RATED_IT]), weather[t, i, 0],
-                                           weather[t, i, 1], supply)  # fmt: skip
+            facility_w[r, i] = _facility_w(
+                p, stages[i], min(it_dc, p[RATED_IT]), weather[t, i, 0], weather[t, i, 1], supply
+            )
         net = np.empty(rows)
         for r in range(rows):
             net[r] = facility_w[r, i] - weather[start + r, i, 2] - weather[start + r, i, 3]
@@ -434,4 +441,13 @@ def _bounded_scan(
 
 
 #: Helpers the kernel calls, compiled with it (:func:`_njit`).
-_HELPERS = ("_group_it_w", "_facility_w", "_plant_w", "_loop_w", "_pumped", "_chiller_w", "_battery_mw", "_bounded_scan")
+_HELPERS = (
+    "_group_it_w",
+    "_facility_w",
+    "_plant_w",
+    "_loop_w",
+    "_pumped",
+    "_chiller_w",
+    "_battery_mw",
+    "_bounded_scan",
+)

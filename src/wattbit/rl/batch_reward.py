@@ -60,12 +60,26 @@ class IntervalPhysics:
         (and facility power into ``facility_w``), batteries starting from ``soc_start_mwh``."""
         t = self.tables
         interval_grid(
-            t.params, t.stages, t.class_w,
-            rec.busy_gpus, rec.inference_gpus, rec.available_gpus, rec.busy_by_class, rec.uncapped_by_class,
-            rec.gpu_cap_w, rec.supply_temp_c, rec.battery_self_consumption, rec.battery_mw,
-            self.weather, start, end, soc_start_mwh, self.fleet.step_h,
-            np.empty_like(grid_w) if facility_w is None else facility_w, grid_w,
-        )  # fmt: skip
+            t.params,
+            t.stages,
+            t.class_w,
+            rec.busy_gpus,
+            rec.inference_gpus,
+            rec.available_gpus,
+            rec.busy_by_class,
+            rec.uncapped_by_class,
+            rec.gpu_cap_w,
+            rec.supply_temp_c,
+            rec.battery_self_consumption,
+            rec.battery_mw,
+            self.weather,
+            start,
+            end,
+            soc_start_mwh,
+            self.fleet.step_h,
+            np.empty_like(grid_w) if facility_w is None else facility_w,
+            grid_w,
+        )
 
 
 def measure_batch(

@@ -145,7 +145,7 @@ class IntervalAccountant:
         """
         engine = self._engine
         fleet = engine.fleet
-        series = site_series(self._fleet_rows(fleet, start, end, soc_start_mwh), self._rec_rows(start, end))
+        series = site_series(interval_fleet(fleet, start, end, soc_start_mwh), interval_record(engine.rec, start, end))
         grid_mwh = series["grid"] * fleet.step_h / 1e6
         rec = engine.rec
         needed = np.ceil(rec.inference_needed[start:end] - 1e-9)
@@ -167,18 +167,20 @@ class IntervalAccountant:
         finish = self._engine.jobs_rec.finish_step[job]
         return int(np.sum(np.isnan(finish) | (finish > deadline + 1e-9)))
 
-    def _fleet_rows(self, fleet: Fleet, start: int, end: int, soc_start_mwh: NDArray[np.float64]) -> Fleet:
-        part: Fleet = _rows(fleet, start, end, fleet.steps)  # type: ignore[assignment]
-        batteries = tuple(
-            None
-            if spec is None
-            else dataclasses.replace(
-                spec, initial_soc=float(np.clip(soc / spec.energy_mwh, spec.soc_min, spec.soc_max))
-            )
-            for spec, soc in zip(fleet.batteries, soc_start_mwh.tolist(), strict=True)
-        )
-        return dataclasses.replace(part, index=fleet.index[start:end], batteries=batteries)
 
-    def _rec_rows(self, start: int, end: int) -> StepRecord:
-        rec = self._engine.rec
-        return _rows(rec, start, end, len(rec.busy_gpus))  # type: ignore[return-value]
+def interval_fleet(fleet: Fleet, start: int, end: int, soc_start_mwh: NDArray[np.float64]) -> Fleet:
+    """``fleet`` cut to steps ``start..end-1``, each battery starting from its stored energy ``soc_start_mwh``
+    (per site [MWh], clipped to its operating window): the fleet :func:`site_series` measures an interval on."""
+    part: Fleet = _rows(fleet, start, end, fleet.steps)  # type: ignore[assignment]
+    batteries = tuple(
+        None
+        if spec is None
+        else dataclasses.replace(spec, initial_soc=float(np.clip(soc / spec.energy_mwh, spec.soc_min, spec.soc_max)))
+        for spec, soc in zip(fleet.batteries, soc_start_mwh.tolist(), strict=True)
+    )
+    return dataclasses.replace(part, index=fleet.index[start:end], batteries=batteries)
+
+
+def interval_record(rec: StepRecord, start: int, end: int) -> StepRecord:
+    """The step record's rows ``start..end-1``."""
+    return _rows(rec, start, end, len(rec.busy_gpus))  # type: ignore[return-value]
