@@ -38,6 +38,7 @@ def _record(rng: np.random.Generator, fleet: Fleet, capped: float, setpoints: bo
     by_class[rng.random((steps, sites)) < 0.05] = 0  # some steps with no job at all
     busy = by_class.sum(axis=2).astype(np.int64)
     inference = (rng.random((steps, sites)) * fleet.gpus_total / 4).astype(np.int64)
+    needed = inference * rng.uniform(0.8, 1.3, (steps, sites))
     available = busy + inference + (rng.random((steps, sites)) * fleet.gpus_total / 4).astype(np.int64)
     cap = np.where(rng.random((steps, sites)) < capped, rng.uniform(150.0, 750.0, (steps, sites)), np.nan)
     cap[:, 0] = np.nan
@@ -49,7 +50,7 @@ def _record(rng: np.random.Generator, fleet: Fleet, capped: float, setpoints: bo
     return StepRecord(
         busy_gpus=busy,
         inference_gpus=inference,
-        inference_needed=inference.astype(float),
+        inference_needed=needed,
         available_gpus=available,
         gpu_cap_w=cap,
         uncapped_gpus=np.zeros((steps, sites), dtype=np.int64),
@@ -64,9 +65,21 @@ def _record(rng: np.random.Generator, fleet: Fleet, capped: float, setpoints: bo
 def _compare(fleet: Fleet, rec: StepRecord, start: int, end: int, soc_mwh: np.ndarray) -> None:
     ref = site_series(interval_fleet(fleet, start, end, soc_mwh), interval_record(rec, start, end))
     grid, facility = np.empty((end - start, len(fleet.names))), np.empty((end - start, len(fleet.names)))
-    IntervalPhysics(fleet).grid_w(rec, start, end, soc_mwh, grid, facility)
+    totals = np.empty(4)
+    IntervalPhysics(fleet).measure(rec, start, end, soc_mwh, totals, grid, facility)
     np.testing.assert_allclose(facility, ref["facility"], rtol=RTOL, atol=0)
     np.testing.assert_allclose(grid, ref["grid"], rtol=RTOL, atol=RTOL * float(ref["facility"].max()))
+    # the reward's totals, as IntervalAccountant.measure sums them
+    grid_mwh = ref["grid"] * fleet.step_h / 1e6
+    needed = np.ceil(rec.inference_needed[start:end] - 1e-9)
+    unserved = np.maximum(needed - rec.inference_gpus[start:end], 0.0).sum() * fleet.step_h
+    expected = [
+        grid_mwh.sum(),
+        (grid_mwh * fleet.carbon_g_per_kwh[start:end]).sum() / 1000.0,
+        (grid_mwh * fleet.price_jpy_per_mwh[start:end]).sum(),
+        unserved,
+    ]
+    np.testing.assert_allclose(totals, expected, rtol=RTOL, atol=RTOL * float(grid_mwh.max()))
 
 
 def _plants() -> list[SitePlant]:

@@ -188,20 +188,26 @@ def interval_grid(
     supply_temp_c: NDArray[np.float64],
     battery_self_consumption: NDArray[np.bool_],
     battery_mw: NDArray[np.float64],
+    inference_needed: NDArray[np.float64],
     weather: NDArray[np.float64],
+    carbon_g_per_kwh: NDArray[np.float64],
+    price_per_mwh: NDArray[np.float64],
     start: int,
     end: int,
     soc_start_mwh: NDArray[np.float64],
     step_h: float,
     facility_w: NDArray[np.float64],
     grid_w: NDArray[np.float64],
+    totals: NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
     """Facility power and grid import [W] of steps ``start..end-1`` of every site, into ``facility_w`` and
-    ``grid_w`` (rows ``0..end-start-1``).
+    ``grid_w`` (rows ``0..end-start-1``), and the interval's totals into ``totals``: grid energy [MWh], its carbon
+    [t] and cost, and the GPU-hours of inference needed but not served.
 
-    ``busy_gpus`` ... ``battery_mw`` are the step record's arrays (steps, sites[, classes]); ``weather`` is per
-    step and site (steps, sites, 5): dry bulb, wet bulb [°C], PV and wind [W] and the power of one GPU held for
-    inference [W]. ``soc_start_mwh``: each battery's stored energy before step ``start`` (ignored without one).
+    ``busy_gpus`` ... ``inference_needed`` are the step record's arrays (steps, sites[, classes]); ``weather`` is
+    per step and site (steps, sites, 5): dry bulb, wet bulb [°C], PV and wind [W] and the power of one GPU held for
+    inference [W]; ``carbon_g_per_kwh`` and ``price_per_mwh`` the grid's signals (steps, sites).
+    ``soc_start_mwh``: each battery's stored energy before step ``start`` (ignored without one).
     """
     rows, sites, classes = end - start, params.shape[0], class_w.shape[2]
     for i in range(sites):
@@ -253,6 +259,17 @@ def interval_grid(
                 net[r] = net[r] - battery[r] * 1e6
         for r in range(rows):
             grid_w[r, i] = max(net[r], 0.0)
+    # the interval's totals, step after step and site after site (as the numpy reward sums them, to rounding)
+    energy_mwh, carbon_kg, cost, unserved = 0.0, 0.0, 0.0, 0.0
+    for r in range(rows):
+        t = start + r
+        for i in range(sites):
+            mwh = grid_w[r, i] * step_h / 1e6
+            energy_mwh += mwh
+            carbon_kg += mwh * carbon_g_per_kwh[t, i]
+            cost += mwh * price_per_mwh[t, i]
+            unserved += max(np.ceil(inference_needed[t, i] - 1e-9) - inference_gpus[t, i], 0.0)
+    totals[0], totals[1], totals[2], totals[3] = energy_mwh, carbon_kg / 1000.0, cost, unserved * step_h
 
 
 def _group_it_w(p: NDArray[np.float64], count: float, power_w: float) -> float:  # pragma: no cover - compiled

@@ -10,6 +10,8 @@ the carbon and cost of the batch's grid import are summed as one array. The resu
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -46,19 +48,32 @@ class IntervalPhysics:
         self.fleet = fleet
         self.tables = pack_plants(fleet.plants, fleet.batteries)
         self.weather = site_weather(fleet)
+        self._buffers: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
 
-    def grid_w(
+    def buffers(self, runs: int, rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Arrays for the grid import (rows, sites) and facility power (rows, sites) of an interval of ``rows``
+        steps, kept between intervals of the same size (the caller reads them before the next interval)."""
+        if rows not in self._buffers:
+            sites = len(self.fleet.names)
+            self._buffers[rows] = (np.empty((rows, sites)), np.empty((rows, sites)))
+        return self._buffers[rows]
+
+    def measure(
         self,
         rec: StepRecord,
         start: int,
         end: int,
         soc_start_mwh: NDArray[np.float64],
-        grid_w: NDArray[np.float64],
+        totals: NDArray[np.float64],
+        grid_w: NDArray[np.float64] | None = None,
         facility_w: NDArray[np.float64] | None = None,
     ) -> None:
-        """Grid import [W] of steps ``start..end-1`` of the run with record ``rec`` into ``grid_w`` (rows, sites)
-        (and facility power into ``facility_w``), batteries starting from ``soc_start_mwh``."""
-        t = self.tables
+        """The totals of steps ``start..end-1`` of the run with record ``rec`` into ``totals`` (4,): grid energy
+        [MWh], carbon [t], cost and unserved inference [GPU-h] (:func:`interval_grid`); its grid import and
+        facility power per step and site [W] into ``grid_w`` and ``facility_w`` (rows, sites) if given. The
+        batteries start from their stored energy ``soc_start_mwh`` (per site [MWh])."""
+        t, fleet = self.tables, self.fleet
+        grid, facility = self.buffers(1, end - start)
         interval_grid(
             t.params,
             t.stages,
@@ -72,14 +87,22 @@ class IntervalPhysics:
             rec.supply_temp_c,
             rec.battery_self_consumption,
             rec.battery_mw,
+            rec.inference_needed,
             self.weather,
+            fleet.carbon_g_per_kwh,
+            fleet.price_jpy_per_mwh,
             start,
             end,
             soc_start_mwh,
-            self.fleet.step_h,
-            np.empty_like(grid_w) if facility_w is None else facility_w,
-            grid_w,
+            fleet.step_h,
+            facility if facility_w is None else facility_w,
+            grid if grid_w is None else grid_w,
+            totals,
         )
+
+
+#: The fields of an interval's outcome, as arrays over the runs of a batch (:func:`measure_batch`).
+OUTCOME_FIELDS = IntervalOutcome._fields
 
 
 def measure_batch(
@@ -90,15 +113,15 @@ def measure_batch(
     end: int,
     soc_start_mwh: NDArray[np.float64],
     waiting_gpu_h: NDArray[np.float64],
-) -> list[IntervalOutcome]:
-    """Outcomes of engine steps ``start..end-1`` of every run (each already advanced through them).
+) -> dict[str, NDArray[Any]]:
+    """Outcomes of engine steps ``start..end-1`` of every run (each already advanced through them), as arrays.
 
     Parameters
     ----------
     physics
         The compiled site physics of the fleet all runs simulate.
     engines, accountants
-        The runs and their interval accountants (deadline misses).
+        The runs and their interval accountants (deadline misses); the runs share their jobs.
     start, end
         First and one-past-last step of the interval, common to all runs.
     soc_start_mwh
@@ -108,32 +131,30 @@ def measure_batch(
 
     Returns
     -------
-    list of IntervalOutcome
-        One per run, as :meth:`IntervalAccountant.measure` gives it.
+    dict
+        One array over the runs per field of :class:`IntervalOutcome`, each entry what
+        :meth:`IntervalAccountant.measure` gives that run (``unfinished_gpu_h`` 0).
     """
-    fleet = physics.fleet
-    runs, rows, sites = len(engines), end - start, len(fleet.names)
-    grid = np.empty((runs, rows, sites))
-    facility = np.empty((rows, sites))
+    runs = len(engines)
+    totals = np.empty((runs, 4))
     for r, eng in enumerate(engines):
-        physics.grid_w(eng.rec, start, end, soc_start_mwh[r], grid[r], facility)
-    grid_mwh = grid * fleet.step_h / 1e6
-    energy = grid_mwh.sum(axis=(1, 2))
-    carbon = (grid_mwh * fleet.carbon_g_per_kwh[start:end]).sum(axis=(1, 2)) / 1000.0
-    cost = (grid_mwh * fleet.price_jpy_per_mwh[start:end]).sum(axis=(1, 2))
-    out = []
-    for r, (eng, acc) in enumerate(zip(engines, accountants, strict=True)):
-        rec = eng.rec
-        needed = np.ceil(rec.inference_needed[start:end] - 1e-9)
-        unserved = np.maximum(needed - rec.inference_gpus[start:end], 0.0).sum() * fleet.step_h
-        out.append(
-            IntervalOutcome(
-                energy_grid_mwh=float(energy[r]),
-                carbon_t=float(carbon[r]),
-                energy_cost=float(cost[r]),
-                deadline_misses=acc._misses(start, end),
-                unserved_inference_gpu_h=float(unserved),
-                waiting_gpu_h=float(waiting_gpu_h[r]),
-            )
-        )
-    return out
+        physics.measure(eng.rec, start, end, soc_start_mwh[r], totals[r])
+    return {
+        "energy_grid_mwh": totals[:, 0],
+        "carbon_t": totals[:, 1],
+        "energy_cost": totals[:, 2],
+        "deadline_misses": _misses(engines, accountants[0], start, end),
+        "unserved_inference_gpu_h": totals[:, 3],
+        "waiting_gpu_h": np.asarray(waiting_gpu_h, dtype=float),
+        "unfinished_gpu_h": np.zeros(runs),
+    }
+
+
+def _misses(engines: list[Engine], accountant: IntervalAccountant, start: int, end: int) -> NDArray[np.int64]:
+    """Per run, jobs with a deadline in the interval not done by it (:meth:`IntervalAccountant._misses`; the runs
+    share their jobs, so one accountant's deadlines serve all)."""
+    job, deadline = accountant.due(start, end)
+    if not len(job):
+        return np.zeros(len(engines), dtype=np.int64)
+    finish = np.array([eng._jrec.finish_step[job] for eng in engines])  # written as jobs finish: no write-back
+    return np.sum(np.isnan(finish) | (finish > deadline + 1e-9), axis=1)

@@ -9,8 +9,9 @@ deadline miss is counted in the interval its deadline falls in, so they add up t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +59,18 @@ class RewardWeights:
     def __post_init__(self) -> None:
         for f in fields(self):
             check_number(getattr(self, f.name), f"reward.{f.name}", 0.0, what="reward weight")
+
+    def rewards(self, outcome: Mapping[str, NDArray[Any]]) -> NDArray[np.float64]:
+        """The rewards of many intervals, from one array per field of :class:`IntervalOutcome` (the same
+        arithmetic as :meth:`reward`, entry by entry)."""
+        return -(
+            self.carbon_per_t * outcome["carbon_t"]
+            + self.cost_per_currency * outcome["energy_cost"]
+            + self.deadline_miss * outcome["deadline_misses"]
+            + self.unserved_inference_per_gpu_h * outcome["unserved_inference_gpu_h"]
+            + self.waiting_per_gpu_h * outcome["waiting_gpu_h"]
+            + self.unfinished_per_gpu_h * outcome["unfinished_gpu_h"]
+        )
 
     def reward(self, outcome: IntervalOutcome) -> float:
         """The reward of an interval with ``outcome``."""
@@ -128,6 +141,8 @@ class IntervalAccountant:
         order = np.argsort(deadline[self._job], kind="stable")
         self._job = self._job[order]
         self._deadline = deadline[self._job]
+        # how many of them are due by each step (deadline <= step)
+        self._upto: list[int] = np.searchsorted(self._deadline, np.arange(fleet.steps + 1), side="right").tolist()
 
     def measure(
         self, start: int, end: int, soc_start_mwh: NDArray[np.float64], waiting_gpu_h: float
@@ -159,11 +174,15 @@ class IntervalAccountant:
             waiting_gpu_h=float(waiting_gpu_h),
         )
 
+    def due(self, start: int, end: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Jobs counted for a miss with a deadline in ``(start, end]`` steps (the first interval: up to ``end``),
+        and their deadlines [fractional steps]."""
+        a, b = (0 if start == 0 else self._upto[start]), self._upto[end]
+        return self._job[a:b], self._deadline[a:b]
+
     def _misses(self, start: int, end: int) -> int:
         """Jobs with a deadline in ``(start, end]`` steps (the first interval: up to ``end``), not done by it."""
-        lo = -np.inf if start == 0 else start
-        a, b = np.searchsorted(self._deadline, [lo, end], side="right")
-        job, deadline = self._job[a:b], self._deadline[a:b]
+        job, deadline = self.due(start, end)
         finish = self._engine.jobs_rec.finish_step[job]
         return int(np.sum(np.isnan(finish) | (finish > deadline + 1e-9)))
 
