@@ -56,12 +56,12 @@ def _njit(fn: _F) -> _F:
         if compiled is None:
             import numba
 
-            options = {"cache": True, "error_model": "numpy", "nogil": True}
             module = fn.__globals__
             for name in _HELPERS:
                 helper = module[name]
-                module[name] = numba.njit(getattr(helper, "py_func", helper), **options)
-            compiled = numba.njit(fn, **options)
+                plain = getattr(helper, "py_func", helper)
+                module[name] = numba.njit(plain, cache=True, error_model="numpy", nogil=True)
+            compiled = numba.njit(fn, cache=True, error_model="numpy", nogil=True)
         return compiled(*args)
 
     call.py_func = fn  # type: ignore[attr-defined]

@@ -48,9 +48,9 @@ class IntervalPhysics:
         self.fleet = fleet
         self.tables = pack_plants(fleet.plants, fleet.batteries)
         self.weather = site_weather(fleet)
-        self._buffers: dict[tuple[int, int], tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+        self._buffers: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
 
-    def buffers(self, runs: int, rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    def buffers(self, rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Arrays for the grid import (rows, sites) and facility power (rows, sites) of an interval of ``rows``
         steps, kept between intervals of the same size (the caller reads them before the next interval)."""
         if rows not in self._buffers:
@@ -73,7 +73,7 @@ class IntervalPhysics:
         facility power per step and site [W] into ``grid_w`` and ``facility_w`` (rows, sites) if given. The
         batteries start from their stored energy ``soc_start_mwh`` (per site [MWh])."""
         t, fleet = self.tables, self.fleet
-        grid, facility = self.buffers(1, end - start)
+        grid, facility = self.buffers(end - start)
         interval_grid(
             t.params,
             t.stages,
