@@ -14,6 +14,7 @@ from wattbit.physics.cooling import default_design, supply_range_c
 from wattbit.physics.gpu import get_gpu
 from wattbit.physics.gpu_load import POWER_CLASSES
 from wattbit.physics.site import SitePlant
+from wattbit.physics.site_kernel import interval_grid
 from wattbit.rl.batch_reward import IntervalPhysics
 from wattbit.rl.reward import interval_fleet, interval_record
 from wattbit.scenario import load_scenario
@@ -152,3 +153,13 @@ def test_a_year_of_japan_2022(year: Fleet) -> None:
     _compare(year, rec, 0, year.steps, soc)
     for start in (8, 17_000, year.steps - 4):
         _compare(year, rec, start, start + 4, soc)
+
+
+def test_the_plain_python_kernel_is_the_compiled_one(year: Fleet) -> None:
+    """``interval_grid.py_func`` (the plain function, as tests and debuggers call it) gives the compiled result."""
+    rec = _record(np.random.default_rng(7), year, capped=0.5, setpoints=True)
+    physics, soc = IntervalPhysics(year), np.array([0.0, 5.0, 0.0])
+    plain, compiled = np.empty(4), np.empty(4)
+    interval_grid.py_func(*physics.arguments(rec, 100, 104, soc, plain, np.empty((4, 3)), np.empty((4, 3))))
+    interval_grid(*physics.arguments(rec, 100, 104, soc, compiled, np.empty((4, 3)), np.empty((4, 3))))
+    assert plain.tolist() == compiled.tolist() and compiled[0] > 0

@@ -72,9 +72,22 @@ class IntervalPhysics:
         [MWh], carbon [t], cost and unserved inference [GPU-h] (:func:`interval_grid`); its grid import and
         facility power per step and site [W] into ``grid_w`` and ``facility_w`` (rows, sites) if given. The
         batteries start from their stored energy ``soc_start_mwh`` (per site [MWh])."""
+        interval_grid(*self.arguments(rec, start, end, soc_start_mwh, totals, grid_w, facility_w))
+
+    def arguments(
+        self,
+        rec: StepRecord,
+        start: int,
+        end: int,
+        soc_start_mwh: NDArray[np.float64],
+        totals: NDArray[np.float64],
+        grid_w: NDArray[np.float64] | None = None,
+        facility_w: NDArray[np.float64] | None = None,
+    ) -> tuple[Any, ...]:
+        """The arguments of :func:`interval_grid` for :meth:`measure` (its parameters)."""
         t, fleet = self.tables, self.fleet
         grid, facility = self.buffers(end - start)
-        interval_grid(
+        return (
             t.params,
             t.stages,
             t.class_w,
