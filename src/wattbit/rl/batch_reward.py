@@ -121,7 +121,7 @@ OUTCOME_FIELDS = IntervalOutcome._fields
 def measure_batch(
     physics: IntervalPhysics,
     engines: list[Engine],
-    accountants: list[IntervalAccountant],
+    accountant: IntervalAccountant,
     start: int,
     end: int,
     soc_start_mwh: NDArray[np.float64],
@@ -133,8 +133,10 @@ def measure_batch(
     ----------
     physics
         The compiled site physics of the fleet all runs simulate.
-    engines, accountants
-        The runs and their interval accountants (deadline misses); the runs share their jobs.
+    engines
+        The runs (they share their jobs).
+    accountant
+        The interval accountant of one of them: which jobs fall due when (deadline misses).
     start, end
         First and one-past-last step of the interval, common to all runs.
     soc_start_mwh
@@ -156,7 +158,7 @@ def measure_batch(
         "energy_grid_mwh": totals[:, 0],
         "carbon_t": totals[:, 1],
         "energy_cost": totals[:, 2],
-        "deadline_misses": _misses(engines, accountants[0], start, end),
+        "deadline_misses": _misses(engines, accountant, start, end),
         "unserved_inference_gpu_h": totals[:, 3],
         "waiting_gpu_h": np.asarray(waiting_gpu_h, dtype=float),
         "unfinished_gpu_h": np.zeros(runs),

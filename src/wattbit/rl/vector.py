@@ -56,7 +56,7 @@ class _Batch:
         self.lean: list[LeanRun] = []
         self.engines: list[Engine] = []
         self.decoder = LeverDecoder(self.fleet.plants, self.fleet.batteries)
-        self.accountants: list[IntervalAccountant] = []
+        self.accountant: IntervalAccountant | None = None
         self.encoder: BatchEncoder | None = None
         self.physics = IntervalPhysics(self.fleet)
 
@@ -72,7 +72,8 @@ class _Batch:
         ]
         self.lean = [LeanRun(make_engine(run)) for run in self.runs]
         self.engines = [lean.engine for lean in self.lean]
-        self.accountants = [IntervalAccountant(lean.engine) for lean in self.lean]
+        if self.accountant is None:  # the runs share their jobs, so their deadlines: one accountant serves all
+            self.accountant = IntervalAccountant(self.engines[0])
         if self.encoder is None:
             self.encoder = BatchEncoder(self.fleet, scales)
         for lean in self.lean:
@@ -82,14 +83,13 @@ class _Batch:
     def step(self, actions: np.ndarray, clip: bool) -> tuple[Float32Array, np.ndarray, bool, dict[str, Any]]:
         """One control interval for every run; returns observations, rewards, whether the runs ended, and ``info``
         (an array over the runs per key; ``summary``, one KPI dict per run, when they ended)."""
-        assert self.encoder is not None
-        fleet = self.fleet
-        engines = self.engines
+        assert self.encoder is not None and self.accountant is not None
+        engines, steps_total = self.engines, self.fleet.steps
         start = engines[0].step
         soc = np.array([eng.soc_mwh for eng in engines])
         levers = self.decoder(actions, clip=clip)
-        last = start + self.interval_steps >= fleet.steps
-        steps = fleet.steps - 1 - start if last else self.interval_steps
+        last = start + self.interval_steps >= steps_total
+        steps = steps_total - 1 - start if last else self.interval_steps
         waiting = np.array([lean.interval(lv, steps) for lean, lv in zip(self.lean, levers, strict=True)])
         final_obs = None
         if last:  # the final step's view is the last observation a run shows
@@ -97,7 +97,7 @@ class _Batch:
                 eng.begin()
             final_obs = self.encoder(engines)
             waiting += [lean.interval(lv, 1) for lean, lv in zip(self.lean, levers, strict=True)]
-        outcome = measure_batch(self.physics, engines, self.accountants, start, engines[0].step, soc, waiting)
+        outcome = measure_batch(self.physics, engines, self.accountant, start, engines[0].step, soc, waiting)
         info: dict[str, Any] = {"step": np.array([eng.step for eng in engines]), **outcome}
         if last:
             summaries = [collect(run, eng, "rl-agent").summary for run, eng in zip(self.runs, engines, strict=True)]
