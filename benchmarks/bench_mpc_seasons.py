@@ -72,6 +72,7 @@ def run_window(
     horizon_h: float = 36.0,
     looks: tuple[tuple[float, bool], ...] = ((0.0, False),),
     history_days: tuple[float, ...] = (0.0,),
+    time_limit_s: float = 600.0,
 ) -> dict[str, Any]:
     """Every policy on one window; returns the rows and the oracle's bound."""
     earliest = scenario.period.start
@@ -88,7 +89,14 @@ def run_window(
         options: dict[str, Any] = {}
         if variant:
             m, c, d, sh, h = variant
-            config = MPCConfig(pv_forecast=m, churn_cost=c, horizon_h=horizon_h, lookahead_days=d, short_history=sh)
+            config = MPCConfig(
+                pv_forecast=m,
+                churn_cost=c,
+                horizon_h=horizon_h,
+                lookahead_days=d,
+                short_history=sh,
+                time_limit_s=time_limit_s,
+            )
             options = {"config": config, "history": histories[h]}
         policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
@@ -133,6 +141,12 @@ def main() -> None:
         default="28",
         help="days of observed signals before a window given to mpc's forecasters (0: none; clipped to the data)",
     )
+    parser.add_argument(
+        "--time-limit-s",
+        type=float,
+        default=600.0,
+        help="mpc's HiGHS time limit per re-plan [s] (high, so that the KPIs do not depend on the machine's load)",
+    )
     parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -147,7 +161,8 @@ def main() -> None:
     ]  # fmt: skip
     todo = [t for t in todo if args.only in (None, t[1])]
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h, looks, history_days)
+        scenario = load_scenario(SCENARIOS[key])
+        res = run_window(scenario, a, b, policies, pv, churn, args.horizon_h, looks, history_days, args.time_limit_s)
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip
