@@ -72,6 +72,25 @@ class ArrivalLog:
         while self._log and self._log[0][0] <= oldest:
             self._log.popleft()
 
+    def ahead_gpu_h(self, step: int, n_slots: int, slot_steps: int, per_day: int) -> FloatArray:
+        """Work expected to arrive in each of the next ``n_slots`` slots of ``slot_steps`` steps from ``step``, (n_slots,):
+        the logged arrivals at the same time of day (over the whole day's mean until a day has been seen)."""
+        if len(self._log) < 2:
+            return np.full(n_slots, self.rate_gpu_h() * slot_steps * self._step_h)
+        steps = np.array([s for s, _ in self._log], dtype=np.int64)
+        work = np.array([w for _, w in self._log], dtype=float)
+        span = np.diff(steps, prepend=steps[0] - 1).astype(float)  # the steps each entry's arrivals came in
+        per_day_slots = max(1, per_day // slot_steps)
+        bucket = (steps // slot_steps) % per_day_slots
+        total = np.bincount(bucket, weights=work, minlength=per_day_slots)
+        seen = np.bincount(bucket, weights=span, minlength=per_day_slots)
+        flat = work.sum() / max(span.sum(), 1.0) * slot_steps
+        if (steps[-1] - self._first_step) < per_day or (seen == 0).any():
+            return np.full(n_slots, flat)
+        by_bucket = total / seen * slot_steps
+        ahead = (step // slot_steps + np.arange(n_slots)) % per_day_slots
+        return np.asarray(by_bucket[ahead], dtype=float)
+
     def rate_gpu_h(self) -> float:
         """Work arriving per hour, averaged over the window (at least ``least_h`` hours)."""
         if not self._log:
