@@ -73,8 +73,8 @@ class ArrivalLog:
             self._log.popleft()
 
     def ahead_gpu_h(self, step: int, n_slots: int, slot_steps: int, per_day: int) -> FloatArray:
-        """Work expected to arrive in each of the next ``n_slots`` slots of ``slot_steps`` steps from ``step``, (n_slots,):
-        the logged arrivals at the same time of day (over the whole day's mean until a day has been seen)."""
+        """Work expected to arrive in each of the next ``n_slots`` slots of ``slot_steps`` steps from ``step``
+        (n_slots,): the logged arrivals at the same time of day (the mean over all until a whole day is logged)."""
         if len(self._log) < 2:
             return np.full(n_slots, self.rate_gpu_h() * slot_steps * self._step_h)
         steps = np.array([s for s, _ in self._log], dtype=np.int64)

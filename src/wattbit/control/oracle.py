@@ -122,9 +122,7 @@ def gang_ramps(
     return np.diff(low, prepend=0.0), np.diff(np.maximum(up, low), prepend=0.0)
 
 
-def oracle_inputs(
-    inputs: Any, config: OracleConfig, follow: bool = False
-) -> tuple[DispatchInputs, SiteEnergyModel]:
+def oracle_inputs(inputs: Any, config: OracleConfig, follow: bool = False) -> tuple[DispatchInputs, SiteEnergyModel]:
     """The cumulative programme of a whole run (``inputs``: :class:`wattbit.sim.run.SimInputs`).
 
     ``follow``: the plan to act on rather than the bound: jobs progress at the slowest rate the dispatch assumes
@@ -183,8 +181,8 @@ def oracle_inputs(
     if config.gang_ramps or follow:
         due, released = gang_ramps(work[flex], rate[flex], ready_slot[flex], due_slot[flex], flex_due[flex], n_slots)
     else:
-        due = np.bincount(due_slot[flex_due], weights=work[flex_due], minlength=n_slots)[:n_slots]
-        released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots]
+        due = np.bincount(due_slot[flex_due], weights=work[flex_due], minlength=n_slots)[:n_slots].astype(float)
+        released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots].astype(float)
     due[-1] += float((work[later] * share).sum())
     last_slot = np.where(flex_due, due_slot, n_slots - 1)
     gangs = np.zeros(n_slots + 1)
