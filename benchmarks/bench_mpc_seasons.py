@@ -70,8 +70,16 @@ class PerfectForecastMPC(MPCPolicy):
     the difference to the oracle the controller's structure (horizon, terminal value, re-planning, dispatch).
     """
 
-    def __init__(self, inputs: Any, config: MPCConfig, areas: tuple[str, ...]) -> None:
-        super().__init__(replace(config, pv_forecast="profile"), areas)
+    def __init__(
+        self,
+        inputs: Any,
+        config: MPCConfig,
+        areas: tuple[str, ...],
+        history: Any = None,
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(config if only else replace(config, pv_forecast="profile"), areas, history)
+        self.only = only  # the signals read from the future (None: all); the others forecast as mpc does
         fleet = inputs.fleet
         self.series = {name: np.asarray(getattr(fleet, name), dtype=float) for name in SIGNALS}
         self.series["inference_gpus_needed"] = np.asarray(inputs.inference_gpus_needed, dtype=float)
@@ -84,9 +92,18 @@ class PerfectForecastMPC(MPCPolicy):
         return x[rows]
 
     def _ahead(self, obs: Any, name: str, steps: int, per_day: int, upper: bool = False, short: str = "d") -> Any:
+        if self.only is not None and name not in self.only:
+            return super()._ahead(obs, name, steps, per_day, upper, short)
         return self._future(name, obs.step, steps)
 
+    def _pv_ahead(self, obs: Any, steps: int, per_day: int) -> Any:
+        if self.only is not None and "pv_w" not in self.only:
+            return super()._pv_ahead(obs, steps, per_day)
+        return self._future("pv_w", obs.step, steps)
+
     def _beyond(self, obs: Any, name: str, first: int, count: int, per_day: int) -> Any:
+        if self.only is not None and name not in self.only:
+            return super()._beyond(obs, name, first, count, per_day)
         return self._future(name, obs.step + first, count)
 
 
@@ -177,9 +194,14 @@ def run_window(
                 **settings,
             )
             options = {"config": config, "history": histories[h]}
-        if variant and variant[0] == "perfect":  # the diagnosis: mpc on the observed future
+        if variant and variant[0].startswith("perfect"):  # the diagnosis: mpc on the observed future
+            # "perfect" (every signal) or "perfect:pv_w+wind_w" (those only; the others forecast as mpc does)
+            only = tuple(variant[0].split(":")[1].split("+")) if ":" in variant[0] else None
             config = replace(options["config"], site_coords=tuple((x.latitude_deg, x.longitude_deg) for x in sites))
-            policy: Any = PerfectForecastMPC(inputs, config, tuple(x.grid_area for x in sites))
+            if only:
+                config = replace(config, pv_forecast="clear_sky")
+            areas = tuple(x.grid_area for x in sites)
+            policy: Any = PerfectForecastMPC(inputs, config, areas, options["history"], only)
         else:
             policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
