@@ -112,7 +112,7 @@ def test_arrivals_ahead_follow_the_time_of_day_they_came_at() -> None:
         hour = step % 24
         new = [step] * (3 if hour in (8, 9) else 0)
         queue = View(**vars(jobs(new)))
-        log.record(SimpleNamespace(step=step, step_h=1.0, queue=queue, running=View(**vars(jobs([])))), 1.0)
+        log.record(SimpleNamespace(step=step, step_h=1.0, queue=queue, running=View(**vars(jobs([])))))
     ahead = log.ahead_gpu_h(48, 24, 1, 24)  # the next day, hour by hour
     np.testing.assert_allclose(ahead, np.where(np.isin(np.arange(24), (8, 9)), 3.0, 0.0))
     assert log.rate_gpu_h() == pytest.approx(12 / 47)  # the flat rate the look-ahead uses

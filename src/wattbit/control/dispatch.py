@@ -46,6 +46,12 @@ class DispatchRules:
     protect_against_failure
         Count a job as urgent early enough that one failure (the work since a checkpoint and the restart) still
         leaves time to finish by its deadline.
+    urgent_by_room
+        Start an urgent job at the site with the most room left under the plan's target (False: any site with
+        room for ``fill`` of its gang first, then the order of the sites, by current grid carbon intensity).
+    uncap_steps
+        Jobs with at most this much slack run uncapped (their slack is already computed at the lowest cap's
+        throughput with one failure's work in hand); None: twice ``urgent_steps``.
     """
 
     urgent_steps: int = 8

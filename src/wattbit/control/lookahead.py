@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wattbit.sim.policy import Observation
 from wattbit.units import FloatArray
@@ -57,15 +58,20 @@ class ArrivalLog:
     _step_h: float = 1.0
     _log: deque[tuple[int, float]] = field(default_factory=deque)
 
-    def record(self, obs: Observation, speed: float) -> None:
-        """Log the work of jobs (queued or running) ready since the last call; ``speed``: work per GPU-hour."""
+    def record(self, obs: Observation, queued: NDArray[np.bool_] | None = None) -> None:
+        """Log the work of jobs (queued or running) ready since the last call, in H100-hours of running time.
+
+        ``queued``: which queued jobs count (None: all); given, running jobs do not count (a log of the work that
+        must start as it arrives, called every step before any new job can start)."""
         if self._seen_step < 0:
             self._first_step, self._step_h = obs.step, obs.step_h
         work = 0.0
-        for jobs in (obs.queue, obs.running):
-            if len(jobs):
+        for jobs, only in ((obs.queue, queued), (obs.running, None if queued is None else False)):
+            if len(jobs) and only is not False:
                 new = jobs.submit_step > self._seen_step
-                work += float((jobs.gpus[new] * speed * jobs.remaining_h[new] / jobs.work_rate[new]).sum())
+                if only is not None:
+                    new = new & only
+                work += float((jobs.gpus[new] * jobs.remaining_h[new] / jobs.work_rate[new]).sum())
         self._log.append((obs.step, work))
         self._seen_step = obs.step
         oldest = obs.step - self.window_h / obs.step_h

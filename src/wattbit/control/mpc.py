@@ -108,6 +108,12 @@ class MPCConfig:
         Read the plan's GPUs per site as the slot's average when pausing: a running job ending within the slot
         counts for the share of it that it still runs (:func:`wattbit.control.dispatch.dispatch_jobs`'s
         ``slot_left_h``), so that jobs about to finish do not trigger pauses (False: count every gang whole).
+    arrivals
+        Plan for the work expected to arrive within the horizon: per slot, the work logged at the same time of day
+        over the past week (:meth:`wattbit.control.lookahead.ArrivalLog.ahead_gpu_h`) as a class to be served in
+        that slot, so the plan's site targets keep room (and count the energy) for jobs that start as they arrive.
+        ``"urgent"``: only the work of jobs that arrive urgent (slack at most twice the urgency margin, which start
+        at once); True: all arriving work; False: none (the plan sees only the jobs already there).
     """
 
     horizon_h: float = 36.0
@@ -129,7 +135,7 @@ class MPCConfig:
     defer_fill: float = 0.75
     tranches: int = 4
     slot_average: bool = True
-    arrivals: bool = False
+    arrivals: bool | str = False
 
 
 @dataclass
@@ -163,6 +169,7 @@ class MPCPolicy:
         self._clear: tuple[pd.Timestamp, FloatArray] | None = None
         self._churn: tuple[FloatArray, FloatArray] = (np.zeros(0), np.zeros(0))
         self._arrivals = ArrivalLog()
+        self._urgent = ArrivalLog()
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _past(self, obs: Observation, name: str) -> FloatArray:
@@ -284,7 +291,8 @@ class MPCPolicy:
         q, run = obs.queue, obs.running
         flexible_run = run.pausable
         # a class's GPUs bound its work rate in H100-equivalents: at most its gangs on the fastest GPUs
-        gangs = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float) * float(site_speed(obs).max())
+        gpus = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float)
+        gangs = gpus * float(site_speed(obs).max())
         # running time needed at full power: work over the share of time a job progresses (checkpoints)
         remaining = np.concatenate(
             [q.remaining_h / q.work_rate, run.remaining_h[flexible_run] / run.work_rate[flexible_run]]
@@ -308,7 +316,7 @@ class MPCPolicy:
         has_deadline = deadline < NO_DEADLINE
         slot_of = np.floor(to_deadline / slot_steps).astype(np.int64)
         inside = has_deadline & (slot_of < n_slots)
-        work = gangs * remaining
+        work = gpus * remaining  # H100-hours (the plan serves busy GPUs x their throughput, speed included)
         # a class per deadline slot inside the horizon (a slot <= 0: overdue, do what it can in slot 0)
         end = np.clip(slot_of, 1, n_slots)
         w_in = np.bincount(end[inside], weights=work[inside], minlength=n_slots + 1)
@@ -333,7 +341,8 @@ class MPCPolicy:
         value_gpu_h = np.concatenate([np.zeros(n_slots + 1), later.value_per_gpu_h])
         if self.config.arrivals:  # the work expected to arrive, served in its slot (most arrives with little slack)
             per_day = round(24 / obs.step_h)
-            arriving = self._arrivals.ahead_gpu_h(obs.step, n_slots, slot_steps, per_day)
+            log = self._urgent if self.config.arrivals == "urgent" else self._arrivals
+            arriving = log.ahead_gpu_h(obs.step, n_slots, slot_steps, per_day)
             arriving[0] *= 0.5  # half of the first slot is still to come, on average
             slot_h = slot_steps * obs.step_h
             work_gpu_h = np.concatenate([work_gpu_h, arriving])
@@ -421,7 +430,12 @@ class MPCPolicy:
         t0 = time.perf_counter()
         last = self.last
         # every step: jobs shorter than a re-plan interval arrive and end between two re-plans
-        self._arrivals.record(obs, float(site_speed(obs).max()))
+        self._arrivals.record(obs)
+        if self.config.arrivals == "urgent" and len(obs.queue):  # the work that has to start as it arrives
+            slack = queued_slack(obs, self.config.dispatch).max(axis=1)
+            self._urgent.record(obs, slack <= 2 * self.config.dispatch.urgent_steps)
+        elif self.config.arrivals == "urgent":
+            self._urgent.record(obs, np.zeros(0, bool))
         if last is None or obs.step - last.step >= self.config.interval_steps:
             inputs, slot_steps = self.plan_inputs(obs)
             try:

@@ -55,7 +55,9 @@ class OracleConfig:
 
     ``gang_ramps``: the cumulative curves count each job's gang rate (:func:`gang_ramps`), so the plan cannot
     serve a job's work faster than its gang runs (False: work due at its deadline slot, released at its ready slot,
-    as before: a looser bound whose plan the engine cannot follow).
+    as before: a looser bound whose plan the engine cannot follow). ``follow_plan``: solve a second programme, the
+    plan to act on, with the dispatch's own margins (:func:`oracle_inputs` with ``follow``); the bound stays the
+    first programme's.
     """
 
     slot_steps: int = 4
