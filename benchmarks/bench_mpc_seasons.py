@@ -23,13 +23,18 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from wattbit.control import make_policy
 from wattbit.control.bench import due_in_period, policy_statistics
+from wattbit.control.dispatch import DispatchRules
 from wattbit.control.history import signals_before
-from wattbit.control.mpc import MPCConfig
+from wattbit.control.mpc import MPCConfig, MPCPolicy
+from wattbit.control.oracle import OracleConfig
 from wattbit.scenario import load_scenario
 from wattbit.scenario.model import with_period
 from wattbit.sim.run import collect, make_engine, prepare
@@ -57,9 +62,77 @@ KEYS = (
 )
 
 
+class PerfectForecastMPC(MPCPolicy):
+    """A diagnosis, never a policy: ``mpc`` whose forecasts are the observed future (the oracle's signals).
+
+    Every signal of the horizon (carbon, price, curtailment, PV, wind, weather, inference need) and of the
+    look-ahead's days after it is read from the run's own data, so the difference to ``mpc`` is forecast error and
+    the difference to the oracle the controller's structure (horizon, terminal value, re-planning, dispatch).
+    """
+
+    def __init__(
+        self,
+        inputs: Any,
+        config: MPCConfig,
+        areas: tuple[str, ...],
+        history: Any = None,
+        only: tuple[str, ...] | None = None,
+    ) -> None:
+        super().__init__(config if only else replace(config, pv_forecast="profile"), areas, history)
+        self.only = only  # the signals read from the future (None: all); the others forecast as mpc does
+        fleet = inputs.fleet
+        self.series = {name: np.asarray(getattr(fleet, name), dtype=float) for name in SIGNALS}
+        self.series["inference_gpus_needed"] = np.asarray(inputs.inference_gpus_needed, dtype=float)
+        if inputs.inference_full_gpus is not None:
+            self.series["inference_full_gpus"] = np.asarray(inputs.inference_full_gpus, dtype=float)
+
+    def _future(self, name: str, first: int, count: int) -> Any:
+        x = self.series[name]
+        rows = np.minimum(np.arange(first, first + count), x.shape[0] - 1)  # past the data's end: its last value
+        return x[rows]
+
+    def _ahead(self, obs: Any, name: str, steps: int, per_day: int, upper: bool = False, short: str = "d") -> Any:
+        if self.only is not None and name not in self.only:
+            return super()._ahead(obs, name, steps, per_day, upper, short)
+        return self._future(name, obs.step, steps)
+
+    def _pv_ahead(self, obs: Any, steps: int, per_day: int) -> Any:
+        if self.only is not None and "pv_w" not in self.only:
+            return super()._pv_ahead(obs, steps, per_day)
+        return self._future("pv_w", obs.step, steps)
+
+    def _beyond(self, obs: Any, name: str, first: int, count: int, per_day: int) -> Any:
+        if self.only is not None and name not in self.only:
+            return super()._beyond(obs, name, first, count, per_day)
+        return self._future(name, obs.step + first, count)
+
+
+SIGNALS = ("carbon_g_per_kwh", "price_jpy_per_mwh", "curtailed_mwh", "temp_db_c", "temp_wb_c", "pv_w", "wind_w")
+
+
 def _progress(name: str, every: int = 2688) -> Any:
     """A progress callback printing the step every ``every`` steps (four weeks of 15-minute steps)."""
     return lambda k: k % every or print(f"  {name}: step {k} at {time.strftime('%H:%M:%S')}", flush=True)
+
+
+def _daily(ts: Any, step_h: float) -> dict[str, Any]:
+    """Per day (in the data's time zone, rows) and site (columns): grid energy [MWh], its carbon [t] and the GPU-hours
+    training ran, for comparing where and when two policies put the work."""
+    day = ts["time_utc"].dt.tz_convert("Asia/Tokyo").dt.strftime("%m-%d") if ts["time_utc"].dt.tz else None
+    if day is None:
+        day = (ts["time_utc"] + np.timedelta64(9, "h")).dt.strftime("%m-%d")
+    grid_mwh = ts["grid_w"] * step_h / 1e6
+    frame = ts.assign(day=day, grid_mwh=grid_mwh, carbon_t=grid_mwh * ts["carbon_g_per_kwh"] / 1000.0)
+    frame = frame.assign(busy_gpu_h=ts["busy_gpus"] * step_h)
+    out: dict[str, Any] = {}
+    for key in ("grid_mwh", "carbon_t", "busy_gpu_h"):
+        table = frame.pivot_table(index="day", columns="site", values=key, aggfunc="sum", observed=True)
+        out[key] = {
+            "days": list(table.index),
+            "sites": [str(c) for c in table.columns],
+            "values": table.values.tolist(),
+        }
+    return out
 
 
 def run_window(
@@ -72,30 +145,72 @@ def run_window(
     horizon_h: float = 36.0,
     looks: tuple[tuple[float, bool], ...] = ((0.0, False),),
     history_days: tuple[float, ...] = (0.0,),
+    time_limit_s: float = 600.0,
+    mpc_options: tuple[str, ...] = ("{}",),
+    oracle_options: tuple[str, ...] = ("{}",),
 ) -> dict[str, Any]:
-    """Every policy on one window; returns the rows and the oracle's bound."""
+    """Every policy on one window; returns the rows and the oracle's bound.
+
+    ``mpc_options``, ``oracle_options``: JSON objects of further settings per variant (``MPCConfig`` /
+    ``OracleConfig`` fields, ``"dispatch"`` an object of ``DispatchRules`` fields); the first oracle variant is the
+    one mpc's share is taken of.
+    """
     earliest = scenario.period.start
     scenario = with_period(scenario, start, end)
     inputs, _ = due_in_period(prepare(scenario))
+    sites = scenario.sites
     histories = {h: signals_before(scenario, h, earliest) for h in history_days}
     rows: dict[str, dict[str, Any]] = {}
     bound = None
-    runs: list[tuple[str, tuple[str, float, float, bool, float] | None]] = [(p, None) for p in policies if p != "mpc"]
+    runs: list[tuple[str, Any, str]] = [(p, None, "{}") for p in policies if p not in ("mpc", "oracle")]
     if "mpc" in policies:
-        runs[1:1] = [("mpc", (m, c, d, sh, h)) for m in pv for c in churn for d, sh in looks for h in history_days]
-    for name, variant in runs:
+        runs += [
+            ("mpc", (m, c, d, sh, h), x)
+            for x in mpc_options
+            for m in pv
+            for c in churn
+            for d, sh in looks
+            for h in history_days
+        ]
+    if "oracle" in policies:
+        runs += [("oracle", None, x) for x in oracle_options]
+    for name, variant, extra in runs:
         t0 = time.perf_counter()
+        settings = json.loads(extra)
+        rules = DispatchRules(**settings.pop("dispatch", {}))
         options: dict[str, Any] = {}
+        if name == "oracle":
+            options = {"config": OracleConfig(dispatch=rules, **settings)}
         if variant:
             m, c, d, sh, h = variant
-            config = MPCConfig(pv_forecast=m, churn_cost=c, horizon_h=horizon_h, lookahead_days=d, short_history=sh)
+            config = MPCConfig(
+                pv_forecast=m,
+                churn_cost=c,
+                horizon_h=horizon_h,
+                lookahead_days=d,
+                short_history=sh,
+                time_limit_s=time_limit_s,
+                dispatch=rules,
+                **settings,
+            )
             options = {"config": config, "history": histories[h]}
-        policy = make_policy(name, inputs, **options)
+        if variant and variant[0].startswith("perfect"):  # the diagnosis: mpc on the observed future
+            # "perfect" (every signal) or "perfect:pv_w+wind_w" (those only; the others forecast as mpc does)
+            only = tuple(variant[0].split(":")[1].split("+")) if ":" in variant[0] else None
+            config = replace(options["config"], site_coords=tuple((x.latitude_deg, x.longitude_deg) for x in sites))
+            if only:
+                config = replace(config, pv_forecast="clear_sky")
+            areas = tuple(x.grid_area for x in sites)
+            policy: Any = PerfectForecastMPC(inputs, config, areas, options["history"], only)
+        else:
+            policy = make_policy(name, inputs, **options)
         engine = make_engine(inputs, policy)
         engine.run(_progress(name))
         result = collect(inputs, engine, name, t0)
         label = f"{name}[{m}, churn {c:g}, look {d:g} d, short {int(sh)}, history {h:g} d]" if variant else name
+        label += "" if extra == "{}" or (name == "oracle" and extra == oracle_options[0]) else f" {extra}"
         rows[label] = {k: result.summary[k] for k in KEYS} | {"wall_s": time.perf_counter() - t0}
+        rows[label]["daily"] = _daily(result.timeseries, inputs.fleet.step_h)
         # re-plans cut off by the solver's time limit make a row depend on the machine's load: record them
         rows[label] |= {k: v for k, v in policy_statistics(policy).items() if k != "bound"}
         planned = getattr(policy, "bound", None)
@@ -106,6 +221,10 @@ def run_window(
     if base is not None:
         for row in rows.values():
             row["reduction_t"] = base - row["carbon_t"]
+        if bound is not None:
+            for label, row in rows.items():
+                if label.startswith("oracle"):
+                    row["share_of_bound"] = row["reduction_t"] / (base - bound)
         oracle = rows.get("oracle", {}).get("reduction_t")
         for label, row in rows.items():
             if label.startswith("mpc") and oracle:
@@ -133,6 +252,22 @@ def main() -> None:
         default="28",
         help="days of observed signals before a window given to mpc's forecasters (0: none; clipped to the data)",
     )
+    parser.add_argument(
+        "--time-limit-s",
+        type=float,
+        default=600.0,
+        help="mpc's HiGHS time limit per re-plan [s] (high, so that the KPIs do not depend on the machine's load)",
+    )
+    parser.add_argument(
+        "--mpc-options",
+        default="{}",
+        help="';'-separated JSON objects of further MPCConfig settings, one mpc variant each (dispatch: DispatchRules)",
+    )
+    parser.add_argument(
+        "--oracle-options",
+        default="{}",
+        help="';'-separated JSON objects of OracleConfig settings, one oracle variant each (mpc's share: the first)",
+    )
     parser.add_argument("--only", default=None, help="run only this season (winter, spring, ...)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -147,12 +282,26 @@ def main() -> None:
     ]  # fmt: skip
     todo = [t for t in todo if args.only in (None, t[1])]
     for key, season, a, b in todo:
-        res = run_window(load_scenario(SCENARIOS[key]), a, b, policies, pv, churn, args.horizon_h, looks, history_days)
+        scenario = load_scenario(SCENARIOS[key])
+        res = run_window(
+            scenario,
+            a,
+            b,
+            policies,
+            pv,
+            churn,
+            args.horizon_h,
+            looks,
+            history_days,
+            args.time_limit_s,
+            tuple(args.mpc_options.split(";")),
+            tuple(args.oracle_options.split(";")),
+        )
         doc["runs"][f"{key} {season}"] = res
         print(f"== {key} {season} {a}..{b}  bound {res['oracle_bound_t']}  oracle/bound "
               f"{res.get('oracle_share_of_bound')}", flush=True)  # fmt: skip
         for label, row in res["policies"].items():
-            print(f"  {label:28s} " + "  ".join(f"{k}={v:.6g}" for k, v in row.items()), flush=True)
+            print(f"  {label:28s} " + "  ".join(f"{k}={v:.6g}" for k, v in row.items() if k != "daily"), flush=True)
         if args.json:
             args.json.write_text(json.dumps(doc, indent=2, default=str) + "\n", encoding="utf-8")
 

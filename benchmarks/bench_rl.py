@@ -2,7 +2,7 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_rl.py [--steps 8760] [--batch 8,32] [--check] [--json OUT]
+    .venv/bin/python benchmarks/bench_rl.py [--steps 8760] [--batch 8,32] [--check] [--json OUT] [--profile 1000]
         [--dc-rl /work/peer-sustaindc/dc-rl --peer-venv /work/peer-sustaindc/venv --peer-steps 5000]
 
 Cases, each with the neutral action (admit everything, no cap, battery on the baseline's rule) at the default
@@ -16,7 +16,8 @@ one-hour control interval (4 engine steps of 15 minutes), from the start of the 
 ``--steps`` environment steps per case (default a whole year, 8,760; the reference environment is given at most
 2,000 unless ``--steps`` is smaller, and its rate is per step either way). Times are wall and CPU time of the
 stepping only (building the scenario's inputs, ``reset`` and one warm-up step, in which the engine's compiled
-kernels load, excluded and reported apart as setup). ``--check`` also runs the
+kernels load, excluded and reported apart as setup). ``--profile N`` also profiles N lean steps and prints the
+shares of the engine's steps, the reward, the observation, the action decoding and the rest. ``--check`` also runs the
 whole year on the lean environment and compares its final ``summary`` with ``wattbit simulate``'s baseline (they
 must be equal, key for key). Targets (issue 16): >= 10,000 steps/s for one environment, >= 50,000 summed over a
 batch, on this 2-core machine. Not a test: numbers depend on the machine and its load.
@@ -116,6 +117,43 @@ def bench_batch(n: int, steps: int) -> dict[str, Any]:
     }
 
 
+#: The parts of a lean environment step that ``--profile`` reports: (label, module file suffix, function name).
+PROFILE_PARTS = (
+    ("engine steps and the job rule (LeanRun.interval)", "rl/lean.py", "interval"),
+    ("reward: compiled site physics, misses (measure_batch)", "rl/batch_reward.py", "measure_batch"),
+    ("observation (BatchEncoder)", "rl/lean.py", "__call__"),
+    ("action decoding (LeverDecoder)", "rl/dispatch.py", "__call__"),
+)
+
+
+def profile_lean(steps: int) -> dict[str, float]:
+    """Shares of a lean environment step's time by part (cProfile, cumulative time), after ``steps`` steps."""
+    import cProfile
+    import pstats
+
+    from wattbit.rl import neutral_action
+    from wattbit.rl.vector import LeanWattbitEnv
+    from wattbit.scenario import load_scenario
+
+    env = LeanWattbitEnv(load_scenario("japan-2022"))
+    env.reset()
+    action = neutral_action(3).astype("float32")
+    env.step(action)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(steps):
+        env.step(action)
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, _), (_, _, tt, _, _) in stats.items())
+    shares = {}
+    for label, suffix, name in PROFILE_PARTS:
+        cum = sum(ct for (f, _, fn), (_, _, _, ct, _) in stats.items() if f.endswith(suffix) and fn == name)
+        shares[label] = cum / total
+    shares["the rest (environment wrappers, info, rewards)"] = 1.0 - sum(shares.values())
+    return shares
+
+
 def ensure_peer_venv(venv: Path) -> None:
     """A virtualenv at ``venv`` with SustainDC's stepping imports (:data:`PEER_PACKAGES`)."""
     python = venv / "bin" / "python"
@@ -196,6 +234,7 @@ def main() -> None:
     parser.add_argument("--dc-rl", type=Path, default=None, help="checkout of HewlettPackard/dc-rl (SustainDC)")
     parser.add_argument("--peer-venv", type=Path, default=Path("/work/peer-sustaindc/venv"))
     parser.add_argument("--peer-steps", type=int, default=5000, help="SustainDC steps")
+    parser.add_argument("--profile", type=int, default=0, help="also profile this many lean steps (shares by part)")
     args = parser.parse_args()
     machine = machine_info()
     print(describe_machine(machine), flush=True)
@@ -212,6 +251,11 @@ def main() -> None:
         print(f"  {c['case']}: {c['env_steps']} steps, {c['wall_s']:.2f} s wall, {c['cpu_s']:.2f} s CPU", flush=True)
     machine["load_1min_after"] = round(os.getloadavg()[0], 2)
     out: dict[str, Any] = {"machine": machine, "cases": cases}
+    if args.profile:
+        out["profile_lean"] = profile_lean(args.profile)
+        print(f"\nwhere a lean step's time goes ({args.profile} steps, cProfile):")
+        for label, share in out["profile_lean"].items():
+            print(f"  {share:6.1%}  {label}")
     if args.check:
         out["check"] = check_baseline(cases[1]) if "summary" in cases[1] else {"error": "the lean run did not end"}
         print(f"\nlean year vs simulate baseline: {out['check']}")

@@ -69,3 +69,28 @@ def test_jobs_ending_within_the_slot_do_not_make_a_site_pause() -> None:
     assert len(whole.pause_job) + len(whole.migrate_job) == 1  # counted whole, the site looks 12 GPUs too busy
     averaged = dispatch_jobs(obs, target, rules, slot_left_h=1.0)
     assert len(averaged.pause_job) + len(averaged.migrate_job) == 0
+
+
+def test_bench_gives_mpc_the_signals_before_the_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wattbit.control.bench as bench_module
+    from wattbit.control.bench import compare_policies
+    from wattbit.control.history import window_history
+
+    whole = _scenario(days=3)
+    window = with_period(whole, (T0 + pd.Timedelta(days=2)).isoformat())
+    assert window_history(whole, whole) is None  # a run from the data's first step has nothing before it
+    history = window_history(whole, window)
+    assert history is not None and history.steps == 48  # 28 days asked for, clipped to the two the data cover
+    given: dict[str, object] = {}
+
+    def spy(name: str, inputs: object = None, **options: object) -> object:
+        given[name] = options.get("history")
+        return make_policy(name, inputs, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bench_module, "make_policy", spy)
+    bench, _ = compare_policies(window, ("baseline", "mpc"), history=history)
+    assert given == {"baseline": None, "mpc": history}  # only mpc forecasts from the past
+    assert bench["history_steps"] == 48
+    assert bench["policies"]["mpc"]["gpu_hours_served"] == pytest.approx(
+        bench["policies"]["baseline"]["gpu_hours_served"]
+    )

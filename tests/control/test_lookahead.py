@@ -91,3 +91,41 @@ def test_both_assemblies_agree_with_the_terminal_value() -> None:
         inputs = _deferrable(_inputs(1, battery=False), future)
         a, b = solve_dispatch(inputs, backend="linopy"), solve_dispatch(inputs, backend="highs")
         assert a.objective == pytest.approx(b.objective, rel=1e-7, abs=1e-6)
+
+
+def test_arrivals_ahead_follow_the_time_of_day_they_came_at() -> None:
+    from types import SimpleNamespace
+
+    from wattbit.control.lookahead import ArrivalLog
+
+    def jobs(submit: list[int]) -> SimpleNamespace:  # one GPU-hour of work each
+        n = len(submit)
+        ones = np.ones(n)
+        return SimpleNamespace(submit_step=np.array(submit), gpus=ones, remaining_h=ones, work_rate=ones, __len__=n)
+
+    class View(SimpleNamespace):
+        def __len__(self) -> int:
+            return len(self.submit_step)
+
+    log = ArrivalLog()
+    for step in range(48):  # hourly steps over two days: three jobs arrive in each of hours 8 and 9, none otherwise
+        hour = step % 24
+        new = [step] * (3 if hour in (8, 9) else 0)
+        queue = View(**vars(jobs(new)))
+        log.record(SimpleNamespace(step=step, step_h=1.0, queue=queue, running=View(**vars(jobs([])))))
+    ahead = log.ahead_gpu_h(48, 24, 1, 24)  # the next day, hour by hour
+    np.testing.assert_allclose(ahead, np.where(np.isin(np.arange(24), (8, 9)), 3.0, 0.0))
+    assert log.rate_gpu_h() == pytest.approx(12 / 47)  # the flat rate the look-ahead uses
+
+
+def test_gang_ramps_bound_every_schedule_of_whole_gangs() -> None:
+    from wattbit.control.oracle import gang_ramps
+
+    work, rate = np.array([10.0, 4.0, 9.0]), np.array([4.0, 4.0, 2.0])
+    ready, due = np.array([0, 2, 1]), np.array([5, 2, 3])  # the third cannot finish: 3 slots of 2 for 9
+    low, up = (np.cumsum(x) for x in gang_ramps(work, rate, ready, due, np.ones(3, bool), 7))
+    # at most: each gang from its ready slot (the first 4, 8, 10; the second 4 in slot 2; the third 2 per slot)
+    np.testing.assert_allclose(up, [4, 10, 18, 20, 22, 23, 23])
+    # at least: what each still needs to finish by its due slot; the third owes its remaining 3 at slot 3
+    np.testing.assert_allclose(low, [0, 2, 8, 15, 19, 23, 23])
+    assert np.all(low <= up)

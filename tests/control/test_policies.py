@@ -144,3 +144,25 @@ def test_simulate_command_writes_the_run_and_names_an_unknown_policy(tmp_path: P
     r = CliRunner().invoke(app, [*args, "--policy", "magic"])
     assert r.exit_code == 2
     assert "unknown policy 'magic'; known policies: baseline, greedy, mpc, oracle" in r.output
+
+
+def test_mpc_plans_for_the_work_expected_to_arrive(two_days_no_faults: SimInputs) -> None:
+    inputs = two_days_no_faults
+    runs = {}
+    for arrivals in (False, True):
+        policy = make_policy("mpc", inputs, config=MPCConfig(arrivals=arrivals))
+        engine = make_engine(inputs, policy)
+        for _ in range(30 * 4):  # 30 hours: more than a day of arrivals logged
+            engine.advance(policy.decide(engine.observe()))
+        obs = engine.observe()
+        plan_in, slot_steps = policy.plan_inputs(obs)  # type: ignore[attr-defined]
+        runs[arrivals] = (policy, obs, plan_in.work, slot_steps)
+    assert not np.any(runs[False][2].first_slot > 0)  # without: only the jobs seen, all ready now
+    policy, obs, work, slot_steps = runs[True]
+    n_slots = plan_in.gpus_available.shape[0]
+    later = (work.first_slot > 0) & (work.end_slot == work.first_slot + 1) & work.required
+    expected = policy._arrivals.ahead_gpu_h(obs.step, n_slots, slot_steps, 96)  # type: ignore[attr-defined]
+    assert expected[1:].sum() > 0
+    got = np.zeros(n_slots)
+    np.add.at(got, work.first_slot[later], work.work_gpu_h[later])
+    np.testing.assert_allclose(got[1:], expected[1:])  # each slot's expected arrivals, served in that slot

@@ -247,6 +247,13 @@ def test_part_load_components() -> None:
     assert false[0] == pytest.approx(false[2]) and false[1] == pytest.approx(false[2])
     assert cycling[0] < cycling[1] < cycling[2] == pytest.approx(false[2])
     assert float(chiller_power_energyplus_w(0.0, 7.0, 25.0, 1e6, 6.0, 29.44, 6.67, 0.15, false_load=True)) == 0.0
+    # no turndown: still off at no load, so a step's power does not depend on the steps evaluated with it
+    no_turndown = chiller_power_energyplus_w([0.0, 0.01e6], 7.0, 25.0, 1e6, 6.0, 29.44, 6.67, 0.0)
+    assert no_turndown[0] == 0.0 < no_turndown[1]
+    design = default_design("liquid_dry_cooler", chiller_min_part_load=0.0, adiabatic_effectiveness=0.0)
+    alone = cooling_power(IT_W, -7.0, -11.0, design, capacity_w=IT_W).power_w
+    beside_a_chiller_step = cooling_power(IT_W, -7.0, -11.0, design, [45.0, 5.0], capacity_w=IT_W).power_w
+    assert beside_a_chiller_step[0] == float(alone)
     # zero heat: the plant is off, floors or not
     for kind in COOLING_TYPES:
         assert float(cooling_power(0.0, 20.0, 15.0, default_design(kind), capacity_w=IT_W).power_w) == 0.0

@@ -75,9 +75,11 @@ def simulate(
     from rich.progress import Progress
 
     from wattbit.control.bench import simulate_to
+    from wattbit.control.history import window_history
     from wattbit.scenario import load_scenario, with_period
 
-    sc = with_period(load_scenario(scenario), start, end)
+    whole = load_scenario(scenario)
+    sc = with_period(whole, start, end)
     with Progress(transient=True) as bar:
         task = bar.add_task(f"simulating {sc.name} ({policy})", total=len(sc.period.index_utc()))
         result, resumed = simulate_to(
@@ -88,6 +90,7 @@ def simulate(
             resume=resume,
             checkpoint_every=checkpoint_every,
             progress=lambda k: bar.update(task, completed=k + 1),
+            history=window_history(whole, sc) if policy == "mpc" else None,
         )
     if resume:
         typer.echo("resumed from the checkpoint" if resumed else f"no checkpoint in {out}: ran from the beginning")
@@ -144,10 +147,12 @@ def bench(
     and DIR/bench.html. Checkpoints go to DIR/.checkpoint."""
     from rich.progress import Progress
 
+    from wattbit.control.history import window_history
     from wattbit.report.bench_report import TABLE, run_bench
     from wattbit.scenario import load_scenario, with_period
 
-    sc = with_period(load_scenario(scenario), start, end)
+    whole = load_scenario(scenario)
+    sc = with_period(whole, start, end)
     names = [p.strip() for p in policies.split(",") if p.strip()]
     steps = len(sc.period.index_utc())
     with Progress(transient=True) as bar:
@@ -160,6 +165,7 @@ def bench(
             progress=lambda n, k: bar.update(tasks[n], completed=k + 1),
             resume=resume,
             checkpoint_every=checkpoint_every,
+            history=window_history(whole, sc) if "mpc" in names else None,
         )
     _print_bench(result, TABLE)
     typer.echo(f"results: {out / 'bench.json'}, {out / 'bench.html'}")

@@ -13,13 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from wattbit.sim.kernels import first_fit
-from wattbit.sim.policy import Actions, Observation
+from wattbit.sim.policy import FIRST_FIT_RULE, Actions, Observation
 
 
 class BaselinePolicy:
     """First come, first served on the first site with free GPUs."""
 
     name = "baseline"
+    #: what decide does, so that Engine.run may take stretches of steps compiled (wattbit.sim.fused)
+    engine_rule = FIRST_FIT_RULE
 
     def decide(self, obs: Observation) -> Actions:
         """Start every queued job, in submit order, on the first site where its gang fits."""

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from wattbit.control import POLICY_NAMES, make_policy
+from wattbit.control.history import SignalHistory
 from wattbit.durable import Checkpoint
 from wattbit.errors import WattbitInputError
 from wattbit.scenario import Scenario
@@ -46,8 +47,12 @@ def run_policy(
     progress: Callable[[int], None] | None = None,
     store: Checkpoint | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    history: SignalHistory | None = None,
 ) -> tuple[SimResult, dict[str, Any]]:
     """Simulate ``inputs`` under policy ``name``; returns the result and the policy's own statistics.
+
+    ``history``: the signals observed before the run's first step (:mod:`wattbit.control.history`), given to
+    ``mpc``'s forecasters (the other policies do not forecast from the past before the run).
 
     With ``store``, the engine and its policy are pickled there every ``checkpoint_every`` steps (as
     ``engine-<name>``), and a run finds its saved engine there and continues from it: the result is the same as
@@ -59,7 +64,8 @@ def run_policy(
     if engine is not None and (engine.fleet.steps != inputs.fleet.steps or len(engine.jobs) != len(inputs.jobs)):
         engine = None  # not this run's engine (the identity check makes this unlikely): start afresh
     if engine is None:
-        engine = make_engine(inputs, make_policy(name, inputs))
+        options = {"history": history} if name == "mpc" and history is not None else {}
+        engine = make_engine(inputs, make_policy(name, inputs, **options))
     policy = engine.policy
     assert policy is not None
     hook = None if store is None else lambda e: store.save(key, e)
@@ -97,6 +103,7 @@ def simulate_policy(
     progress: Callable[[int], None] | None = None,
     store: Checkpoint | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    history: SignalHistory | None = None,
 ) -> SimResult:
     """Simulate ``scenario`` under policy ``name`` (``wattbit simulate``).
 
@@ -115,6 +122,9 @@ def simulate_policy(
         Called with the index of each step done.
     store, checkpoint_every
         Where to checkpoint the run, and how often [steps] (see :func:`run_policy`).
+    history
+        Signals observed before the period, for ``mpc``'s forecasts
+        (:func:`wattbit.control.history.window_history`).
 
     Raises
     ------
@@ -123,7 +133,7 @@ def simulate_policy(
     """
     if name not in POLICY_NAMES:
         raise WattbitInputError(f"unknown policy {name!r}; known policies: {', '.join(POLICY_NAMES)}", field="policy")
-    result, extra = run_policy(prepare(scenario, seed=seed), name, progress, store, checkpoint_every)
+    result, extra = run_policy(prepare(scenario, seed=seed), name, progress, store, checkpoint_every, history)
     result.summary.update({k: v for k, v in extra.items() if k != "bound"})
     if "bound" in extra:
         result.summary["oracle_bound"] = extra["bound"]
@@ -137,8 +147,12 @@ def compare_policies(
     progress: Callable[[str, int], None] | None = None,
     store: Checkpoint | None = None,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    history: SignalHistory | None = None,
 ) -> tuple[dict[str, Any], dict[str, SimResult]]:
     """Run ``policies`` on ``scenario`` with the same jobs, failures and seed.
+
+    ``history``: the signals observed before the period (:func:`wattbit.control.history.window_history`), which
+    ``mpc`` forecasts from as a controller in service would; its length is reported as ``history_steps``.
 
     With ``store``, each finished policy's result is saved there (``done-<name>``) and each running one's engine
     every ``checkpoint_every`` steps; a later call with the same store skips the finished policies and continues
@@ -161,13 +175,14 @@ def compare_policies(
         "seed": inputs.seed,
         "jobs": len(inputs.jobs),
         "jobs_due_after_period_left_out": dropped,
+        "history_steps": 0 if history is None else history.steps,
         "policies": {},
     }
     for name in policies:
         cb = (lambda k, n=name: progress(n, k)) if progress is not None else None
         done = store.load(f"done-{name}") if store is not None else None
         if done is None:
-            result, extra = run_policy(inputs, name, cb, store, checkpoint_every)
+            result, extra = run_policy(inputs, name, cb, store, checkpoint_every, history)
             if store is not None:
                 store.save(f"done-{name}", (result, extra))
                 store.drop(f"engine-{name}")
@@ -202,6 +217,7 @@ def simulate_to(
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
     progress: Callable[[int], None] | None = None,
+    history: SignalHistory | None = None,
 ) -> tuple[SimResult, bool]:
     """``wattbit simulate``: :func:`simulate_policy` checkpointed in ``out/.checkpoint``, the result written to
     ``out`` (:func:`~wattbit.sim.run.write_result`, atomically), the checkpoint removed.
@@ -219,6 +235,8 @@ def simulate_to(
         Steps between two checkpoints, >= 1.
     progress
         Called with the index of each step done.
+    history
+        Signals observed before the period, for ``mpc``'s forecasts.
 
     Returns
     -------
@@ -235,7 +253,7 @@ def simulate_to(
     seed = scenario.workload.seed if seed is None else seed
     store = Checkpoint(out, run_identity("simulate", scenario, policy=name, seed=seed))
     resumed = store.start(resume)
-    result = simulate_policy(scenario, name, seed, progress, store, checkpoint_every)
+    result = simulate_policy(scenario, name, seed, progress, store, checkpoint_every, history)
     write_result(result, out)
     store.clear()
     return result, resumed

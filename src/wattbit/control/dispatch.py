@@ -46,6 +46,12 @@ class DispatchRules:
     protect_against_failure
         Count a job as urgent early enough that one failure (the work since a checkpoint and the restart) still
         leaves time to finish by its deadline.
+    urgent_by_room
+        Start an urgent job at the site with the most room left under the plan's target (False: any site with
+        room for ``fill`` of its gang first, then the order of the sites, by current grid carbon intensity).
+    uncap_steps
+        Jobs with at most this much slack run uncapped (their slack is already computed at the lowest cap's
+        throughput with one failure's work in hand); None: twice ``urgent_steps``.
     """
 
     urgent_steps: int = 8
@@ -54,6 +60,8 @@ class DispatchRules:
     max_transfer_share: float = 0.05
     fill: float = 0.5
     protect_against_failure: bool = True
+    urgent_by_room: bool = False
+    uncap_steps: int | None = None
 
 
 #: Slowest throughput a power cap may leave a job: the lowest default cap, 70 % of TDP (0.865, docs/models/gpu.md).
@@ -254,7 +262,10 @@ def dispatch_jobs(
                     :1
                 ]
                 fits = [s for s in in_time if free[s] >= g]
-                cands = sorted(fits, key=lambda s: (target[s] - busy[s] < g * r.fill, s != h))
+                if r.urgent_by_room:  # where the plan has the most room left (least over it), home first on ties
+                    cands = sorted(fits, key=lambda s: (-(target[s] - busy[s]), s != h))
+                else:
+                    cands = sorted(fits, key=lambda s: (target[s] - busy[s] < g * r.fill, s != h))
                 if not cands and r.pause:
                     site = _make_room(run, run_slack, stopped, free, in_time, g, 2 * r.urgent_steps)
                     if site >= 0:

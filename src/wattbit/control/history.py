@@ -19,6 +19,10 @@ from wattbit.errors import WattbitInputError
 from wattbit.scenario import Period, Scenario
 from wattbit.units import FloatArray
 
+#: Days of observed signals before a run's first step that ``wattbit bench``, ``wattbit simulate`` and the demo give
+#: ``mpc`` (two weeks of look-back plus two of calibration for the ``profile`` forecast), clipped to the data.
+HISTORY_DAYS = 28.0
+
 #: The observation fields a history holds, (steps, sites) each.
 HISTORY_FIELDS = (
     "carbon_g_per_kwh",
@@ -100,6 +104,16 @@ def signals_before(scenario: Scenario, days: float, earliest: datetime | None = 
     signals = {name: np.asarray(getattr(fleet, name), dtype=float) for name in HISTORY_FIELDS[:7]}
     signals["inference_gpus_needed"], signals["inference_full_gpus"] = needed, full
     return SignalHistory(signals, fleet.steps)
+
+
+def window_history(whole: Scenario, window: Scenario, days: float = HISTORY_DAYS) -> SignalHistory | None:
+    """The history a controller in service has at the start of ``window``, a sub-period of ``whole``.
+
+    The signals of the ``days`` before the window's first step that lie inside ``whole``'s period (whose data the
+    scenario covers); None when the window starts with ``whole`` (nothing before it).
+    """
+    history = signals_before(window, days, whole.period.start)
+    return history if history.steps > 0 else None
 
 
 def _step_h(period: Period) -> float:

@@ -20,6 +20,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from wattbit.sim.policy import Observation
 from wattbit.units import FloatArray
@@ -57,20 +58,44 @@ class ArrivalLog:
     _step_h: float = 1.0
     _log: deque[tuple[int, float]] = field(default_factory=deque)
 
-    def record(self, obs: Observation, speed: float) -> None:
-        """Log the work of jobs (queued or running) ready since the last call; ``speed``: work per GPU-hour."""
+    def record(self, obs: Observation, queued: NDArray[np.bool_] | None = None) -> None:
+        """Log the work of jobs (queued or running) ready since the last call, in H100-hours of running time.
+
+        ``queued``: which queued jobs count (None: all); given, running jobs do not count (a log of the work that
+        must start as it arrives, called every step before any new job can start)."""
         if self._seen_step < 0:
             self._first_step, self._step_h = obs.step, obs.step_h
         work = 0.0
-        for jobs in (obs.queue, obs.running):
-            if len(jobs):
+        for jobs, only in ((obs.queue, queued), (obs.running, None if queued is None else False)):
+            if len(jobs) and only is not False:
                 new = jobs.submit_step > self._seen_step
-                work += float((jobs.gpus[new] * speed * jobs.remaining_h[new] / jobs.work_rate[new]).sum())
+                if only is not None:
+                    new = new & only
+                work += float((jobs.gpus[new] * jobs.remaining_h[new] / jobs.work_rate[new]).sum())
         self._log.append((obs.step, work))
         self._seen_step = obs.step
         oldest = obs.step - self.window_h / obs.step_h
         while self._log and self._log[0][0] <= oldest:
             self._log.popleft()
+
+    def ahead_gpu_h(self, step: int, n_slots: int, slot_steps: int, per_day: int) -> FloatArray:
+        """Work expected to arrive in each of the next ``n_slots`` slots of ``slot_steps`` steps from ``step``
+        (n_slots,): the logged arrivals at the same time of day (the mean over all until a whole day is logged)."""
+        if len(self._log) < 2:
+            return np.full(n_slots, self.rate_gpu_h() * slot_steps * self._step_h)
+        steps = np.array([s for s, _ in self._log], dtype=np.int64)
+        work = np.array([w for _, w in self._log], dtype=float)
+        span = np.diff(steps, prepend=steps[0] - 1).astype(float)  # the steps each entry's arrivals came in
+        per_day_slots = max(1, per_day // slot_steps)
+        bucket = (steps // slot_steps) % per_day_slots
+        total = np.bincount(bucket, weights=work, minlength=per_day_slots)
+        seen = np.bincount(bucket, weights=span, minlength=per_day_slots)
+        flat = work.sum() / max(span.sum(), 1.0) * slot_steps
+        if (steps[-1] - self._first_step) < per_day or (seen == 0).any():
+            return np.full(n_slots, flat)
+        by_bucket = total / seen * slot_steps
+        ahead = (step // slot_steps + np.arange(n_slots)) % per_day_slots
+        return np.asarray(by_bucket[ahead], dtype=float)
 
     def rate_gpu_h(self) -> float:
         """Work arriving per hour, averaged over the window (at least ``least_h`` hours)."""

@@ -108,6 +108,12 @@ class MPCConfig:
         Read the plan's GPUs per site as the slot's average when pausing: a running job ending within the slot
         counts for the share of it that it still runs (:func:`wattbit.control.dispatch.dispatch_jobs`'s
         ``slot_left_h``), so that jobs about to finish do not trigger pauses (False: count every gang whole).
+    arrivals
+        Plan for the work expected to arrive within the horizon: per slot, the work logged at the same time of day
+        over the past week (:meth:`wattbit.control.lookahead.ArrivalLog.ahead_gpu_h`) as a class to be served in
+        that slot, so the plan's site targets keep room (and count the energy) for jobs that start as they arrive.
+        ``"urgent"``: only the work of jobs that arrive urgent (slack at most twice the urgency margin, which start
+        at once); True: all arriving work; False: none (the plan sees only the jobs already there).
     """
 
     horizon_h: float = 36.0
@@ -129,6 +135,7 @@ class MPCConfig:
     defer_fill: float = 0.75
     tranches: int = 4
     slot_average: bool = True
+    arrivals: bool | str = False
 
 
 @dataclass
@@ -162,6 +169,7 @@ class MPCPolicy:
         self._clear: tuple[pd.Timestamp, FloatArray] | None = None
         self._churn: tuple[FloatArray, FloatArray] = (np.zeros(0), np.zeros(0))
         self._arrivals = ArrivalLog()
+        self._urgent = ArrivalLog()
 
     # ----------------------------------------------------------------------------------------------- inputs
     def _past(self, obs: Observation, name: str) -> FloatArray:
@@ -175,12 +183,22 @@ class MPCPolicy:
         """Now plus ``steps - 1`` forecast steps, (steps, sites)."""
         return ahead(history, steps, per_day, upper=upper, short=short if self.config.short_history else None)
 
+    def _ahead(
+        self, obs: Observation, name: str, steps: int, per_day: int, upper: bool = False, short: str = "daily"
+    ) -> FloatArray:
+        """Observation field ``name`` now plus ``steps - 1`` forecast steps, (steps, sites), from the past only."""
+        return self._forecast(self._past(obs, name), steps, per_day, upper, short)
+
+    def _beyond(self, obs: Observation, name: str, first: int, count: int, per_day: int) -> FloatArray:
+        """Field ``name`` at steps ``now + first .. now + first + count - 1`` for the look-ahead, (count, sites)."""
+        return profile_ahead(self._past(obs, name), first, count, per_day)
+
     def _pv_ahead(self, obs: Observation, steps: int, per_day: int) -> FloatArray:
         """PV output now and ``steps - 1`` forecast steps, (steps, sites)."""
         history = self._past(obs, "pv_w")
         c = self.config
         if c.pv_forecast != "clear_sky" or c.site_coords is None or history.shape[0] <= steps + per_day:
-            return self._forecast(history, steps, per_day)
+            return self._ahead(obs, "pv_w", steps, per_day)
         early = 0 if self.history is None else self.history.steps
         clear = self._clear_sky(obs, history.shape[0] + steps - 1, early)
         fc = clear_sky_forecast(history, clear, steps - 1, per_day)
@@ -212,14 +230,13 @@ class MPCPolicy:
             r = a.reshape(n_slots, slot_steps, n_s)
             return {"mean": r.mean(axis=1), "sum": r.sum(axis=1), "max": r.max(axis=1)}[how]
 
-        fc = lambda x, up=False: self._forecast(x, steps, per_day, up)  # noqa: E731
-        past = lambda name: self._past(obs, name)  # noqa: E731
-        carbon = slots(fc(past("carbon_g_per_kwh")))
-        price = slots(fc(past("price_jpy_per_mwh")))
-        curtailed = slots(fc(past("curtailed_mwh")), "sum")
-        wind = self._forecast(past("wind_w"), steps, per_day, short="level")
+        fc = lambda name, up=False: self._ahead(obs, name, steps, per_day, up)  # noqa: E731
+        carbon = slots(fc("carbon_g_per_kwh"))
+        price = slots(fc("price_jpy_per_mwh"))
+        curtailed = slots(fc("curtailed_mwh"), "sum")
+        wind = self._ahead(obs, "wind_w", steps, per_day, short="level")
         onsite = slots(self._pv_ahead(obs, steps, per_day) + wind)
-        tdb, twb = slots(fc(past("temp_db_c"))), slots(fc(past("temp_wb_c")))
+        tdb, twb = slots(fc("temp_db_c")), slots(fc("temp_wb_c"))
         energy = site_energy_model(obs.plants, tdb, twb, cap_fractions=c.cap_fractions)
         available = np.tile(obs.gpus_available.astype(float), (n_slots, 1))
         routing = c.routing and obs.inference_full_gpus is not None
@@ -227,12 +244,12 @@ class MPCPolicy:
         routable = None
         if routing:
             assert obs.inference_full_gpus is not None
-            full = slots(fc(past("inference_full_gpus"), True), "max") * c.inference_margin
+            full = slots(fc("inference_full_gpus", True), "max") * c.inference_margin
             full[0] = np.maximum(full[0], obs.inference_full_gpus[-1])
             routable = self._routable(n_s)
             inference = np.zeros((n_slots, n_s))
         else:
-            inference = slots(fc(past("inference_gpus_needed"), True), "max") * c.inference_margin
+            inference = slots(fc("inference_gpus_needed", True), "max") * c.inference_margin
             inference[0] = np.maximum(inference[0], obs.inference_gpus)
             inference = np.minimum(inference, available)
         work, pinned = self._work(obs, n_slots, slot_steps, energy, carbon)
@@ -274,7 +291,8 @@ class MPCPolicy:
         q, run = obs.queue, obs.running
         flexible_run = run.pausable
         # a class's GPUs bound its work rate in H100-equivalents: at most its gangs on the fastest GPUs
-        gangs = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float) * float(site_speed(obs).max())
+        gpus = np.concatenate([q.gpus, run.gpus[flexible_run]]).astype(float)
+        gangs = gpus * float(site_speed(obs).max())
         # running time needed at full power: work over the share of time a job progresses (checkpoints)
         remaining = np.concatenate(
             [q.remaining_h / q.work_rate, run.remaining_h[flexible_run] / run.work_rate[flexible_run]]
@@ -298,7 +316,7 @@ class MPCPolicy:
         has_deadline = deadline < NO_DEADLINE
         slot_of = np.floor(to_deadline / slot_steps).astype(np.int64)
         inside = has_deadline & (slot_of < n_slots)
-        work = gangs * remaining
+        work = gpus * remaining  # H100-hours (the plan serves busy GPUs x their throughput, speed included)
         # a class per deadline slot inside the horizon (a slot <= 0: overdue, do what it can in slot 0)
         end = np.clip(slot_of, 1, n_slots)
         w_in = np.bincount(end[inside], weights=work[inside], minlength=n_slots + 1)
@@ -308,7 +326,6 @@ class MPCPolicy:
             (energy.busy_w_per_gpu[:, 0] - energy.idle_w_per_gpu) * np.median(energy.line_b, axis=(0, 2)) / 1e6
         )
         value = self.config.weights.carbon_per_t * float(np.median(carbon / 1000.0 * marginal_mwh[None, :]))
-        self._arrivals.record(obs, float(site_speed(obs).max()))
         if self.config.lookahead_days > 0:
             after_h = np.where(has_deadline, to_deadline - horizon_steps, np.inf)[~inside] * obs.step_h
             later = self._lookahead(obs, energy, horizon_steps, marginal_mwh, work[~inside], gangs[~inside], after_h)
@@ -317,14 +334,31 @@ class MPCPolicy:
         ends = np.arange(1, n_slots + 1)
         n_opt = len(later.work_gpu_h)
         work_gpu_h = np.concatenate([w_in[1:], [later.required_gpu_h], later.work_gpu_h])
+        max_gpus = np.concatenate([g_in[1:], [later.required_gpus], later.max_gpus])
+        first = np.zeros(len(work_gpu_h), dtype=np.int64)
+        end = np.concatenate([ends, [n_slots], np.full(n_opt, n_slots)]).astype(np.int64)
+        required = np.concatenate([np.ones(n_slots + 1, bool), np.zeros(n_opt, bool)])
+        value_gpu_h = np.concatenate([np.zeros(n_slots + 1), later.value_per_gpu_h])
+        if self.config.arrivals:  # the work expected to arrive, served in its slot (most arrives with little slack)
+            per_day = round(24 / obs.step_h)
+            log = self._urgent if self.config.arrivals == "urgent" else self._arrivals
+            arriving = log.ahead_gpu_h(obs.step, n_slots, slot_steps, per_day)
+            arriving[0] *= 0.5  # half of the first slot is still to come, on average
+            slot_h = slot_steps * obs.step_h
+            work_gpu_h = np.concatenate([work_gpu_h, arriving])
+            max_gpus = np.concatenate([max_gpus, arriving / slot_h])
+            first = np.concatenate([first, np.arange(n_slots)])
+            end = np.concatenate([end, np.arange(1, n_slots + 1)])
+            required = np.concatenate([required, np.ones(n_slots, bool)])
+            value_gpu_h = np.concatenate([value_gpu_h, np.zeros(n_slots)])
         keep = work_gpu_h > 1e-9  # classes with no work left out
         classes = WorkClasses(
             work_gpu_h=work_gpu_h[keep],
-            max_gpus=np.concatenate([g_in[1:], [later.required_gpus], later.max_gpus])[keep],
-            first_slot=np.zeros(int(keep.sum()), dtype=np.int64),
-            end_slot=np.concatenate([ends, [n_slots], np.full(n_opt, n_slots)]).astype(np.int64)[keep],
-            required=np.concatenate([np.ones(n_slots + 1, bool), np.zeros(n_opt, bool)])[keep],
-            value_per_gpu_h=np.concatenate([np.zeros(n_slots + 1), later.value_per_gpu_h])[keep],
+            max_gpus=max_gpus[keep],
+            first_slot=first[keep],
+            end_slot=end[keep],
+            required=required[keep],
+            value_per_gpu_h=value_gpu_h[keep],
         )
         self._churn = self._churn_inputs(obs, slot_steps, value)
         return classes, pinned
@@ -367,13 +401,13 @@ class MPCPolicy:
         total_steps -= total_steps % per_h
         w = c.weights
 
-        def hourly(history: FloatArray) -> FloatArray:
-            fc = profile_ahead(history, horizon_steps, total_steps, per_day)
+        def hourly(name: str) -> FloatArray:
+            fc = self._beyond(obs, name, horizon_steps, total_steps, per_day)
             return fc.reshape(-1, per_h, fc.shape[1]).mean(axis=1)
 
-        per_mwh = w.carbon_per_t * hourly(self._past(obs, "carbon_g_per_kwh")) / 1000.0
+        per_mwh = w.carbon_per_t * hourly("carbon_g_per_kwh") / 1000.0
         if w.cost_per_million > 0:
-            per_mwh = per_mwh + w.cost_per_million / 1e6 * hourly(self._past(obs, "price_jpy_per_mwh"))
+            per_mwh = per_mwh + w.cost_per_million / 1e6 * hourly("price_jpy_per_mwh")
         speed = np.maximum(energy.throughput[:, 0], 1e-9)
         room = np.maximum(obs.gpus_available - obs.inference_gpus, 0).astype(float)
         supply = FutureSupply(per_mwh * (marginal_mwh / speed)[None, :], room * speed, self._arrivals.rate_gpu_h())
@@ -395,6 +429,13 @@ class MPCPolicy:
         """Re-plan when due, then act on the current slot of the plan."""
         t0 = time.perf_counter()
         last = self.last
+        # every step: jobs shorter than a re-plan interval arrive and end between two re-plans
+        self._arrivals.record(obs)
+        if self.config.arrivals == "urgent" and len(obs.queue):  # the work that has to start as it arrives
+            slack = queued_slack(obs, self.config.dispatch).max(axis=1)
+            self._urgent.record(obs, slack <= 2 * self.config.dispatch.urgent_steps)
+        elif self.config.arrivals == "urgent":
+            self._urgent.record(obs, np.zeros(0, bool))
         if last is None or obs.step - last.step >= self.config.interval_steps:
             inputs, slot_steps = self.plan_inputs(obs)
             try:
@@ -440,13 +481,14 @@ def act_on_plan(
     actions.gpu_cap_w = np.where((target > 0.5) & (level > 0), caps, np.nan)
     # jobs short of time run uncapped (caps are set per GPU), keeping one failure's work in hand
     run = obs.running
-    short = [run.job[running_slack(obs, rules) <= 2 * rules.urgent_steps]] if len(run) else []
+    margin = 2 * rules.urgent_steps if rules.uncap_steps is None else rules.uncap_steps
+    short = [run.job[running_slack(obs, rules) <= margin]] if len(run) else []
     if len(actions.start_job):  # jobs starting now, on the GPUs they were given
         q = obs.queue
         row = {int(j): i for i, j in enumerate(q.job.tolist())}
         idx = np.array([row[int(j)] for j in actions.start_job], dtype=np.int64)
         slack = queued_slack(obs, rules)[idx, actions.start_site]
-        short.append(actions.start_job[slack <= 2 * rules.urgent_steps])
+        short.append(actions.start_job[slack <= margin])
     if short:
         actions.uncapped_job = np.concatenate(short).astype(np.int64)
     actions.supply_temp_c = energy.supply_temp_c[min(slot, energy.supply_temp_c.shape[0] - 1)].copy()

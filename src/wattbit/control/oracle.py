@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from wattbit.control.dispatch import DispatchRules
+from wattbit.control.dispatch import WORST_CAP_THROUGHPUT, DispatchRules
 from wattbit.control.mpc import act_on_plan, rtt_ms
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
 from wattbit.opt import (
@@ -50,7 +51,14 @@ from wattbit.units import FloatArray
 
 @dataclass(frozen=True)
 class OracleConfig:
-    """Settings of the offline optimum (see :class:`wattbit.control.mpc.MPCConfig` for the shared ones)."""
+    """Settings of the offline optimum (see :class:`wattbit.control.mpc.MPCConfig` for the shared ones).
+
+    ``gang_ramps``: the cumulative curves count each job's gang rate (:func:`gang_ramps`), so the plan cannot
+    serve a job's work faster than its gang runs (False: work due at its deadline slot, released at its ready slot,
+    as before: a looser bound whose plan the engine cannot follow). ``follow_plan``: solve a second programme, the
+    plan to act on, with the dispatch's own margins (:func:`oracle_inputs` with ``follow``); the bound stays the
+    first programme's.
+    """
 
     slot_steps: int = 4
     weights: DispatchWeights = field(default_factory=DispatchWeights)
@@ -61,6 +69,8 @@ class OracleConfig:
     time_limit_s: float | None = None
     window_slots: int = 4
     slot_average: bool = True
+    gang_ramps: bool = False
+    follow_plan: bool = False
 
 
 def _slots(a: FloatArray, n: int, how: str) -> FloatArray:
@@ -73,8 +83,55 @@ def _slots(a: FloatArray, n: int, how: str) -> FloatArray:
     return {"min": r.min(axis=1), "max": r.max(axis=1), "sum": r.sum(axis=1), "mean": r.mean(axis=1)}[how]
 
 
-def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[DispatchInputs, SiteEnergyModel]:
-    """The cumulative programme of a whole run (``inputs``: :class:`wattbit.sim.run.SimInputs`)."""
+def gang_ramps(
+    work: FloatArray,
+    rate: FloatArray,
+    ready: NDArray[np.int64],
+    due: NDArray[np.int64],
+    has_due: NDArray[np.bool_],
+    n_slots: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Per slot, the least work jobs must have done by its end and the most they can have, (n_slots,) each.
+
+    A job with ``work`` [GPU-h], doing at most ``rate`` per slot from the start of slot ``ready``, has done by the
+    end of slot ``t`` at most ``min(work, rate (t - ready + 1))`` and, to finish by the end of slot ``due``, at
+    least ``work - rate (due - t)`` (never more than it can have done: a job that cannot finish in time owes the
+    rest at its due slot). Any schedule of whole gangs stays between the sums, so the curves keep the plan a bound
+    while forbidding it to serve a job faster than its gang runs. Returned as per-slot increments (cumulate them);
+    jobs without a due slot in the period (``has_due`` False) add no lower curve.
+    """
+    work, rate = np.asarray(work, dtype=float), np.maximum(np.asarray(rate, dtype=float), 1e-12)
+    inc_low, inc_up = np.zeros(n_slots + 2), np.zeros(n_slots + 2)
+    slope_low, slope_up = np.zeros(n_slots + 2), np.zeros(n_slots + 2)
+    cap = lambda k: np.clip(k, 0, n_slots + 1)  # noqa: E731
+    # upper: full slots of ``rate`` from ``ready``, the rest of the work in the slot after them
+    full = np.floor(work / rate).astype(np.int64)
+    np.add.at(slope_up, cap(ready), rate)
+    np.add.at(slope_up, cap(ready + full), -rate)
+    np.add.at(inc_up, cap(ready + full), work - full * rate)
+    # lower: zero until ``start`` (not before the job is ready), then ``rate`` per slot, the rest at ``due``
+    d = due[has_due]
+    w, r = work[has_due], rate[has_due]
+    start = np.maximum(d - w / r, ready[has_due] - 1.0)
+    k = np.floor(start).astype(np.int64) + 1
+    first = np.minimum(r * (k - start), w)
+    np.add.at(inc_low, cap(k), first)
+    np.add.at(slope_low, cap(k + 1), r)
+    np.add.at(slope_low, cap(d + 1), -r)
+    np.add.at(inc_low, cap(d), w - first - r * np.maximum(d - k, 0))
+    low = np.cumsum(inc_low + np.cumsum(slope_low))[:n_slots]
+    up = np.cumsum(inc_up + np.cumsum(slope_up))[:n_slots]
+    return np.diff(low, prepend=0.0), np.diff(np.maximum(up, low), prepend=0.0)
+
+
+def oracle_inputs(inputs: Any, config: OracleConfig, follow: bool = False) -> tuple[DispatchInputs, SiteEnergyModel]:
+    """The cumulative programme of a whole run (``inputs``: :class:`wattbit.sim.run.SimInputs`).
+
+    ``follow``: the plan to act on rather than the bound: jobs progress at the slowest rate the dispatch assumes
+    (the lowest cap's throughput on the fleet's slowest GPUs) and are due when the dispatch would call them
+    urgent (one failure's work and the urgency margin before the deadline), with gang ramps, so that the jobs the
+    plan defers do not turn urgent and start wherever there is room.
+    """
     fleet, jobs, n = inputs.fleet, inputs.jobs, config.slot_steps
     n_steps, n_slots = fleet.steps, -(-fleet.steps // n)
     energy = site_energy_model(
@@ -95,6 +152,15 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[DispatchInputs, Si
     earliest = steps_of(jobs.earliest_start_utc, fleet)
     ready = np.where(np.isnat(jobs.earliest_start_utc), submit, np.maximum(submit, earliest))
     deadline = steps_of(jobs.deadline_utc, fleet)
+    rate = jobs.gpus * fastest * n * fleet.step_h  # most work a gang does in a slot, on the fastest GPUs
+    if follow:
+        slowest = min(p.gpu.training_speed for p in fleet.plants)
+        rate = jobs.gpus * slowest * WORST_CAP_THROUGHPUT * n * fleet.step_h
+        rules = config.dispatch
+        early = rules.urgent_steps + 1
+        if rules.protect_against_failure:
+            early = early + np.ceil((jobs.checkpoint_interval_h + jobs.restart_cost_h) / fleet.step_h).astype(int)
+        deadline = np.where(deadline < NO_DEADLINE, np.maximum(deadline - early, ready + 1), deadline)
     in_period = ready < n_steps
     ready_slot = ready // n
     due_inside = in_period & (deadline <= n_steps)
@@ -111,12 +177,15 @@ def oracle_inputs(inputs: Any, config: OracleConfig) -> tuple[DispatchInputs, Si
     )
     flex = in_period & ~short
     flex_due = due_inside & flex
-    due = np.bincount(due_slot[flex_due], weights=work[flex_due], minlength=n_slots)[:n_slots]
     later = in_period & ~due_inside
     span = np.maximum(deadline[later] - ready[later], 1).astype(float)
     share = np.where(deadline[later] >= NO_DEADLINE, 0.0, np.minimum(1.0, (n_steps - ready[later]) / span))
+    if config.gang_ramps or follow:
+        due, released = gang_ramps(work[flex], rate[flex], ready_slot[flex], due_slot[flex], flex_due[flex], n_slots)
+    else:
+        due = np.bincount(due_slot[flex_due], weights=work[flex_due], minlength=n_slots)[:n_slots].astype(float)
+        released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots].astype(float)
     due[-1] += float((work[later] * share).sum())
-    released = np.bincount(ready_slot[flex], weights=work[flex], minlength=n_slots)[:n_slots]
     last_slot = np.where(flex_due, due_slot, n_slots - 1)
     gangs = np.zeros(n_slots + 1)
     np.add.at(gangs, ready_slot[flex], jobs.gpus[flex] * fastest)
@@ -159,16 +228,23 @@ class OraclePolicy:
         self.plan: DispatchPlan = solve_dispatch(
             plan_inputs, self.config.weights, backend="linopy", time_limit_s=self.config.time_limit_s
         )
+        bound_plan = self.plan
+        if self.config.follow_plan:
+            follow_inputs, self.energy = oracle_inputs(inputs, self.config, follow=True)
+            self.plan = solve_dispatch(
+                follow_inputs, self.config.weights, backend="linopy", time_limit_s=self.config.time_limit_s
+            )
+        solve_s = bound_plan.solve_seconds + (self.plan.solve_seconds if self.plan is not bound_plan else 0.0)
         self.bound = {
-            "carbon_t": self.plan.carbon_t,
-            "energy_cost": self.plan.cost,
-            "curtailment_absorbed_mwh": self.plan.curtailment_absorbed_mwh,
-            "objective": self.plan.objective,
-            "late_gpu_h": float(np.sum(self.plan.late_gpu_h)),
-            "energy_grid_mwh": float(self.plan.grid_mw.sum() * plan_inputs.slot_h),
-            "solve_seconds": self.plan.solve_seconds,
-            "build_seconds": time.perf_counter() - t0 - self.plan.solve_seconds,
-            "variables": self.plan.stats.get("variables", 0.0),
+            "carbon_t": bound_plan.carbon_t,
+            "energy_cost": bound_plan.cost,
+            "curtailment_absorbed_mwh": bound_plan.curtailment_absorbed_mwh,
+            "objective": bound_plan.objective,
+            "late_gpu_h": float(np.sum(bound_plan.late_gpu_h)),
+            "energy_grid_mwh": float(bound_plan.grid_mw.sum() * plan_inputs.slot_h),
+            "solve_seconds": solve_s,
+            "build_seconds": time.perf_counter() - t0 - solve_s,
+            "variables": bound_plan.stats.get("variables", 0.0),
         }
 
     def decide(self, obs: Observation) -> Actions:

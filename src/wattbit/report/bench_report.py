@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from wattbit.control import POLICY_NAMES
 from wattbit.control.bench import CHECKPOINT_EVERY, compare_policies
+from wattbit.control.history import SignalHistory
 from wattbit.durable import Checkpoint, atomic_write_json
 from wattbit.report.html import Section, figure_html, table_html, write_page
 from wattbit.scenario import Scenario
@@ -43,17 +44,19 @@ def run_bench(
     progress: Callable[[str, int], None] | None = None,
     resume: bool = False,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    history: SignalHistory | None = None,
 ) -> dict[str, Any]:
     """Run ``policies`` on ``scenario`` (:func:`~wattbit.control.bench.compare_policies`); writes
     ``out/bench.json`` and ``out/bench.html`` (atomically) and returns the comparison.
 
     The run is checkpointed in ``out/.checkpoint`` (each finished policy, and the running one's engine every
     ``checkpoint_every`` steps); ``resume`` continues from there after a crash, with the same result.
+    ``history``: the signals observed before the period, for ``mpc``'s forecasts.
     """
     seed = scenario.workload.seed if seed is None else seed
     store = Checkpoint(out, run_identity("bench", scenario, policies=list(policies), seed=seed))
     store.start(resume)
-    bench, results = compare_policies(scenario, policies, seed, progress, store, checkpoint_every)
+    bench, results = compare_policies(scenario, policies, seed, progress, store, checkpoint_every, history)
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench.json").unlink(missing_ok=True)  # written last: its presence means the whole result is there
     write_page(

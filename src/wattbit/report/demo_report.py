@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from wattbit.control import POLICY_NAMES, make_policy
+from wattbit.control.history import window_history
 from wattbit.physics.carbon import carbon_accounting_label
 from wattbit.report.bench_report import comparison_table, run_bench
 from wattbit.report.html import Section
@@ -85,6 +86,7 @@ def run_demo(out: Path, progress: Progress | None = None) -> DemoRun:
         out / "bench",
         POLICY_NAMES,
         progress=_task_per_policy(progress, "comparing policies: ", window_steps),
+        history=window_history(scenario, window),  # mpc forecasts from the weeks before, as in service
     )
     sections.append(bench_section(compared))
     sites = build_data_report(scenario, out, sections)

@@ -1,84 +1,142 @@
-"""The outcome of one control interval for many runs of one fleet at once (the vectorised environment's reward).
+"""The outcome of one control interval for many runs of one fleet (the lean and vectorised environments' reward).
 
-:class:`~wattbit.rl.reward.IntervalAccountant` runs the site physics (:func:`wattbit.sim.accounting.site_series`)
-once per run and interval; here the interval's rows of every run are stacked into one tall step record over a
-fleet whose rows repeat once per run, so the physics runs once per interval for the whole batch. Batteries carry
-their stored energy from step to step, so they are settled per run and site afterwards, on that run's rows, by the
-same rule as ``site_series`` (a policy's request, or the self-consumption rule). The result equals
-:meth:`IntervalAccountant.measure <wattbit.rl.reward.IntervalAccountant.measure>` run by run (tested, to rounding).
+:class:`~wattbit.rl.reward.IntervalAccountant` runs the numpy site physics (:func:`wattbit.sim.accounting.
+site_series`) on each interval's rows; here each run's interval is one call of the compiled site physics
+(:func:`wattbit.physics.site_kernel.interval_grid`: IT power, power chain, cooling, battery, grid import, per step
+and site) on the run's step record, with the fleet's plants and weather packed once (:class:`IntervalPhysics`), and
+the carbon and cost of the batch's grid import are summed as one array. The result equals
+:meth:`IntervalAccountant.measure <wattbit.rl.reward.IntervalAccountant.measure>` run by run (tested, to 1e-12).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from wattbit.physics.battery import self_consumption_request_mw, simulate_battery
+from wattbit.physics.site_kernel import interval_grid, pack_plants
 from wattbit.rl.reward import IntervalAccountant, IntervalOutcome
-from wattbit.sim.accounting import site_series
+from wattbit.sim.accounting import inference_gpu_w
 from wattbit.sim.engine import Engine, StepRecord
 from wattbit.sim.fleet import Fleet
-from wattbit.units import trusted_arrays
 
 
-def _tall_fleet(fleet: Fleet, start: int, end: int, runs: int) -> Fleet:
-    """``fleet`` cut to rows ``start:end``, repeated ``runs`` times along the steps, without batteries."""
-    rows = np.tile(np.arange(start, end), runs) if runs > 1 else slice(start, end)  # one run: views, no copies
-    tall: dict[str, Any] = {
-        f.name: value[rows]
-        for f in fields(fleet)
-        if isinstance(value := getattr(fleet, f.name), np.ndarray) and value.ndim >= 2 and value.shape[0] == fleet.steps
-    }
-    return dataclasses.replace(fleet, index=fleet.index[rows], batteries=(None,) * len(fleet.names), **tall)
+def site_weather(fleet: Fleet) -> NDArray[np.float64]:
+    """Per step and site, what the interval kernel reads of the fleet (steps, sites, 5): dry bulb and wet bulb [°C],
+    PV and wind [W], and the power of one GPU held for inference [W] (:func:`wattbit.sim.accounting.
+    inference_gpu_w`)."""
+    out = np.empty((fleet.steps, len(fleet.names), 5))
+    out[:, :, 0], out[:, :, 1] = fleet.temp_db_c, fleet.temp_wb_c
+    out[:, :, 2], out[:, :, 3] = fleet.pv_w, fleet.wind_w
+    for i in range(len(fleet.names)):
+        out[:, i, 4] = inference_gpu_w(fleet, i)
+    return out
 
 
-def _tall_record(records: list[StepRecord], start: int, end: int) -> StepRecord:
-    """The rows ``start:end`` of every run's step record, run after run."""
-    first = records[0]
-    steps = len(first.busy_gpus)
-    tall = {
-        f.name: getattr(first, f.name)[start:end]  # one run: a view of its rows
-        if len(records) == 1
-        else np.concatenate([getattr(rec, f.name)[start:end] for rec in records])
-        for f in fields(first)
-        if isinstance(getattr(first, f.name), np.ndarray) and getattr(first, f.name).shape[0] == steps
-    }
-    return dataclasses.replace(first, **tall)
-
-
-def _battery_w(
-    fleet: Fleet, rec: StepRecord, site: int, start: int, end: int, soc_mwh: float, net_w: NDArray[np.float64]
-) -> NDArray[np.float64]:
-    """Battery power [W] of ``site`` over rows ``start:end`` of one run, from stored energy ``soc_mwh``."""
-    spec = fleet.batteries[site]
-    assert spec is not None
-    spec = dataclasses.replace(spec, initial_soc=float(np.clip(soc_mwh / spec.energy_mwh, spec.soc_min, spec.soc_max)))
-    rule = rec.battery_self_consumption[start:end, site]
-    request = np.where(rule, self_consumption_request_mw(net_w / 1e6), rec.battery_mw[start:end, site])
-    return simulate_battery(spec, request, fleet.step_h).power_mw * 1e6
-
-
-def measure_batch(
-    fleet: Fleet,
-    engines: list[Engine],
-    accountants: list[IntervalAccountant],
-    start: int,
-    end: int,
-    soc_start_mwh: NDArray[np.float64],
-    waiting_gpu_h: NDArray[np.float64],
-) -> list[IntervalOutcome]:
-    """Outcomes of engine steps ``start..end-1`` of every run (each already advanced through them).
+class IntervalPhysics:
+    """Grid import of a run's steps by the compiled site physics (:func:`wattbit.physics.site_kernel.
+    interval_grid`), with the fleet's plants and weather packed once.
 
     Parameters
     ----------
     fleet
-        The fleet all runs simulate.
-    engines, accountants
-        The runs and their interval accountants (deadline misses).
+        The fleet the runs simulate.
+    """
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.tables = pack_plants(fleet.plants, fleet.batteries)
+        self.weather = site_weather(fleet)
+        self._buffers: dict[int, tuple[NDArray[np.float64], NDArray[np.float64]]] = {}
+
+    def buffers(self, rows: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Arrays for the grid import (rows, sites) and facility power (rows, sites) of an interval of ``rows``
+        steps, kept between intervals of the same size (the caller reads them before the next interval)."""
+        if rows not in self._buffers:
+            sites = len(self.fleet.names)
+            self._buffers[rows] = (np.empty((rows, sites)), np.empty((rows, sites)))
+        return self._buffers[rows]
+
+    def measure(
+        self,
+        rec: StepRecord,
+        start: int,
+        end: int,
+        soc_start_mwh: NDArray[np.float64],
+        totals: NDArray[np.float64],
+        grid_w: NDArray[np.float64] | None = None,
+        facility_w: NDArray[np.float64] | None = None,
+    ) -> None:
+        """The totals of steps ``start..end-1`` of the run with record ``rec`` into ``totals`` (4,): grid energy
+        [MWh], carbon [t], cost and unserved inference [GPU-h] (:func:`interval_grid`); its grid import and
+        facility power per step and site [W] into ``grid_w`` and ``facility_w`` (rows, sites) if given. The
+        batteries start from their stored energy ``soc_start_mwh`` (per site [MWh])."""
+        interval_grid(*self.arguments(rec, start, end, soc_start_mwh, totals, grid_w, facility_w))
+
+    def arguments(
+        self,
+        rec: StepRecord,
+        start: int,
+        end: int,
+        soc_start_mwh: NDArray[np.float64],
+        totals: NDArray[np.float64],
+        grid_w: NDArray[np.float64] | None = None,
+        facility_w: NDArray[np.float64] | None = None,
+    ) -> tuple[Any, ...]:
+        """The arguments of :func:`interval_grid` for :meth:`measure` (its parameters)."""
+        t, fleet = self.tables, self.fleet
+        grid, facility = self.buffers(end - start)
+        return (
+            t.params,
+            t.stages,
+            t.class_w,
+            rec.busy_gpus,
+            rec.inference_gpus,
+            rec.available_gpus,
+            rec.busy_by_class,
+            rec.uncapped_by_class,
+            rec.gpu_cap_w,
+            rec.supply_temp_c,
+            rec.battery_self_consumption,
+            rec.battery_mw,
+            rec.inference_needed,
+            self.weather,
+            fleet.carbon_g_per_kwh,
+            fleet.price_jpy_per_mwh,
+            start,
+            end,
+            soc_start_mwh,
+            fleet.step_h,
+            facility if facility_w is None else facility_w,
+            grid if grid_w is None else grid_w,
+            totals,
+        )
+
+
+#: The fields of an interval's outcome, as arrays over the runs of a batch (:func:`measure_batch`).
+OUTCOME_FIELDS = IntervalOutcome._fields
+
+
+def measure_batch(
+    physics: IntervalPhysics,
+    engines: list[Engine],
+    accountant: IntervalAccountant,
+    start: int,
+    end: int,
+    soc_start_mwh: NDArray[np.float64],
+    waiting_gpu_h: NDArray[np.float64],
+) -> dict[str, NDArray[Any]]:
+    """Outcomes of engine steps ``start..end-1`` of every run (each already advanced through them), as arrays.
+
+    Parameters
+    ----------
+    physics
+        The compiled site physics of the fleet all runs simulate.
+    engines
+        The runs (they share their jobs).
+    accountant
+        The interval accountant of one of them: which jobs fall due when (deadline misses).
     start, end
         First and one-past-last step of the interval, common to all runs.
     soc_start_mwh
@@ -88,37 +146,30 @@ def measure_batch(
 
     Returns
     -------
-    list of IntervalOutcome
-        One per run, as :meth:`IntervalAccountant.measure` gives it.
+    dict
+        One array over the runs per field of :class:`IntervalOutcome`, each entry what
+        :meth:`IntervalAccountant.measure` gives that run (``unfinished_gpu_h`` 0).
     """
-    runs, rows = len(engines), end - start
-    # the engine's own records and the fleet's prepared signals, in range by construction: the physics' input
-    # checks are skipped here (the run's KPIs are computed apart, checked)
-    with trusted_arrays():
-        tall_fleet = _tall_fleet(fleet, start, end, runs)
-        series = site_series(tall_fleet, _tall_record([e.rec for e in engines], start, end))
-        facility = series["facility"].reshape(runs, rows, -1)
-        grid = series["grid"].reshape(runs, rows, -1).copy()
-        for site in (i for i, spec in enumerate(fleet.batteries) if spec is not None):
-            for r, eng in enumerate(engines):
-                net = facility[r, :, site] - fleet.pv_w[start:end, site] - fleet.wind_w[start:end, site]
-                battery = _battery_w(fleet, eng.rec, site, start, end, float(soc_start_mwh[r, site]), net)
-                grid[r, :, site] = np.maximum(net - battery, 0.0)
-    grid_mwh = grid * fleet.step_h / 1e6
-    carbon, price = fleet.carbon_g_per_kwh[start:end], fleet.price_jpy_per_mwh[start:end]
-    out = []
-    for r, (eng, acc) in enumerate(zip(engines, accountants, strict=True)):
-        rec = eng.rec
-        needed = np.ceil(rec.inference_needed[start:end] - 1e-9)
-        unserved = np.maximum(needed - rec.inference_gpus[start:end], 0.0).sum() * fleet.step_h
-        out.append(
-            IntervalOutcome(
-                energy_grid_mwh=float(grid_mwh[r].sum()),
-                carbon_t=float((grid_mwh[r] * carbon).sum()) / 1000.0,
-                energy_cost=float((grid_mwh[r] * price).sum()),
-                deadline_misses=acc._misses(start, end),
-                unserved_inference_gpu_h=float(unserved),
-                waiting_gpu_h=float(waiting_gpu_h[r]),
-            )
-        )
-    return out
+    runs = len(engines)
+    totals = np.empty((runs, 4))
+    for r, eng in enumerate(engines):
+        physics.measure(eng.rec, start, end, soc_start_mwh[r], totals[r])
+    return {
+        "energy_grid_mwh": totals[:, 0],
+        "carbon_t": totals[:, 1],
+        "energy_cost": totals[:, 2],
+        "deadline_misses": _misses(engines, accountant, start, end),
+        "unserved_inference_gpu_h": totals[:, 3],
+        "waiting_gpu_h": np.asarray(waiting_gpu_h, dtype=float),
+        "unfinished_gpu_h": np.zeros(runs),
+    }
+
+
+def _misses(engines: list[Engine], accountant: IntervalAccountant, start: int, end: int) -> NDArray[np.int64]:
+    """Per run, jobs with a deadline in the interval not done by it (:meth:`IntervalAccountant._misses`; the runs
+    share their jobs, so one accountant's deadlines serve all)."""
+    job, deadline = accountant.due(start, end)
+    if not len(job):
+        return np.zeros(len(engines), dtype=np.int64)
+    finish = np.array([eng._jrec.finish_step[job] for eng in engines])  # written as jobs finish: no write-back
+    return np.sum(np.isnan(finish) | (finish > deadline + 1e-9), axis=1)

@@ -153,6 +153,53 @@ def decode_action(
     return SiteLevers(levels[:, 0].copy(), cap_w, levels[:, 2] * rating_mw, throughput)
 
 
+class LeverDecoder:
+    """:func:`decode_action` for many actions at once, with the fleet's constants prepared once.
+
+    Parameters
+    ----------
+    plants, batteries
+        The fleet's plants and batteries.
+    """
+
+    def __init__(self, plants: tuple[SitePlant, ...], batteries: tuple[BatterySpec | None, ...]) -> None:
+        self.plants, self.n_sites = plants, len(plants)
+        self.low, self.high = action_bounds(self.n_sites)
+        self.cap_min_w = np.array([p.gpu.cap_min_w for p in plants])
+        self.cap_span_w = np.array([p.gpu.tdp_w - p.gpu.cap_min_w for p in plants])
+        self.rating_mw = np.array([0.0 if b is None else b.power_mw for b in batteries])
+
+    def __call__(self, actions: ArrayLike, *, clip: bool = True) -> list[SiteLevers]:
+        """The levers of each row of ``actions`` (runs, 3 sites), as :func:`decode_action` gives them.
+
+        Raises
+        ------
+        WattbitInputError
+            As :func:`check_action`, for the first row at fault.
+        """
+        values = np.asarray(actions, dtype=float)
+        ok = bool(np.isfinite(values).all())
+        if ok and not clip:
+            ok = not bool(((values < self.low) | (values > self.high)).any())
+        if not ok:
+            for row in values:
+                check_action(row, self.n_sites, clip=clip)
+        levels = np.minimum(np.maximum(values, self.low), self.high)  # np.clip, without its overhead
+        levels = levels.reshape(len(values), self.n_sites, len(ACTION_LEVELS))
+        capped = levels[:, :, 1] < 1.0
+        throughput = np.ones(capped.shape)
+        if capped.any():
+            cap_w = np.where(capped, self.cap_min_w + levels[:, :, 1] * self.cap_span_w, np.nan)
+            for i in np.flatnonzero(capped.any(axis=0)).tolist():
+                rows = capped[:, i]
+                throughput[rows, i] = throughput_factor(self.plants[i].gpu, cap_w[rows, i], "training")
+        else:
+            cap_w = np.full(capped.shape, np.nan)
+        battery_mw = levels[:, :, 2] * self.rating_mw
+        admission = levels[:, :, 0].copy()
+        return [SiteLevers(admission[r], cap_w[r], battery_mw[r], throughput[r]) for r in range(len(values))]
+
+
 def _urgent(obs: Observation) -> NDArray[np.bool_]:
     """Queued jobs that must start now to meet their deadline (see the module docstring)."""
     queue = obs.queue

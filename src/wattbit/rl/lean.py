@@ -20,10 +20,13 @@ from wattbit.rl.dispatch import URGENCY_WORK_RATE, SiteLevers, first_come_first_
 from wattbit.rl.encoding import _FLEET_BOUNDS, ObservationScales, observation_bounds
 from wattbit.sim.engine import Engine
 from wattbit.sim.fleet import Fleet
-from wattbit.sim.kernels import first_fit
+from wattbit.sim.kernels import first_fit, njit
 from wattbit.sim.policy import Actions
 from wattbit.sim.running import JOB, REM, SITE
 from wattbit.units import Float32Array
+
+_NONE = np.empty(0, dtype=np.int64)
+_NONE.flags.writeable = False  # the engine only reads an action's job lists
 
 
 def time_features(index: pd.DatetimeIndex) -> NDArray[np.float64]:
@@ -95,7 +98,7 @@ class LeanRun:
         caps = caps.copy()
         eng = self.engine
         d, n = eng._slots.data, eng._slots.n
-        if not n and not jobs:
+        if not n and not len(jobs):
             return caps
         started = np.asarray(jobs, dtype=np.int64)
         site = np.concatenate([d[SITE, :n].astype(np.int64), np.asarray(sites, dtype=np.int64)])
@@ -114,26 +117,35 @@ class LeanRun:
         neutral = bool((levers.admission >= 1.0).all())
         commanded = levers.battery_mw != 0.0
         battery = np.where(commanded, levers.battery_mw, np.nan) if commanded.any() else None
+        uncapped = bool(np.isnan(levers.gpu_cap_w).all())
+        step_h = eng.fleet.step_h
         waiting_gpu_h = 0.0
         for _ in range(steps):
             free_arr = eng.begin()
-            if not eng.queue or free_arr.max() <= 0:
-                jobs: list[int] | NDArray[np.int64] = []
-                sites: list[int] | NDArray[np.int64] = []
-                queued = int(self._gangs[eng.queue].sum()) if eng.queue else 0
+            jobs: list[int] | NDArray[np.int64] = _NONE
+            sites: list[int] | NDArray[np.int64] = _NONE
+            if not eng.queue:
+                queued = 0
+            elif free_arr.max() <= 0:
+                queued = int(self._gangs[np.asarray(eng.queue, dtype=np.int64)].sum())
             elif neutral:
                 jobs, sites, queued = self._baseline(free_arr)
             else:
                 jobs, sites, queued = self._levered(free_arr, levers)
-            waiting_gpu_h += queued * eng.fleet.step_h
-            actions = Actions(
-                start_job=np.asarray(jobs, dtype=np.int64),
-                start_site=np.asarray(sites, dtype=np.int64),
-                gpu_cap_w=self._caps(levers, jobs, sites),
-                battery_mw=battery,
-                battery_rule="self_consumption",
+            waiting_gpu_h += queued * step_h
+            eng.advance(
+                Actions(
+                    start_job=np.asarray(jobs, dtype=np.int64),
+                    start_site=np.asarray(sites, dtype=np.int64),
+                    pause_job=_NONE,
+                    migrate_job=_NONE,
+                    migrate_site=_NONE,
+                    gpu_cap_w=None if uncapped else self._caps(levers, jobs, sites),
+                    uncapped_job=_NONE,
+                    battery_mw=battery,
+                    battery_rule="self_consumption",
+                )
             )
-            eng.advance(actions)
             if eng.done:
                 break
         return waiting_gpu_h
@@ -156,7 +168,9 @@ class BatchEncoder:
         self.fleet, self.scales = fleet, scales
         n = len(fleet.names)
         rated_w = np.array([plant.rated_it_dc_w for plant in fleet.plants])
-        self._energy_mwh = np.array([0.0 if b is None else b.energy_mwh for b in fleet.batteries])
+        energy_mwh = np.array([0.0 if b is None else b.energy_mwh for b in fleet.batteries])
+        self._has_battery = (energy_mwh > 0).astype(float)
+        self._battery_mwh = np.where(energy_mwh > 0, energy_mwh, 1.0)
         self._total = np.maximum(fleet.gpus_total.astype(float), 1.0)
         self._low, self._high = observation_bounds(n)
         # the signal features of every step (steps, sites, 5): the same for every run
@@ -177,28 +191,45 @@ class BatchEncoder:
         """Vectors of ``engines`` (begun at one common step), shape (runs, features)."""
         k = engines[0].step
         runs, sites = len(engines), len(self.fleet.names)
-        site = np.empty((runs, sites, 10))
+        vector = np.empty((runs, sites * 10 + 9))
+        site = vector[:, : sites * 10].reshape(runs, sites, 10)
         site[:, :, :5] = self._signals[k]
-        fleet = np.empty((runs, 9))
-        fleet[:, 3:] = self._time[k]
-        for r, eng in enumerate(engines):
-            rec = eng.rec
-            site[r, :, 5] = rec.available_gpus[k] / self._total
-            site[r, :, 6] = eng._free / self._total
-            site[r, :, 7] = eng.busy / self._total
-            site[r, :, 8] = rec.inference_gpus[k] / self._total
-            site[r, :, 9] = np.divide(eng.soc_mwh, self._energy_mwh, out=np.zeros(sites), where=self._energy_mwh > 0)
-            fleet[r, :3] = self._queue_features(eng, k)
-        vector = np.concatenate([site.reshape(runs, -1), fleet], axis=1).astype(np.float32)
-        return np.clip(vector, self._low, self._high)
+        # (runs, 5, sites): available, free, training, inference GPUs and stored energy
+        state = np.array(
+            [(e.rec.available_gpus[k], e._free, e.busy, e.rec.inference_gpus[k], e.soc_mwh) for e in engines]
+        )
+        site[:, :, 5:9] = (state[:, :4] / self._total).transpose(0, 2, 1)
+        site[:, :, 9] = state[:, 4] / self._battery_mwh * self._has_battery
+        vector[:, sites * 10 : sites * 10 + 3] = [self._queue_features(eng, k) for eng in engines]
+        vector[:, sites * 10 + 3 :] = self._time[k]
+        out = vector.astype(np.float32)
+        np.maximum(out, self._low, out=out)
+        return np.minimum(out, self._high, out=out)
 
     def _queue_features(self, eng: Engine, k: int) -> tuple[float, float, float]:
         scales, queue = self.scales, eng.queue
         queued_gpu_h, slack = 0.0, _FLEET_BOUNDS["min_slack"][1]
         if queue:
             job = np.asarray(queue, dtype=np.int64)
-            remaining_h = eng._jrec.remaining_h[job]
-            queued_gpu_h = float(eng._gangs[job].astype(float) @ remaining_h)
-            slack_h = (eng.deadline_step[job] - 1 - k) * self.fleet.step_h - remaining_h
-            slack = min(slack, float(slack_h.min()) / scales.slack_h)
+            queued_gpu_h, slack_h = queue_totals(
+                job, eng._jrec.remaining_h, eng._gangs, eng.deadline_step, k, self.fleet.step_h
+            )
+            slack = min(slack, slack_h / scales.slack_h)
         return queued_gpu_h / self._gpu_scale, slack, len(queue) / scales.queued_jobs
+
+
+@njit
+def queue_totals(
+    job: NDArray[np.int64],
+    remaining_h: NDArray[np.float64],
+    gangs: NDArray[np.int64],
+    deadline_step: NDArray[np.int64],
+    k: int,
+    step_h: float,
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    """Queued work [GPU-h] and the tightest deadline slack [h] of the queued jobs ``job`` at step ``k``."""
+    gpu_h, slack_h = 0.0, np.inf
+    for j in job:
+        gpu_h += float(gangs[j]) * remaining_h[j]
+        slack_h = min(slack_h, (deadline_step[j] - 1 - k) * step_h - remaining_h[j])
+    return gpu_h, slack_h

@@ -9,8 +9,9 @@ deadline miss is counted in the interval its deadline falls in, so they add up t
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -58,6 +59,18 @@ class RewardWeights:
     def __post_init__(self) -> None:
         for f in fields(self):
             check_number(getattr(self, f.name), f"reward.{f.name}", 0.0, what="reward weight")
+
+    def rewards(self, outcome: Mapping[str, NDArray[Any]]) -> NDArray[np.float64]:
+        """The rewards of many intervals, from one array per field of :class:`IntervalOutcome` (the same
+        arithmetic as :meth:`reward`, entry by entry)."""
+        return -(
+            self.carbon_per_t * outcome["carbon_t"]
+            + self.cost_per_currency * outcome["energy_cost"]
+            + self.deadline_miss * outcome["deadline_misses"]
+            + self.unserved_inference_per_gpu_h * outcome["unserved_inference_gpu_h"]
+            + self.waiting_per_gpu_h * outcome["waiting_gpu_h"]
+            + self.unfinished_per_gpu_h * outcome["unfinished_gpu_h"]
+        )
 
     def reward(self, outcome: IntervalOutcome) -> float:
         """The reward of an interval with ``outcome``."""
@@ -128,6 +141,8 @@ class IntervalAccountant:
         order = np.argsort(deadline[self._job], kind="stable")
         self._job = self._job[order]
         self._deadline = deadline[self._job]
+        # how many of them are due by each step (deadline <= step)
+        self._upto: list[int] = np.searchsorted(self._deadline, np.arange(fleet.steps + 1), side="right").tolist()
 
     def measure(
         self, start: int, end: int, soc_start_mwh: NDArray[np.float64], waiting_gpu_h: float
@@ -145,7 +160,7 @@ class IntervalAccountant:
         """
         engine = self._engine
         fleet = engine.fleet
-        series = site_series(self._fleet_rows(fleet, start, end, soc_start_mwh), self._rec_rows(start, end))
+        series = site_series(interval_fleet(fleet, start, end, soc_start_mwh), interval_record(engine.rec, start, end))
         grid_mwh = series["grid"] * fleet.step_h / 1e6
         rec = engine.rec
         needed = np.ceil(rec.inference_needed[start:end] - 1e-9)
@@ -159,26 +174,32 @@ class IntervalAccountant:
             waiting_gpu_h=float(waiting_gpu_h),
         )
 
+    def due(self, start: int, end: int) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+        """Jobs counted for a miss with a deadline in ``(start, end]`` steps (the first interval: up to ``end``),
+        and their deadlines [fractional steps]."""
+        a, b = (0 if start == 0 else self._upto[start]), self._upto[end]
+        return self._job[a:b], self._deadline[a:b]
+
     def _misses(self, start: int, end: int) -> int:
         """Jobs with a deadline in ``(start, end]`` steps (the first interval: up to ``end``), not done by it."""
-        lo = -np.inf if start == 0 else start
-        a, b = np.searchsorted(self._deadline, [lo, end], side="right")
-        job, deadline = self._job[a:b], self._deadline[a:b]
+        job, deadline = self.due(start, end)
         finish = self._engine.jobs_rec.finish_step[job]
         return int(np.sum(np.isnan(finish) | (finish > deadline + 1e-9)))
 
-    def _fleet_rows(self, fleet: Fleet, start: int, end: int, soc_start_mwh: NDArray[np.float64]) -> Fleet:
-        part: Fleet = _rows(fleet, start, end, fleet.steps)  # type: ignore[assignment]
-        batteries = tuple(
-            None
-            if spec is None
-            else dataclasses.replace(
-                spec, initial_soc=float(np.clip(soc / spec.energy_mwh, spec.soc_min, spec.soc_max))
-            )
-            for spec, soc in zip(fleet.batteries, soc_start_mwh.tolist(), strict=True)
-        )
-        return dataclasses.replace(part, index=fleet.index[start:end], batteries=batteries)
 
-    def _rec_rows(self, start: int, end: int) -> StepRecord:
-        rec = self._engine.rec
-        return _rows(rec, start, end, len(rec.busy_gpus))  # type: ignore[return-value]
+def interval_fleet(fleet: Fleet, start: int, end: int, soc_start_mwh: NDArray[np.float64]) -> Fleet:
+    """``fleet`` cut to steps ``start..end-1``, each battery starting from its stored energy ``soc_start_mwh``
+    (per site [MWh], clipped to its operating window): the fleet :func:`site_series` measures an interval on."""
+    part: Fleet = _rows(fleet, start, end, fleet.steps)  # type: ignore[assignment]
+    batteries = tuple(
+        None
+        if spec is None
+        else dataclasses.replace(spec, initial_soc=float(np.clip(soc / spec.energy_mwh, spec.soc_min, spec.soc_max)))
+        for spec, soc in zip(fleet.batteries, soc_start_mwh.tolist(), strict=True)
+    )
+    return dataclasses.replace(part, index=fleet.index[start:end], batteries=batteries)
+
+
+def interval_record(rec: StepRecord, start: int, end: int) -> StepRecord:
+    """The step record's rows ``start..end-1``."""
+    return _rows(rec, start, end, len(rec.busy_gpus))  # type: ignore[return-value]

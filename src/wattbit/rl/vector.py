@@ -33,12 +33,13 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from wattbit.errors import WattbitInputError
-from wattbit.rl.batch_reward import measure_batch
-from wattbit.rl.dispatch import action_bounds, check_interval_steps, decode_action
+from wattbit.rl.batch_reward import IntervalPhysics, measure_batch
+from wattbit.rl.dispatch import LeverDecoder, action_bounds, check_interval_steps
 from wattbit.rl.encoding import ObservationScales, feature_names, observation_bounds
 from wattbit.rl.lean import BatchEncoder, LeanRun
 from wattbit.rl.reward import IntervalAccountant, RewardWeights
 from wattbit.scenario import Scenario
+from wattbit.sim.engine import Engine
 from wattbit.sim.faults import FailureRates
 from wattbit.sim.run import SimInputs, SimResult, collect, fleet_failures, make_engine, prepare
 from wattbit.units import Float32Array
@@ -53,8 +54,11 @@ class _Batch:
         self.fleet = inputs.fleet
         self.runs: list[SimInputs] = []
         self.lean: list[LeanRun] = []
-        self.accountants: list[IntervalAccountant] = []
+        self.engines: list[Engine] = []
+        self.decoder = LeverDecoder(self.fleet.plants, self.fleet.batteries)
+        self.accountant: IntervalAccountant | None = None
         self.encoder: BatchEncoder | None = None
+        self.physics = IntervalPhysics(self.fleet)
 
     def start(self, seeds: Sequence[int], scales: ObservationScales) -> Float32Array:
         """New runs with ``seeds`` at step 0; returns their first observations."""
@@ -67,23 +71,25 @@ class _Batch:
             for s in seeds
         ]
         self.lean = [LeanRun(make_engine(run)) for run in self.runs]
-        self.accountants = [IntervalAccountant(lean.engine) for lean in self.lean]
+        self.engines = [lean.engine for lean in self.lean]
+        if self.accountant is None:  # the runs share their jobs, so their deadlines: one accountant serves all
+            self.accountant = IntervalAccountant(self.engines[0])
         if self.encoder is None:
             self.encoder = BatchEncoder(self.fleet, scales)
         for lean in self.lean:
             lean.engine.begin()
         return self.encoder([lean.engine for lean in self.lean])
 
-    def step(self, actions: np.ndarray, clip: bool) -> tuple[Float32Array, np.ndarray, bool, list[dict[str, Any]]]:
-        """One control interval for every run; returns observations, rewards, whether the runs ended, infos."""
-        assert self.encoder is not None
-        fleet = self.fleet
-        engines = [lean.engine for lean in self.lean]
+    def step(self, actions: np.ndarray, clip: bool) -> tuple[Float32Array, np.ndarray, bool, dict[str, Any]]:
+        """One control interval for every run; returns observations, rewards, whether the runs ended, and ``info``
+        (an array over the runs per key; ``summary``, one KPI dict per run, when they ended)."""
+        assert self.encoder is not None and self.accountant is not None
+        engines, steps_total = self.engines, self.fleet.steps
         start = engines[0].step
-        soc = np.stack([eng.soc_mwh.copy() for eng in engines])
-        levers = [decode_action(a, fleet.plants, fleet.batteries, clip=clip) for a in actions]
-        last = start + self.interval_steps >= fleet.steps
-        steps = fleet.steps - 1 - start if last else self.interval_steps
+        soc = np.array([eng.soc_mwh for eng in engines])
+        levers = self.decoder(actions, clip=clip)
+        last = start + self.interval_steps >= steps_total
+        steps = steps_total - 1 - start if last else self.interval_steps
         waiting = np.array([lean.interval(lv, steps) for lean, lv in zip(self.lean, levers, strict=True)])
         final_obs = None
         if last:  # the final step's view is the last observation a run shows
@@ -91,25 +97,19 @@ class _Batch:
                 eng.begin()
             final_obs = self.encoder(engines)
             waiting += [lean.interval(lv, 1) for lean, lv in zip(self.lean, levers, strict=True)]
-        end = engines[0].step
-        outcomes = measure_batch(fleet, engines, self.accountants, start, end, soc, waiting)
-        infos: list[dict[str, Any]] = []
-        rewards = np.empty(len(engines))
-        for r, (run, eng, outcome) in enumerate(zip(self.runs, engines, outcomes, strict=True)):
-            info: dict[str, Any] = {"step": eng.step}
-            if eng.done:
-                summary = collect(run, eng, "rl-agent").summary
-                outcome = outcome._replace(unfinished_gpu_h=summary["gpu_hours_unfinished"])
-                info["summary"] = summary
-            info.update(outcome._asdict())
-            rewards[r] = self.weights.reward(outcome)
-            infos.append(info)
+        outcome = measure_batch(self.physics, engines, self.accountant, start, engines[0].step, soc, waiting)
+        info: dict[str, Any] = {"step": np.array([eng.step for eng in engines]), **outcome}
+        if last:
+            summaries = [collect(run, eng, "rl-agent").summary for run, eng in zip(self.runs, engines, strict=True)]
+            outcome["unfinished_gpu_h"][:] = [summary["gpu_hours_unfinished"] for summary in summaries]
+            info["summary"] = summaries
+        rewards = self.weights.rewards(outcome)
         if last:
             assert final_obs is not None
-            return final_obs, rewards, True, infos
+            return final_obs, rewards, True, info
         for eng in engines:
             eng.begin()
-        return self.encoder(engines), rewards, False, infos
+        return self.encoder(engines), rewards, False, info
 
 
 def _seed_list(seed: int | Sequence[int] | None, default: int, n: int) -> list[int]:
@@ -206,11 +206,8 @@ class WattbitVectorEnv(VectorEnv):
         expected = (n, 3 * len(self._batch.fleet.names))
         if actions.shape != expected:
             raise WattbitInputError(f"actions have shape {actions.shape}; expected {expected}", field="action")
-        obs, rewards, ended, infos = self._batch.step(actions, self.clip_actions)
+        obs, rewards, ended, info = self._batch.step(actions, self.clip_actions)
         self._needs_reset = ended
-        info: dict[str, Any] = {key: np.array([i[key] for i in infos]) for key in infos[0] if key != "summary"}
-        if ended:
-            info["summary"] = [i["summary"] for i in infos]
         return obs, rewards, np.full(n, ended), np.zeros(n, dtype=bool), info
 
     def result(self, run: int = 0, policy_name: str = "rl-agent") -> SimResult:

@@ -70,6 +70,13 @@ def _inference_point(fleet: Fleet, i: int) -> tuple[FloatArray | float, float, f
     return fleet.inference_busy_share[:, i], float(fleet.inference_prefill_share[i]), float(batch)
 
 
+def inference_gpu_w(fleet: Fleet, i: int) -> FloatArray:
+    """Mean power of one GPU held for online inference at site ``i`` [W]: a scalar, or per step where the fleet's
+    replicas have a busy share per step."""
+    share, prefill, batch = _inference_point(fleet, i)
+    return online_inference_gpu_power_w(fleet.plants[i].gpu, share, prefill, batch)
+
+
 def it_dc_power_w(fleet: Fleet, rec: StepRecord, i: int) -> FloatArray:
     """IT power at the DC bus of site ``i`` per step [W]: jobs by power class, inference, idle (module docstring)."""
     plant = fleet.plants[i]
@@ -80,8 +87,7 @@ def it_dc_power_w(fleet: Fleet, rec: StepRecord, i: int) -> FloatArray:
     classes = rec.busy_by_class[:, i, :].astype(float)
     uncapped = np.minimum(rec.uncapped_by_class[:, i, :], rec.busy_by_class[:, i, :]).astype(float)
     busy_w = _busy_gpu_w(gpu, classes, uncapped, rec.gpu_cap_w[:, i])
-    share, prefill, batch = _inference_point(fleet, i)
-    inference_w = inference * online_inference_gpu_power_w(gpu, share, prefill, batch)
+    inference_w = inference * inference_gpu_w(fleet, i)
     return (
         it_power_from_gpu_w(gpu, busy, busy_w, liquid_share=liquid)
         + it_power_from_gpu_w(gpu, inference, inference_w, liquid_share=liquid)

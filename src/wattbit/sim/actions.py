@@ -107,7 +107,6 @@ def start_jobs(eng: Engine, k: int, job: NDArray[np.int64], site: NDArray[np.int
     taken = set(js.tolist())
     eng.running.update(taken)
     eng.queue = [j for j in eng.queue if j not in taken]
-    eng._queued -= taken
     return int(job.size - acc.size)
 
 
@@ -164,7 +163,7 @@ def stop_jobs(eng: Engine, k: int, actions: Actions, free: NDArray[np.int64]) ->
         site = eng._pause(j)
         rec.pauses[j] -= 1  # a migration, counted as such by _start
         free[site] = max(min(limit[site] - eng.busy[site], free[site] + gang), 0)
-        eng._queued.add(j)  # paused, not in the queue: it resumes at once at the destination
+        # paused (queued state), not in the queue: it resumes at once at the destination
         start_jobs(eng, k, np.array([j]), np.array([dest]), free)
 
 

@@ -28,6 +28,7 @@ reinforcement-learning environment does; :meth:`Engine.run` does the same with a
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
@@ -40,7 +41,8 @@ from wattbit.sim import kernels
 from wattbit.sim.actions import apply_actions, capped_rate, observation
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
-from wattbit.sim.policy import Actions, Observation, Policy, read_only
+from wattbit.sim.fused import run_fused
+from wattbit.sim.policy import FIRST_FIT_RULE, Actions, Observation, Policy, engine_rule, read_only
 from wattbit.sim.records import (  # noqa: F401 - re-exported: the engine's records and constants live there
     DONE,
     MIGRATION_LINK_GBPS,
@@ -192,8 +194,8 @@ class Engine:
         self._n_classes = len(POWER_CLASSES)
         self._has_battery = np.array([b is not None for b in fleet.batteries])
         self.soc_mwh = np.array([0.0 if b is None else b.initial_soc_mwh for b in fleet.batteries])
+        # queued jobs, always in (ready step, index) order: arrivals come in that order, stopped jobs are inserted
         self.queue: list[int] = []
-        self._queued: set[int] = set()  # the queue's members, for the membership test of a start
         # the running jobs; the set's iteration order (kept as before) decides which job a failed GPU hits
         self.running: set[int] = set()
         self._slots = RunningSlots()
@@ -203,7 +205,11 @@ class Engine:
         self._free: NDArray[np.int64] | None = None
         self._uncapped = np.empty(0, dtype=np.int64)
         self._next_arrival = 0
-        self._arrived = np.searchsorted(self._ready_sorted, np.arange(t), side="right").tolist()
+        self._arrived_array = np.searchsorted(self._ready_sorted, np.arange(t), side="right")
+        self._arrived = self._arrived_array.tolist()
+        #: whether :meth:`run` may take stretches of steps in one compiled call for a first-fit policy
+        #: (:mod:`wattbit.sim.fused`); False steps it one step at a time (the same results, slower)
+        self.fused = True
         self._capped = False  # whether this step's caps limit any site
         self._read_only_signals()
         self._step_tables()
@@ -229,6 +235,12 @@ class Engine:
         the GPUs available, held for inference and free for jobs at each site (rebuilt when failures are added)."""
         steps = np.arange(self.fleet.steps + 1)
         self._event_bounds = np.searchsorted(self.events.step, steps, side="left").tolist()
+        # steps with an event that may hit a job (site events act through capacity only)
+        hits = self.events.step[(self.events.scope != 4) & (self.events.step < self.fleet.steps)]
+        self._hits_jobs = np.bincount(hits.astype(np.int64), minlength=self.fleet.steps) > 0
+        # for each step, the first step from it on with such an event (the period's length where none)
+        at = np.flatnonzero(self._hits_jobs)
+        self._next_hit = np.append(at, self.fleet.steps)[np.searchsorted(at, np.arange(self.fleet.steps + 1))]
         available = self.fleet.gpus_total - self.gpus_out
         inference = np.minimum(np.ceil(self.inference_needed - 1e-9).astype(np.int64), available)
         self._capacity = (available, inference, np.minimum(available - inference, self.fleet.max_busy_gpus))
@@ -254,9 +266,7 @@ class Engine:
         if end > self._next_arrival:
             new = self.order[self._next_arrival : end]
             self._jrec.state[new] = QUEUED
-            listed = new.tolist()
-            self.queue.extend(listed)
-            self._queued.update(listed)
+            self.queue.extend(new.tolist())
             self._next_arrival = end
 
     def _unslot(self, j: int) -> None:
@@ -266,7 +276,7 @@ class Engine:
         rec.remaining_h[j] = slots.data[REM, i]
         rec.pending_overhead_h[j] = slots.data[PEND, i]
         rec.since_checkpoint_h[j] = slots.data[SINCE, i]
-        slots.remove(np.array([i]))
+        slots.remove_one(i)
 
     def _stop(self, j: int) -> int:
         """Take running job ``j`` (already out of its slot) off its site and back into the queue; returns the site."""
@@ -282,9 +292,9 @@ class Engine:
         return site
 
     def _requeue(self, j: int) -> None:
-        self.queue.append(j)
-        self._queued.add(j)
-        self.queue.sort(key=lambda x: (self.ready_step[x], x))
+        # the queue is sorted by (ready step, index), so an insertion gives what appending and sorting gave
+        ready = self.ready_step
+        bisect.insort(self.queue, j, key=lambda x: (int(ready[x]), x))
 
     def _interrupt(self, j: int) -> None:
         """A failure or a capacity loss: the work since the last checkpoint is lost, the job restarts later."""
@@ -305,29 +315,40 @@ class Engine:
         rec.pauses[j] += 1
         return self._stop(j)
 
-    def _victim(self, site: int) -> int | None:
-        # the running set in its own order (the order decides the draw below; kept for reproducibility)
-        ids = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-        on_site = ids[self._jrec.site[ids] == site].tolist()
-        if not on_site:
+    def _victim(self, site: int, running: NDArray[np.int64], sites: NDArray[np.int16]) -> int | None:
+        """The job a failed GPU at ``site`` hits, or None; ``running`` is the running set in its own order (the
+        order decides the draw below; kept for reproducibility) and ``sites`` their sites, -1 for those gone."""
+        on_site = running[sites == site]
+        if not on_site.size:
             return None
         gangs = self.jobs.gpus[on_site].astype(float)
+        total = gangs.sum()
         # the failed GPU is a random one of the site's: it runs a job with probability busy / total
-        if self.rng.random() >= gangs.sum() / self.fleet.gpus_total[site]:
+        if self.rng.random() >= total / self.fleet.gpus_total[site]:
             return None
-        return int(on_site[self.rng.choice(len(on_site), p=gangs / gangs.sum())])
+        # one of the site's jobs in proportion to its gang: what rng.choice(len(on_site), p=gangs / total) draws
+        cdf = np.cumsum(gangs / total)
+        cdf /= cdf[-1]
+        return int(on_site[np.searchsorted(cdf, self.rng.random(), side="right")])
 
     def _apply_failures(self, k: int) -> None:
         lo, hi = self._event_bounds[k], self._event_bounds[k + 1]
         if lo == hi:
             return
         sl = slice(lo, hi)
+        running: NDArray[np.int64] | None = None
+        sites = np.empty(0, dtype=np.int16)
         for site, scope in zip(self.events.site[sl].tolist(), self.events.scope[sl].tolist(), strict=True):
             if scope == 4:
                 continue  # site events act through the capacity they remove (see _fit_capacity)
-            victim = self._victim(site)
+            if running is None:
+                # read once per step: an interruption only takes its job out, which leaves the others' order
+                running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
+                sites = self._jrec.site[running]
+            victim = self._victim(site, running, sites)
             if victim is not None:
                 self._interrupt(victim)
+                sites[running == victim] = -1
 
     def _limit(self, k: int) -> NDArray[np.int64]:
         """GPUs that may run jobs at each site this step (after repairs, inference and the grid connection)."""
@@ -468,6 +489,9 @@ class Engine:
         if self.policy is None:
             raise RuntimeError("Engine.run needs a policy; drive the loop with observe()/advance() otherwise")
         every = max(int(checkpoint_every), 1)
+        if self.fused and engine_rule(self.policy) == FIRST_FIT_RULE:
+            run_fused(self, progress, checkpoint, every)
+            return self._jrec, self.rec
         while not self.done:
             k = self.step
             self.advance(self.policy.decide(self.observe()))

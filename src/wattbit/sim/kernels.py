@@ -11,6 +11,7 @@ next to this file (``cache=True``); division by zero gives IEEE infinities and N
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
@@ -25,20 +26,35 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 def njit(fn: _F) -> _F:
     """``fn`` compiled by numba on its first call (numba is imported then, not when the engine is); the plain
-    Python function stays available as ``.py_func`` (tests run both)."""
+    Python function stays available as ``.py_func`` (tests run both). A kernel that calls another of this module's
+    kernels is compiled against the other's compiled version."""
     compiled: Any = None
 
-    @functools.wraps(fn)
-    def call(*args: Any) -> Any:
+    def dispatcher() -> Any:
         nonlocal compiled
         if compiled is None:
             import numba
 
+            # kernels this one calls, as numba dispatchers (numba types a call to a jitted function only)
+            callees = {
+                name: value.dispatcher()
+                for name, value in fn.__globals__.items()
+                if name in fn.__code__.co_names and hasattr(value, "dispatcher")
+            }
+            target: Any = fn
+            if callees:
+                target = types.FunctionType(fn.__code__, {**fn.__globals__, **callees}, fn.__name__)
+                target.__qualname__, target.__module__ = fn.__qualname__, fn.__module__
             # cached next to this file; IEEE division (inf, NaN) as numpy's, not ZeroDivisionError
-            compiled = numba.njit(fn, cache=True, error_model="numpy", nogil=True)
-        return compiled(*args)
+            compiled = numba.njit(target, cache=True, error_model="numpy", nogil=True)
+        return compiled
+
+    @functools.wraps(fn)
+    def call(*args: Any) -> Any:
+        return (compiled if compiled is not None else dispatcher())(*args)
 
     call.py_func = fn  # type: ignore[attr-defined]
+    call.dispatcher = dispatcher  # type: ignore[attr-defined]
     return cast(_F, call)
 
 
@@ -224,3 +240,105 @@ def first_fit(gangs: NDArray[np.int64], free: NDArray[np.int64]) -> tuple[NDArra
         if room == 0:
             break
     return picked[:m], sites[:m]
+
+
+#: Why :func:`run_first_fit` returned: it reached its end step; a step's failure events need the engine (after that
+#: step's arrivals); capacity fell below the GPUs in use (before that step's decision, arrivals and failures done).
+END, FAILURES, EVICT = 0, 1, 2
+
+
+@njit
+def run_first_fit(
+    k: int,
+    k_end: int,
+    mid: bool,
+    order: NDArray[np.int64],
+    arrived: NDArray[np.int64],
+    next_arrival: int,
+    has_events: NDArray[np.bool_],
+    limits: NDArray[np.int64],
+    queue: NDArray[np.int64],
+    qn: int,
+    jobs: tuple[Any, ...],
+    slots: NDArray[np.float64],
+    n: int,
+    step_h: float,
+    busy_class: NDArray[np.int64],
+    busy: NDArray[np.int64],
+    busy_rec: NDArray[np.int64],
+    busy_class_rec: NDArray[np.int32],
+    log: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
+) -> tuple[int, int, int, int, int, int, int, int, int]:  # pragma: no cover - compiled
+    """Steps ``k`` .. ``k_end - 1`` of an engine whose policy starts the queue first come, first served on the first
+    site where each gang fits (:func:`first_fit`, with the engine's checks of :func:`accept_starts`): arrivals,
+    capacity, starts, the step's record and progress, as the engine's own step does them; ``mid``: step ``k``'s
+    arrivals and failures are done already.
+
+    ``jobs`` holds the job table's arrays (state, data site, migratable, gang, site, first start step, migrations,
+    work left, pending overhead, time since checkpoint, transfer time, overhead paid, finish step), the block's
+    constants (``static``) and the sites' speeds; ``queue`` the queued jobs in order (room for every arrival up to
+    ``k_end``); ``log`` the jobs started and finished, in order, and where each step's ends in them. The block
+    ``slots`` has room for every queued and arriving job. Returns the step reached, why it stopped (:data:`END`,
+    :data:`FAILURES`, :data:`EVICT`), the queue's length, the block's columns in use and with overhead to pay, the
+    next arrival's position in ``order``, the starts refused, and the lengths of the two logs.
+    """
+    (state, data_site, migratable, gangs, rec_site, first_start, migrations, remaining_h, pending_h, since_h,
+     transfer_h, overhead_h, finish_step, static, site_speed) = jobs  # fmt: skip
+    started, started_end, finished, finished_end = log
+    n_sites = busy.size
+    pending, refused, ls, lf = 0, 0, 0, 0
+    free = np.empty(n_sites, dtype=np.int64)
+    for c in range(n):
+        if slots[PEND, c] > 0:
+            pending += 1
+    while k < k_end:
+        if not mid:
+            for i in range(next_arrival, arrived[k]):
+                j = order[i]
+                state[j] = QUEUED
+                queue[qn] = j
+                qn += 1
+            next_arrival = max(next_arrival, arrived[k])
+            if has_events[k]:
+                return k, FAILURES, qn, n, pending, next_arrival, refused, ls, lf
+        mid = False
+        for s in range(n_sites):
+            free[s] = limits[k, s] - busy[s]
+            if free[s] < 0:
+                return k, EVICT, qn, n, pending, next_arrival, refused, ls, lf
+        # the policy's decision on its own copy of what is free, then the engine's checks on the engine's
+        picked, sites = first_fit(gangs[queue[:qn]], free.copy())
+        if picked.size:
+            chosen = queue[:qn][picked]
+            acc, away = accept_starts(chosen, sites, free, state, data_site, migratable, gangs)
+            refused += picked.size - acc.size
+            if acc.size:
+                js, ss = chosen[acc], sites[acc]
+                pending = slot_starts(
+                    js, ss, away, k, rec_site, data_site, first_start, migrations, remaining_h, pending_h, since_h,
+                    transfer_h, static, site_speed, slots, n, busy_class, busy,
+                )  # fmt: skip
+                n += js.size
+                kept = 0
+                for i in range(qn):  # queued jobs stay queued; those started are running now
+                    if state[queue[i]] == QUEUED:
+                        queue[kept] = queue[i]
+                        kept += 1
+                qn = kept
+                started[ls : ls + js.size] = js
+                ls += js.size
+        started_end[k] = ls
+        for s in range(n_sites):
+            busy_rec[k, s] = busy[s]
+            for c in range(busy_class.shape[1]):
+                busy_class_rec[k, s, c] = busy_class[s, c]
+        if n:
+            n, pending, done = progress(
+                slots, n, slots[RATE, :n], step_h, k, overhead_h, finish_step, remaining_h, pending_h, since_h,
+                state, busy_class, busy,
+            )  # fmt: skip
+            finished[lf : lf + done.size] = done
+            lf += done.size
+        finished_end[k] = lf
+        k += 1
+    return k, END, qn, n, pending, next_arrival, refused, ls, lf

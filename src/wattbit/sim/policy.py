@@ -255,6 +255,23 @@ class Actions:
     inference_share: FloatArray | None = None
 
 
+#: The ``engine_rule`` of a policy whose ``decide`` starts the queue first come, first served on the first site where
+#: each gang fits (:func:`wattbit.sim.kernels.first_fit` on a copy of ``gpus_free``, the queue in order), leaves
+#: the batteries on the self-consumption rule and does nothing else: ``Engine.run`` may then take stretches of steps
+#: in one compiled call (:mod:`wattbit.sim.fused`) with the same results.
+FIRST_FIT_RULE = "first_fit_self_consumption"
+
+
+def engine_rule(policy: object) -> str | None:
+    """The ``engine_rule`` a policy declares, honoured only where the class that defines its ``decide`` declares it
+    (a subclass with a ``decide`` of its own and no rule of its own has none)."""
+    for cls in type(policy).__mro__:
+        if "decide" in cls.__dict__:
+            rule = cls.__dict__.get("engine_rule")
+            return rule if isinstance(rule, str) else None
+    return None
+
+
 class Policy(Protocol):
     """A control policy: ``decide(observation) -> actions``, the same in simulation and live operation."""
 

@@ -67,6 +67,14 @@ class RunningSlots:
         if self.pending:
             self.count_pending()
 
+    def remove_one(self, column: int) -> None:
+        """Squeeze column ``column`` out (its job stopped); the others keep their order."""
+        n = self.n
+        if self.data[PEND, column] > 0:
+            self.pending -= 1
+        self.data[:, column : n - 1] = self.data[:, column + 1 : n]
+        self.n = n - 1
+
     def count_pending(self) -> None:
         """Recount the columns with overhead still to pay."""
         self.pending = int(np.count_nonzero(self.data[PEND, : self.n] > 0))

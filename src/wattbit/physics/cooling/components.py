@@ -109,6 +109,8 @@ def chiller_power_energyplus_w(
     # compressor runs at its minimum unloaded power whatever the load); above full load, staging: proportional
     if min_part_load > 0.0:
         frac *= np.minimum(plr * (1.0 / min_part_load), 1.0)
+    else:  # no cycling range: off at no load, as where the chiller is evaluated only on the steps it runs
+        frac *= plr > 0.0
     frac += np.maximum(plr - 1.0, 0.0)
     frac *= full_load_power_ratio
     frac *= available_w
