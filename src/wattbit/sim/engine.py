@@ -42,6 +42,7 @@ from wattbit.sim.actions import apply_actions, capped_rate, observation
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
 from wattbit.sim.fused import run_fused
+from wattbit.sim.hits import apply_failures
 from wattbit.sim.policy import FIRST_FIT_RULE, Actions, Observation, Policy, engine_rule, read_only
 from wattbit.sim.records import (  # noqa: F401 - re-exported: the engine's records and constants live there
     DONE,
@@ -320,56 +321,9 @@ class Engine:
         return self._stop(j)
 
     def _apply_failures(self, k: int) -> None:
-        """Step ``k``'s failure events (:func:`wattbit.sim.kernels.fail_jobs`): the jobs hit lose the work since
-        their checkpoint and go back to the queue."""
-        lo, hi = self._event_bounds[k], self._event_bounds[k + 1]
-        if lo == hi or not self._hits_jobs[k]:
-            return  # none, or site events only: they act through the capacity they remove (see _fit_capacity)
-        # the running set in its own order: the order decides the draws (kept for reproducibility)
-        running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-        # at most two uniforms per event, drawn ahead; the generator is then left as if only those used were drawn
-        saved = self.rng.bit_generator.state
-        draws = self.rng.random(2 * (hi - lo))
-        slots, rec = self._slots, self._jrec
-        queue = np.empty(len(self.queue) + hi - lo, dtype=np.int64)
-        queue[: len(self.queue)] = self.queue
-        table = (
-            rec.site,
-            rec.data_site,
-            rec.state,
-            rec.remaining_h,
-            rec.pending_overhead_h,
-            rec.since_checkpoint_h,
-            rec.lost_h,
-            rec.interruptions,
-            self._restart_h,
-            self._gangs_f,
-            self.power_class,
-            self.ready_step,
-        )
-        hit, used, slots.n, slots.pending, qn = kernels.fail_jobs(
-            self._event_site[lo:hi],
-            self._event_scope[lo:hi],
-            running,
-            draws,
-            self.fleet.gpus_total,
-            table,
-            slots.data,
-            slots.n,
-            slots.pending,
-            self.busy_class,
-            self.busy,
-            queue,
-            len(self.queue),
-        )
-        self.rng.bit_generator.state = saved
-        if used:
-            self.rng.random(used)
-        if hit.size:
-            discard = self.running.discard  # one by one: difference_update may resize the set, and so reorder it
-            for j in hit.tolist():
-                discard(j)
-            self.queue = queue[:qn].tolist()
+        """Step ``k``'s failure events: the jobs hit lose the work since their checkpoint and go back to the queue
+        (:func:`wattbit.sim.hits.apply_failures`)."""
+        apply_failures(self, k)
 
     def _limit(self, k: int) -> NDArray[np.int64]:
         """GPUs that may run jobs at each site this step (after repairs, inference and the grid connection)."""
