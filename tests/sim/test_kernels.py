@@ -87,3 +87,68 @@ def test_compiled_kernels_equal_plain_python():
             assert 0 <= j < jobs and 0 <= s < 3 and state[j] == QUEUED
             assert data_site[j] in (-1, s) or movable[j]
         assert len(set(job[runs[0][0]].tolist())) == len(runs[0][0])  # a job listed twice starts once
+
+
+def test_fail_jobs_draws_as_rng_choice_and_interrupts() -> None:
+    """The compiled failure step picks the victims the plain rule picks (busy / installed, then rng.choice in the
+    running set's order) and interrupts them: work since the checkpoint plus restart lost, back in the queue."""
+    rng = np.random.default_rng(11)
+    jobs, sites, classes = 60, 3, 4
+    gang = rng.integers(1, 64, jobs).astype(float)
+    running = rng.permutation(jobs)[:40]  # some order the set might have
+    rec_site = np.full(jobs, -1, dtype=np.int16)
+    rec_site[running] = rng.integers(0, sites, running.size)
+    d = np.zeros((ROWS, 64))
+    d[JOB, :40], d[GANG, :40], d[SITE, :40] = running, gang[running], rec_site[running]
+    d[CLASS, :40] = rng.integers(0, classes, 40)
+    paying = rng.random(40) < 0.3
+    d[REM, :40], d[PEND, :40] = rng.uniform(1, 9, 40), rng.uniform(0, 0.3, 40) * paying
+    d[SINCE, :40] = rng.uniform(0, 2, 40)
+    power_class = np.zeros(jobs, dtype=np.int16)
+    power_class[running] = d[CLASS, :40]
+    busy = np.bincount(rec_site[running], weights=gang[running], minlength=sites).astype(np.int64)
+    busy_class = np.zeros((sites, classes), dtype=np.int64)
+    np.add.at(busy_class, (rec_site[running], power_class[running]), gang[running].astype(np.int64))
+    ready = rng.integers(0, 5, jobs)
+    queued = sorted(set(range(jobs)) - set(running.tolist()), key=lambda j: (ready[j], j))[:10]
+    state = np.full(jobs, QUEUED, dtype=np.int8)
+    state[running] = RUNNING
+    ev_site, ev_scope = np.array([0, 1, 2, 0, 1, 2, 0, 1]), np.array([0, 1, 4, 3, 0, 0, 2, 0])
+    gpus_total = np.array([300, 250, 400])
+    restart = rng.uniform(0.01, 0.1, jobs)
+    site0 = rec_site.copy()
+    # the plain rule, on copies
+    draw = np.random.default_rng(5)
+    alive = running.tolist()
+    expected = []
+    for site, scope in zip(ev_site.tolist(), ev_scope.tolist(), strict=True):
+        on = [j for j in alive if rec_site[j] == site]
+        if scope == 4 or not on:
+            continue
+        g = gang[on]
+        if draw.random() >= g.sum() / gpus_total[site]:
+            continue
+        victim = on[draw.choice(len(on), p=g / g.sum())]
+        expected.append(victim)
+        alive.remove(victim)
+    assert expected  # the draws above hit some jobs
+    since, rem = np.zeros(jobs), np.zeros(jobs)
+    since[running], rem[running] = d[SINCE, :40], d[REM, :40]
+    table = (rec_site, np.zeros(jobs, np.int16), state, np.zeros(jobs), np.zeros(jobs), np.zeros(jobs), np.zeros(jobs),
+             np.zeros(jobs, np.int32), restart, gang, power_class, ready)  # fmt: skip
+    queue = np.empty(len(queued) + ev_site.size, dtype=np.int64)
+    queue[: len(queued)] = queued
+    hit, used, n, _, qn = kernels.fail_jobs(
+        ev_site, ev_scope, running, np.random.default_rng(5).random(16), gpus_total, table, d, 40, 0, busy_class, busy,
+        queue, len(queued),
+    )  # fmt: skip
+    assert hit.tolist() == expected and used <= 16 and n == 40 - len(expected)
+    for j in expected:
+        assert state[j] == QUEUED and table[0][j] == -1 and table[5][j] == 0.0 and table[7][j] == 1
+        assert np.isclose(table[6][j], since[j] + restart[j])
+        assert np.isclose(table[3][j], rem[j] + since[j] + restart[j])
+    assert queue[:qn].tolist() == sorted(queued + expected, key=lambda j: (ready[j], j))
+    left = [j for j in running.tolist() if j not in expected]
+    assert busy.tolist() == np.bincount(site0[left], weights=gang[left], minlength=sites).astype(int).tolist()
+    kept = d[JOB, :n].astype(int).tolist()
+    assert kept == [j for j in running.tolist() if j not in expected]  # the block keeps its order

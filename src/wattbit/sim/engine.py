@@ -42,6 +42,7 @@ from wattbit.sim.actions import apply_actions, capped_rate, observation
 from wattbit.sim.faults import FailureEvents
 from wattbit.sim.fleet import Fleet
 from wattbit.sim.fused import run_fused
+from wattbit.sim.hits import apply_failures
 from wattbit.sim.policy import FIRST_FIT_RULE, Actions, Observation, Policy, engine_rule, read_only
 from wattbit.sim.records import (  # noqa: F401 - re-exported: the engine's records and constants live there
     DONE,
@@ -134,6 +135,8 @@ class Engine:
             raise ValueError(f"power_class must give one class in 0..{len(POWER_CLASSES) - 1} per job")
         self._site_speed = np.array([p.gpu.training_speed for p in fleet.plants])
         self.transfer_h = jobs.data_size_gb * 8.0 / self.link_gbps / 3600.0
+        self._restart_h = np.asarray(jobs.restart_cost_h, dtype=float)
+        self._gangs_f = jobs.gpus.astype(float)
         self._jrec = JobRecord(
             state=np.full(n, WAITING, dtype=np.int8),
             site=np.full(n, -1, dtype=np.int16),
@@ -235,6 +238,8 @@ class Engine:
         the GPUs available, held for inference and free for jobs at each site (rebuilt when failures are added)."""
         steps = np.arange(self.fleet.steps + 1)
         self._event_bounds = np.searchsorted(self.events.step, steps, side="left").tolist()
+        self._event_site = self.events.site.astype(np.int64)
+        self._event_scope = self.events.scope.astype(np.int64)
         # steps with an event that may hit a job (site events act through capacity only)
         hits = self.events.step[(self.events.scope != 4) & (self.events.step < self.fleet.steps)]
         self._hits_jobs = np.bincount(hits.astype(np.int64), minlength=self.fleet.steps) > 0
@@ -315,40 +320,10 @@ class Engine:
         rec.pauses[j] += 1
         return self._stop(j)
 
-    def _victim(self, site: int, running: NDArray[np.int64], sites: NDArray[np.int16]) -> int | None:
-        """The job a failed GPU at ``site`` hits, or None; ``running`` is the running set in its own order (the
-        order decides the draw below; kept for reproducibility) and ``sites`` their sites, -1 for those gone."""
-        on_site = running[sites == site]
-        if not on_site.size:
-            return None
-        gangs = self.jobs.gpus[on_site].astype(float)
-        total = gangs.sum()
-        # the failed GPU is a random one of the site's: it runs a job with probability busy / total
-        if self.rng.random() >= total / self.fleet.gpus_total[site]:
-            return None
-        # one of the site's jobs in proportion to its gang: what rng.choice(len(on_site), p=gangs / total) draws
-        cdf = np.cumsum(gangs / total)
-        cdf /= cdf[-1]
-        return int(on_site[np.searchsorted(cdf, self.rng.random(), side="right")])
-
     def _apply_failures(self, k: int) -> None:
-        lo, hi = self._event_bounds[k], self._event_bounds[k + 1]
-        if lo == hi:
-            return
-        sl = slice(lo, hi)
-        running: NDArray[np.int64] | None = None
-        sites = np.empty(0, dtype=np.int16)
-        for site, scope in zip(self.events.site[sl].tolist(), self.events.scope[sl].tolist(), strict=True):
-            if scope == 4:
-                continue  # site events act through the capacity they remove (see _fit_capacity)
-            if running is None:
-                # read once per step: an interruption only takes its job out, which leaves the others' order
-                running = np.fromiter(self.running, dtype=np.int64, count=len(self.running))
-                sites = self._jrec.site[running]
-            victim = self._victim(site, running, sites)
-            if victim is not None:
-                self._interrupt(victim)
-                sites[running == victim] = -1
+        """Step ``k``'s failure events: the jobs hit lose the work since their checkpoint and go back to the queue
+        (:func:`wattbit.sim.hits.apply_failures`)."""
+        apply_failures(self, k)
 
     def _limit(self, k: int) -> NDArray[np.int64]:
         """GPUs that may run jobs at each site this step (after repairs, inference and the grid connection)."""

@@ -342,3 +342,108 @@ def run_first_fit(
         finished_end[k] = lf
         k += 1
     return k, END, qn, n, pending, next_arrival, refused, ls, lf
+
+
+@njit
+def fail_jobs(
+    event_site: NDArray[np.int64],
+    event_scope: NDArray[np.int64],
+    running: NDArray[np.int64],
+    draws: NDArray[np.float64],
+    gpus_total: NDArray[np.int64],
+    jobs: tuple[Any, ...],
+    slots: NDArray[np.float64],
+    n: int,
+    pending: int,
+    busy_class: NDArray[np.int64],
+    busy: NDArray[np.int64],
+    queue: NDArray[np.int64],
+    qn: int,
+) -> tuple[NDArray[np.int64], int, int, int, int]:  # pragma: no cover - compiled
+    """One step's failure events: each event that is not a site event (scope 4) hits a running job at its site
+    with probability busy / installed GPUs, and then one in proportion to its gang, drawn as
+    ``rng.choice(len(on_site), p=gangs / gangs.sum())`` draws (cumulative shares, normalised by the last, the first
+    above a uniform); the job hit loses the work since its checkpoint plus its restart and goes back to the queue.
+
+    ``running`` is the running set in its iteration order (the order decides the draw); ``draws`` uniforms from
+    the engine's generator, used in order; ``jobs`` the job table's arrays (site, data site, state, work left,
+    pending overhead, time since checkpoint, work lost, interruptions, restart cost, gang as float, power class,
+    ready step); ``queue`` the queued jobs in (ready step, index) order with room for one more per event. Returns
+    the jobs hit in order, the uniforms used, the block's columns in use and with overhead to pay, and the queue's
+    length.
+    """
+    (rec_site, data_site, state, remaining_h, pending_h, since_h, lost_h, interruptions, restart_h, gang_f,
+     power_class, ready) = jobs  # fmt: skip
+    on_site = np.empty(running.size, dtype=np.int64)
+    cdf = np.empty(running.size)
+    hit = np.empty(event_site.size, dtype=np.int64)
+    site_of = np.empty(running.size, dtype=np.int64)
+    for i in range(running.size):
+        site_of[i] = rec_site[running[i]]
+    used, n_hit = 0, 0
+    for e in range(event_site.size):
+        if event_scope[e] == 4:
+            continue  # site events act through the capacity they remove
+        site = event_site[e]
+        m = 0
+        total = 0.0
+        for i in range(running.size):
+            if site_of[i] == site:
+                on_site[m] = running[i]
+                total += gang_f[running[i]]
+                m += 1
+        if m == 0:
+            continue
+        u = draws[used]
+        used += 1
+        if u >= total / gpus_total[site]:
+            continue
+        c = 0.0
+        for i in range(m):
+            c += gang_f[on_site[i]] / total
+            cdf[i] = c
+        last = cdf[m - 1]
+        u = draws[used]
+        used += 1
+        pick = 0
+        while pick < m and cdf[pick] / last <= u:
+            pick += 1
+        j = on_site[pick]
+        for i in range(running.size):
+            if running[i] == j:
+                site_of[i] = -1
+        # out of its column, its progress written back
+        col = 0
+        while slots[JOB, col] != j:
+            col += 1
+        remaining_h[j] = slots[REM, col]
+        pending_h[j] = slots[PEND, col]
+        since_h[j] = slots[SINCE, col]
+        if slots[PEND, col] > 0:
+            pending -= 1
+        for c2 in range(col, n - 1):
+            for row in range(slots.shape[0]):
+                slots[row, c2] = slots[row, c2 + 1]
+        n -= 1
+        lost = since_h[j] + restart_h[j]
+        remaining_h[j] += lost
+        lost_h[j] += lost
+        interruptions[j] += 1
+        s = rec_site[j]
+        gang = np.int64(gang_f[j])
+        busy[s] -= gang
+        busy_class[s, power_class[j]] -= gang
+        state[j] = QUEUED
+        rec_site[j] = -1
+        data_site[j] = s
+        since_h[j] = 0.0
+        # back into the queue at its (ready step, index) place
+        at = qn
+        while at > 0 and (ready[queue[at - 1]] > ready[j] or (ready[queue[at - 1]] == ready[j] and queue[at - 1] > j)):
+            queue[at] = queue[at - 1]
+            at -= 1
+        queue[at] = j
+        qn += 1
+        hit[n_hit] = j
+        n_hit += 1
+    return hit[:n_hit], used, n, pending, qn
