@@ -127,7 +127,7 @@ class MPCConfig:
     site_coords: tuple[tuple[float, float], ...] | None = None
     inference_margin: float = 1.05
     # the plan's caps on every job whose slack (at the lowest cap, one failure in hand) is positive (fourth pass:
-    # 1.4-5.9 t less carbon per two-week window than uncapping jobs within 4 h of their slack, no deadline missed)
+    # 1.4-5.9 t less carbon per two-week window than uncapping jobs within 4 h of their slack, misses <= baseline)
     dispatch: DispatchRules = field(default_factory=lambda: DispatchRules(uncap_steps=0))
     time_limit_s: float = 10.0
     pv_forecast: str = "clear_sky"
