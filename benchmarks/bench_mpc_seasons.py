@@ -177,10 +177,11 @@ def run_window(
     for name, variant, extra in runs:
         t0 = time.perf_counter()
         settings = json.loads(extra)
-        rules = DispatchRules(**settings.pop("dispatch", {}))
+        if "dispatch" in settings:  # else each policy's own default rules
+            settings["dispatch"] = DispatchRules(**settings["dispatch"])
         options: dict[str, Any] = {}
         if name == "oracle":
-            options = {"config": OracleConfig(dispatch=rules, **settings)}
+            options = {"config": OracleConfig(**settings)}
         if variant:
             m, c, d, sh, h = variant
             config = MPCConfig(
@@ -190,7 +191,6 @@ def run_window(
                 lookahead_days=d,
                 short_history=sh,
                 time_limit_s=time_limit_s,
-                dispatch=rules,
                 **settings,
             )
             options = {"config": config, "history": histories[h]}

@@ -161,7 +161,7 @@ def test_mpc_plans_for_the_work_expected_to_arrive(two_days_no_faults: SimInputs
     policy, obs, work, slot_steps = runs[True]
     n_slots = plan_in.gpus_available.shape[0]
     later = (work.first_slot > 0) & (work.end_slot == work.first_slot + 1) & work.required
-    expected = policy._arrivals.ahead_gpu_h(obs.step, n_slots, slot_steps, 96)  # type: ignore[attr-defined]
+    expected = policy._incoming.ahead_gpu_h(obs.step, n_slots, slot_steps, 96)  # type: ignore[attr-defined]
     assert expected[1:].sum() > 0
     got = np.zeros(n_slots)
     np.add.at(got, work.first_slot[later], work.work_gpu_h[later])
