@@ -3,7 +3,7 @@
 The oracle is given, before the run, everything the engine will see: every job's arrival, size and deadline, the
 observed signals, the weather and the GPUs failures take out. It solves the cumulative form of the programme
 (:mod:`wattbit.opt.dispatch`, linopy + HiGHS) once, on slots of ``slot_steps`` engine steps, and then follows the plan
-like ``mpc`` does (:func:`wattbit.control.mpc.act_on_plan`).
+like ``mpc`` does (:func:`wattbit.control.plan_actions.act_on_plan`).
 
 Its *plan* is a bound: a relaxation of what any policy can do in the engine, so no policy's carbon (or weighted
 objective) on the same run can be lower. Each relaxation is on the optimistic side:
@@ -33,7 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from wattbit.control.dispatch import WORST_CAP_THROUGHPUT, DispatchRules
-from wattbit.control.mpc import act_on_plan, rtt_ms
+from wattbit.control.mpc import rtt_ms
+from wattbit.control.plan_actions import act_on_plan
 from wattbit.control.site_energy import DEFAULT_CAP_FRACTIONS, site_energy_model
 from wattbit.opt import (
     CumulativeWork,
