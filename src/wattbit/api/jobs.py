@@ -38,6 +38,7 @@ def execute(kind: str, scenario: Scenario, params: dict[str, Any], out: Path, pr
 
 def _simulate(scenario: Scenario, params: dict[str, Any], out: Path, progress: Progress) -> dict[str, Any]:
     from wattbit.control.bench import simulate_policy
+    from wattbit.control.history import window_history
     from wattbit.physics.carbon import carbon_accounting_label
     from wattbit.report.html import write_page
     from wattbit.report.sim_report import simulation_sections
@@ -48,7 +49,11 @@ def _simulate(scenario: Scenario, params: dict[str, Any], out: Path, progress: P
     policy = params.get("policy", "baseline")
     progress(0.0, f"simulating {steps:,} steps under {policy}")
     result = simulate_policy(
-        sc, policy, params.get("seed"), progress=lambda k: progress((k + 1) / steps, f"step {k + 1:,} of {steps:,}")
+        sc,
+        policy,
+        params.get("seed"),
+        progress=lambda k: progress((k + 1) / steps, f"step {k + 1:,} of {steps:,}"),
+        history=window_history(scenario, sc) if policy == "mpc" else None,  # as `wattbit simulate --start` gives
     )
     write_result(result, out)
     step_h = sc.period.step_timedelta.total_seconds() / 3600
@@ -81,6 +86,7 @@ def _simulate(scenario: Scenario, params: dict[str, Any], out: Path, progress: P
 
 def _bench(scenario: Scenario, params: dict[str, Any], out: Path, progress: Progress) -> dict[str, Any]:
     from wattbit.control import POLICY_NAMES
+    from wattbit.control.history import window_history
     from wattbit.report.bench_report import run_bench
     from wattbit.sim.run import json_safe
 
@@ -94,7 +100,8 @@ def _bench(scenario: Scenario, params: dict[str, Any], out: Path, progress: Prog
         progress(done / total, f"{name}: step {k + 1:,} of {steps:,}")
 
     progress(0.0, f"comparing {', '.join(names)} over {steps:,} steps")
-    bench = run_bench(sc, out, names, params.get("seed"), progress=on_step)
+    history = window_history(scenario, sc) if "mpc" in names else None  # as `wattbit bench --start` gives
+    bench = run_bench(sc, out, names, params.get("seed"), progress=on_step, history=history)
     keys = ("carbon_t", "energy_cost", "carbon_reduction_t", "deadline_misses", "slo_attainment", "wall_seconds")
     table = {n: {k: s.get(k) for k in keys} for n, s in bench["policies"].items()}
     result: dict[str, Any] = json_safe({"policies": table, "jobs": bench["jobs"]})
