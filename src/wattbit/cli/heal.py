@@ -24,6 +24,15 @@ ops_app.add_typer(actions_app, name="actions")
 
 
 SlurmDirOption = Annotated[Path, typer.Option("--dir", help="Folder of the cluster's configuration, state and logs.")]
+#: ``--black-hole`` of ``ops run`` and ``ops heal-evaluate``.
+BlackHoleOption = Annotated[
+    str,
+    typer.Option(
+        "--black-hole",
+        help="Black-hole rule: K,MINUTES,HOURS (K runs failed <= MINUTES after start within HOURS drain the node) "
+        "or off.",
+    ),
+]
 
 
 @slurm_app.command("up")
@@ -89,14 +98,7 @@ def ops_run(
         typer.Option("--burn-in-cmd", help="Burn-in check before a resume, {node} replaced; exit 0 passes."),
     ] = None,
     plan: Annotated[str, typer.Option("--plan", help="Who decides the watt-bit plan: mpc or rules.")] = "rules",
-    black_hole: Annotated[
-        str,
-        typer.Option(
-            "--black-hole",
-            help="Black-hole rule: K,MINUTES,HOURS (K runs failed <= MINUTES after "
-            "start within HOURS drain the node) or off.",
-        ),
-    ] = "3,15,6",
+    black_hole: BlackHoleOption = "3,15,6",
 ) -> None:
     """Each cycle: read telemetry, scheduler state and site signals, run the detectors, heal (drain, requeue, resume,
     quarantine) and run the watt-bit plan (weights, hold/release, moves, power caps; decided by the mpc policy with
@@ -142,14 +144,7 @@ def ops_heal_evaluate(
     plan_modes: Annotated[str, typer.Option("--plan-modes", help="Loop modes to run there, comma-separated.")] = (
         "shadow,auto"
     ),
-    black_hole: Annotated[
-        str,
-        typer.Option(
-            "--black-hole",
-            help="Black-hole rule: K,MINUTES,HOURS (K runs failed <= MINUTES after "
-            "start within HOURS drain the node) or off.",
-        ),
-    ] = "3,15,6",
+    black_hole: BlackHoleOption = "3,15,6",
 ) -> None:
     """Healing on the fast path: one run's faults and replayed detector alerts drive the control loop over the twin's
     scheduler, reacting to failures only and with predictions; writes DIR/healing.json. With --plan-start/--plan-end,

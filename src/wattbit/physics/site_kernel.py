@@ -26,47 +26,20 @@ first use and cached next to this file; the plain function is ``interval_grid.py
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, TypeVar, cast
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.jit import njit
 from wattbit.physics.battery import BatterySpec
 from wattbit.physics.cooling import components as c
 from wattbit.physics.gpu import NETWORK_W_PER_GPU
 from wattbit.physics.gpu_load import LOW_PHASE_LOAD, POWER_CLASSES, class_gpu_power_w
 from wattbit.physics.power_chain import IT_EQUIPMENT_STAGES, power_chain_stages
 from wattbit.physics.site import SitePlant
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def _njit(fn: _F) -> _F:
-    """``fn`` compiled by numba on its first call (numba imported then), with the helpers it calls
-    (:data:`_HELPERS`, compiled first and put in their place in this module), cached next to this file;
-    ``.py_func`` is the plain function (calling the helpers as they are in the module)."""
-    compiled: Any = None
-
-    @functools.wraps(fn)
-    def call(*args: Any) -> Any:
-        nonlocal compiled
-        if compiled is None:
-            import numba
-
-            module = fn.__globals__
-            for name in _HELPERS:
-                helper = module[name]
-                plain = getattr(helper, "py_func", helper)
-                module[name] = numba.njit(plain, cache=True, error_model="numpy", nogil=True)
-            compiled = numba.njit(fn, cache=True, error_model="numpy", nogil=True)
-        return compiled(*args)
-
-    call.py_func = fn  # type: ignore[attr-defined]
-    return cast(_F, call)
-
 
 # Columns of the per-site parameter table (float64, one row per site); booleans are 0.0 / 1.0.
 # GPUs and IT power
@@ -174,7 +147,7 @@ def pack_plants(plants: Sequence[SitePlant], batteries: Sequence[BatterySpec | N
     return PlantTables(np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows]), class_w)
 
 
-@_njit
+@njit
 def interval_grid(
     params: NDArray[np.float64],
     stages: NDArray[np.float64],
@@ -272,6 +245,7 @@ def interval_grid(
     totals[0], totals[1], totals[2], totals[3] = energy_mwh, carbon_kg / 1000.0, cost, unserved * step_h
 
 
+@njit
 def _group_it_w(p: NDArray[np.float64], count: float, power_w: float) -> float:  # pragma: no cover - compiled
     """IT power of a group of GPUs from their total GPU power (:func:`wattbit.physics.gpu.it_power_from_gpu_w`)."""
     u = 0.0
@@ -282,6 +256,7 @@ def _group_it_w(p: NDArray[np.float64], count: float, power_w: float) -> float: 
     return (power_w + overhead_w) * p[FAN_FACTOR] + count * p[NETWORK]
 
 
+@njit
 def _facility_w(
     p: NDArray[np.float64], stages: NDArray[np.float64], it_dc_w: float, tdb: float, twb: float, supply: float
 ) -> float:  # pragma: no cover - compiled
@@ -307,6 +282,7 @@ def _facility_w(
     return it_w + chain_losses_w + cooling_w + p[MISC]
 
 
+@njit
 def _plant_w(
     p: NDArray[np.float64], heat_w: float, capacity_w: float, tdb: float, twb: float, supply: float
 ) -> float:  # pragma: no cover - compiled
@@ -332,6 +308,7 @@ def _plant_w(
     return total
 
 
+@njit
 def _loop_w(
     p: NDArray[np.float64], q: float, cap: float, ts: float, dt: float, linear: float, tdb: float, twb: float
 ) -> float:  # pragma: no cover - compiled
@@ -361,6 +338,7 @@ def _loop_w(
     return power
 
 
+@njit
 def _pumped(heat_w: float, design_heat_w: float, min_flow: float) -> float:  # pragma: no cover - compiled
     """Heat a pump's flow corresponds to (``systems._pumped``)."""
     if min_flow <= 0.0:
@@ -368,6 +346,7 @@ def _pumped(heat_w: float, design_heat_w: float, min_flow: float) -> float:  # p
     return max(heat_w, min_flow * design_heat_w) if heat_w > 0.0 else 0.0
 
 
+@njit
 def _chiller_w(
     p: NDArray[np.float64], load_w: float, t_evap: float, t_cond: float, capacity_w: float
 ) -> float:  # pragma: no cover - compiled
@@ -399,6 +378,7 @@ def _chiller_w(
     return frac
 
 
+@njit
 def _battery_mw(
     p: NDArray[np.float64], request_mw: NDArray[np.float64], soc_mwh: float, step_h: float
 ) -> NDArray[np.float64]:  # pragma: no cover - compiled
@@ -420,6 +400,7 @@ def _battery_mw(
     return power
 
 
+@njit
 def _bounded_scan(
     wanted: NDArray[np.float64], soc0: float, e_min: float, e_max: float
 ) -> NDArray[np.float64]:  # pragma: no cover - compiled
@@ -455,16 +436,3 @@ def _bounded_scan(
             hi = min(max(hi + v, e_min), e_max)
             soc[k * length + t] = min(max(start[k] + total, lo), hi)
     return soc[:n]
-
-
-#: Helpers the kernel calls, compiled with it (:func:`_njit`).
-_HELPERS = (
-    "_group_it_w",
-    "_facility_w",
-    "_plant_w",
-    "_loop_w",
-    "_pumped",
-    "_chiller_w",
-    "_battery_mw",
-    "_bounded_scan",
-)

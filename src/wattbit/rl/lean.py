@@ -16,11 +16,12 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from wattbit.jit import njit
 from wattbit.rl.dispatch import URGENCY_WORK_RATE, SiteLevers, first_come_first_served
 from wattbit.rl.encoding import _FLEET_BOUNDS, ObservationScales, observation_bounds
 from wattbit.sim.engine import Engine
 from wattbit.sim.fleet import Fleet
-from wattbit.sim.kernels import first_fit, njit
+from wattbit.sim.kernels import first_fit
 from wattbit.sim.policy import Actions
 from wattbit.sim.running import JOB, REM, SITE
 from wattbit.units import Float32Array

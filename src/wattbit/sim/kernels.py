@@ -10,52 +10,14 @@ next to this file (``cache=True``); division by zero gives IEEE infinities and N
 
 from __future__ import annotations
 
-import functools
-import types
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from wattbit.jit import njit
 from wattbit.sim.records import DONE, QUEUED, RUNNING
 from wattbit.sim.running import CELL, CLASS, GANG, IVL, JOB, PEND, RATE, REM, SINCE, SITE, STATIC_ROWS
-
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
-def njit(fn: _F) -> _F:
-    """``fn`` compiled by numba on its first call (numba is imported then, not when the engine is); the plain
-    Python function stays available as ``.py_func`` (tests run both). A kernel that calls another of this module's
-    kernels is compiled against the other's compiled version."""
-    compiled: Any = None
-
-    def dispatcher() -> Any:
-        nonlocal compiled
-        if compiled is None:
-            import numba
-
-            # kernels this one calls, as numba dispatchers (numba types a call to a jitted function only)
-            callees = {
-                name: value.dispatcher()
-                for name, value in fn.__globals__.items()
-                if name in fn.__code__.co_names and hasattr(value, "dispatcher")
-            }
-            target: Any = fn
-            if callees:
-                target = types.FunctionType(fn.__code__, {**fn.__globals__, **callees}, fn.__name__)
-                target.__qualname__, target.__module__ = fn.__qualname__, fn.__module__
-            # cached next to this file; IEEE division (inf, NaN) as numpy's, not ZeroDivisionError
-            compiled = numba.njit(target, cache=True, error_model="numpy", nogil=True)
-        return compiled
-
-    @functools.wraps(fn)
-    def call(*args: Any) -> Any:
-        return (compiled if compiled is not None else dispatcher())(*args)
-
-    call.py_func = fn  # type: ignore[attr-defined]
-    call.dispatcher = dispatcher  # type: ignore[attr-defined]
-    return cast(_F, call)
 
 
 @njit
